@@ -1,0 +1,20 @@
+//! Plain, serialisable data shared by every module: no SDK types, no I/O.
+
+pub mod finding;
+pub mod observation;
+pub mod plan;
+pub mod report;
+pub mod snapshot;
+
+pub use finding::{
+    Confirmation, Direction, Finding, Hop, HopVerdict, PathEvaluation, PathVerdict, Remediation,
+    Severity,
+};
+pub use observation::{
+    CheckKind, DnsDetail, DnsRecordResult, Family, Observation, Phase, Phases, Status,
+};
+pub use plan::{DiagnoseMode, Plan, Target};
+pub use report::{
+    Analysis, AnalysisStatus, Identity, REPORT_SCHEMA, Report, ResolverInfo, Verdict,
+};
+pub use snapshot::*;
