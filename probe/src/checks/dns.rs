@@ -5,9 +5,7 @@
 use super::bound::Bound;
 use super::os_error::classify_io;
 use super::{Checker, Failure, Timeouts, apply_failure, ms_between, observation};
-use crate::model::{
-    CheckKind, DnsDetail, DnsRecordResult, Observation, Phase, Status, Target,
-};
+use crate::model::{CheckKind, DnsDetail, DnsRecordResult, Observation, Phase, Status, Target};
 use hickory_resolver::proto::ProtoErrorKind;
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{RData, RecordType};
@@ -126,19 +124,17 @@ pub(super) async fn resolve(checker: &Checker, host: &str, bound: Bound, want: W
             match a {
                 Some(a) => (a, aaaa),
                 // Unreachable by the loop's exit conditions; answer as a timeout would.
-                None => (
-                    expired_answer(bound, start, Instant::now()),
-                    aaaa,
-                ),
+                None => (expired_answer(bound, start, Instant::now()), aaaa),
             }
         }
     };
     let dns_ms = ms_between(start, Instant::now());
     let mut addrs: Vec<IpAddr> = a.result.addresses.clone();
-    if addrs.is_empty() || want == Want::All {
-        if let Some(aaaa) = &aaaa {
-            addrs.extend(aaaa.result.addresses.iter().copied());
-        }
+    if let Some(aaaa) = aaaa
+        .as_ref()
+        .filter(|_| addrs.is_empty() || want == Want::All)
+    {
+        addrs.extend(aaaa.result.addresses.iter().copied());
     }
     if !addrs.is_empty() {
         return Resolution::Addresses {
@@ -291,7 +287,11 @@ pub(super) fn classify(err: &ResolveError, rtype: RecordType) -> (Status, Option
                 Status::Timeout => Status::DnsTimeout,
                 s => s,
             };
-            (status, os_error, format!("query to the name server failed: {io}"))
+            (
+                status,
+                os_error,
+                format!("query to the name server failed: {io}"),
+            )
         }
         ProtoErrorKind::NoConnections => (
             Status::Error,
@@ -337,10 +337,7 @@ mod tests {
     use std::str::FromStr;
 
     fn no_records(code: ResponseCode) -> ResolveError {
-        let query = Query::query(
-            Name::from_str("example.com.").expect("name"),
-            RecordType::A,
-        );
+        let query = Query::query(Name::from_str("example.com.").expect("name"), RecordType::A);
         ResolveError::from(ProtoError::from(ProtoErrorKind::NoRecordsFound {
             query: Box::new(query),
             soa: None,
@@ -358,12 +355,18 @@ mod tests {
 
     #[test]
     fn nxdomain_row() {
-        assert_eq!(status_of(&no_records(ResponseCode::NXDomain)), Status::DnsNxdomain);
+        assert_eq!(
+            status_of(&no_records(ResponseCode::NXDomain)),
+            Status::DnsNxdomain
+        );
     }
 
     #[test]
     fn noerror_without_records_is_nodata_row() {
-        assert_eq!(status_of(&no_records(ResponseCode::NoError)), Status::DnsNodata);
+        assert_eq!(
+            status_of(&no_records(ResponseCode::NoError)),
+            Status::DnsNodata
+        );
     }
 
     #[test]
@@ -376,7 +379,10 @@ mod tests {
 
     #[test]
     fn refused_row() {
-        assert_eq!(status_of(&no_records(ResponseCode::Refused)), Status::DnsRefused);
+        assert_eq!(
+            status_of(&no_records(ResponseCode::Refused)),
+            Status::DnsRefused
+        );
     }
 
     #[test]
