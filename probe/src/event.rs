@@ -456,7 +456,7 @@ mod tests {
             (json!({"diagnose": 1}), "diagnose"),
             (
                 json!({"source": "aws.events", "detail-type": "x", "extra": 1}),
-                "source",
+                "detail-type",
             ),
         ];
         for (ev, field) in cases {
