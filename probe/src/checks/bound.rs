@@ -90,7 +90,11 @@ mod tests {
     #[test]
     fn own_timeout_binds_when_the_deadline_is_later() {
         let start = Instant::now();
-        let b = Bound::new(start, Duration::from_millis(500), start + Duration::from_secs(5));
+        let b = Bound::new(
+            start,
+            Duration::from_millis(500),
+            start + Duration::from_secs(5),
+        );
         assert_eq!(b.end, start + Duration::from_millis(500));
         assert!(!b.by_deadline);
         assert_eq!(b.ms_from(start), 500);
@@ -99,7 +103,11 @@ mod tests {
     #[test]
     fn deadline_binds_when_it_is_earlier() {
         let start = Instant::now();
-        let b = Bound::new(start, Duration::from_secs(5), start + Duration::from_millis(300));
+        let b = Bound::new(
+            start,
+            Duration::from_secs(5),
+            start + Duration::from_millis(300),
+        );
         assert!(b.by_deadline);
         assert_eq!(b.ms_from(start), 300);
         let f = b.expired(Phase::Connect, start, Status::Timeout);
@@ -110,11 +118,19 @@ mod tests {
     #[test]
     fn phase_inside_a_bound_takes_the_earlier_end() {
         let start = Instant::now();
-        let whole = Bound::new(start, Duration::from_secs(2), start + Duration::from_secs(10));
+        let whole = Bound::new(
+            start,
+            Duration::from_secs(2),
+            start + Duration::from_secs(10),
+        );
         let short = whole.within(start, Duration::from_millis(100));
         assert_eq!(short.ms_from(start), 100);
         assert!(!short.by_deadline);
-        let cut = Bound::new(start, Duration::from_secs(2), start + Duration::from_millis(50));
+        let cut = Bound::new(
+            start,
+            Duration::from_secs(2),
+            start + Duration::from_millis(50),
+        );
         let phase = cut.within(start, Duration::from_millis(100));
         assert!(phase.by_deadline);
         assert_eq!(phase.ms_from(start), 50);
@@ -123,7 +139,11 @@ mod tests {
     #[test]
     fn own_timeout_expiry_keeps_the_timeout_status() {
         let start = Instant::now();
-        let b = Bound::new(start, Duration::from_millis(250), start + Duration::from_secs(1));
+        let b = Bound::new(
+            start,
+            Duration::from_millis(250),
+            start + Duration::from_secs(1),
+        );
         let f = b.expired(Phase::Tls, start, Status::TlsTimeout);
         assert_eq!(f.status, Status::TlsTimeout);
         assert_eq!(f.phase, Phase::Tls);
@@ -134,7 +154,11 @@ mod tests {
     #[test]
     fn a_deadline_already_past_gives_a_zero_bound() {
         let start = Instant::now();
-        let b = Bound::new(start, Duration::from_secs(1), start - Duration::from_millis(1));
+        let b = Bound::new(
+            start,
+            Duration::from_secs(1),
+            start - Duration::from_millis(1),
+        );
         assert!(b.by_deadline);
         assert_eq!(b.ms_from(start), 0);
     }

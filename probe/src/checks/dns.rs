@@ -5,9 +5,7 @@
 use super::bound::Bound;
 use super::os_error::classify_io;
 use super::{Checker, Failure, Timeouts, apply_failure, ms_between, observation};
-use crate::model::{
-    CheckKind, DnsDetail, DnsRecordResult, Observation, Phase, Status, Target,
-};
+use crate::model::{CheckKind, DnsDetail, DnsRecordResult, Observation, Phase, Status, Target};
 use hickory_resolver::proto::ProtoErrorKind;
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{RData, RecordType};
@@ -126,10 +124,7 @@ pub(super) async fn resolve(checker: &Checker, host: &str, bound: Bound, want: W
             match a {
                 Some(a) => (a, aaaa),
                 // Unreachable by the loop's exit conditions; answer as a timeout would.
-                None => (
-                    expired_answer(bound, start, Instant::now()),
-                    aaaa,
-                ),
+                None => (expired_answer(bound, start, Instant::now()), aaaa),
             }
         }
     };
@@ -291,7 +286,11 @@ pub(super) fn classify(err: &ResolveError, rtype: RecordType) -> (Status, Option
                 Status::Timeout => Status::DnsTimeout,
                 s => s,
             };
-            (status, os_error, format!("query to the name server failed: {io}"))
+            (
+                status,
+                os_error,
+                format!("query to the name server failed: {io}"),
+            )
         }
         ProtoErrorKind::NoConnections => (
             Status::Error,
@@ -337,10 +336,7 @@ mod tests {
     use std::str::FromStr;
 
     fn no_records(code: ResponseCode) -> ResolveError {
-        let query = Query::query(
-            Name::from_str("example.com.").expect("name"),
-            RecordType::A,
-        );
+        let query = Query::query(Name::from_str("example.com.").expect("name"), RecordType::A);
         ResolveError::from(ProtoError::from(ProtoErrorKind::NoRecordsFound {
             query: Box::new(query),
             soa: None,
@@ -358,12 +354,18 @@ mod tests {
 
     #[test]
     fn nxdomain_row() {
-        assert_eq!(status_of(&no_records(ResponseCode::NXDomain)), Status::DnsNxdomain);
+        assert_eq!(
+            status_of(&no_records(ResponseCode::NXDomain)),
+            Status::DnsNxdomain
+        );
     }
 
     #[test]
     fn noerror_without_records_is_nodata_row() {
-        assert_eq!(status_of(&no_records(ResponseCode::NoError)), Status::DnsNodata);
+        assert_eq!(
+            status_of(&no_records(ResponseCode::NoError)),
+            Status::DnsNodata
+        );
     }
 
     #[test]
@@ -376,7 +378,10 @@ mod tests {
 
     #[test]
     fn refused_row() {
-        assert_eq!(status_of(&no_records(ResponseCode::Refused)), Status::DnsRefused);
+        assert_eq!(
+            status_of(&no_records(ResponseCode::Refused)),
+            Status::DnsRefused
+        );
     }
 
     #[test]

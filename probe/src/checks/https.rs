@@ -132,21 +132,17 @@ async fn run(
     // TLS handshake.
     let tls_start = Instant::now();
     let connector = tokio_rustls::TlsConnector::from(config);
-    let tls_stream = match tokio::time::timeout_at(
-        overall.end,
-        connector.connect(server_name, stream),
-    )
-    .await
-    {
-        Ok(Ok(s)) => s,
-        Ok(Err(err)) => {
-            let (status, os_error, detail) = tls::classify(&err);
-            return Err(Failure::new(status, Phase::Tls, detail).with_os_error(os_error));
-        }
-        Err(_elapsed) => {
-            return Err(overall.expired(Phase::Tls, tls_start, Status::TlsTimeout));
-        }
-    };
+    let tls_stream =
+        match tokio::time::timeout_at(overall.end, connector.connect(server_name, stream)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(err)) => {
+                let (status, os_error, detail) = tls::classify(&err);
+                return Err(Failure::new(status, Phase::Tls, detail).with_os_error(os_error));
+            }
+            Err(_elapsed) => {
+                return Err(overall.expired(Phase::Tls, tls_start, Status::TlsTimeout));
+            }
+        };
     obs.phases.tls_ms = Some(ms_between(tls_start, Instant::now()));
 
     // HTTP/1.1 GET: the clock runs from handing the request over to the response head.
@@ -158,8 +154,7 @@ async fn run(
     }));
     let request = build_request(req, host)?;
     let fb_start = Instant::now();
-    let response = match tokio::time::timeout_at(overall.end, sender.send_request(request)).await
-    {
+    let response = match tokio::time::timeout_at(overall.end, sender.send_request(request)).await {
         Ok(Ok(resp)) => resp,
         Ok(Err(err)) => return Err(classify_hyper(&err, Phase::FirstByte)),
         Err(_elapsed) => return Err(overall.expired(Phase::FirstByte, fb_start, Status::Timeout)),

@@ -31,7 +31,10 @@ impl std::fmt::Debug for ProxyConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProxyConfig")
             .field("display", &self.display)
-            .field("authorization", &self.authorization.as_ref().map(|_| "<redacted>"))
+            .field(
+                "authorization",
+                &self.authorization.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -71,7 +74,8 @@ impl ProxyConfig {
                 let (user, pass) = info.split_once(':').unwrap_or((info, ""));
                 let user = percent_decode(user).map_err(|r| err(&r))?;
                 let pass = percent_decode(pass).map_err(|r| err(&r))?;
-                let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+                let token =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
                 Some(format!("Basic {token}"))
             }
             None => None,
@@ -286,8 +290,12 @@ async fn exchange(
     request.push_str("\r\n");
     let io_failure = |err: std::io::Error, what: &str| {
         let (status, os_error) = classify_io(&err);
-        Failure::new(status, Phase::Proxy, format!("{what} the proxy {}: {err}", proxy.display))
-            .with_os_error(os_error)
+        Failure::new(
+            status,
+            Phase::Proxy,
+            format!("{what} the proxy {}: {err}", proxy.display),
+        )
+        .with_os_error(os_error)
     };
     stream
         .write_all(request.as_bytes())
@@ -320,7 +328,10 @@ async fn exchange(
             return Err(Failure::new(
                 Status::Error,
                 Phase::Proxy,
-                format!("the proxy {} sent an over-long CONNECT answer", proxy.display),
+                format!(
+                    "the proxy {} sent an over-long CONNECT answer",
+                    proxy.display
+                ),
             )
             .into());
         }
@@ -382,14 +393,18 @@ mod tests {
 
     #[test]
     fn proxy_url_with_credentials() {
-        let p = ProxyConfig::parse("http://alice:s%40cret@proxy.corp.example:3128/").expect("parse");
+        let p =
+            ProxyConfig::parse("http://alice:s%40cret@proxy.corp.example:3128/").expect("parse");
         assert_eq!(p.host, "proxy.corp.example");
         assert_eq!(p.port, 3128);
         assert_eq!(p.display, "http://proxy.corp.example:3128");
         let expected = base64::engine::general_purpose::STANDARD.encode("alice:s@cret");
         assert_eq!(p.authorization, Some(format!("Basic {expected}")));
         let debug = format!("{p:?}");
-        assert!(!debug.contains("alice") && !debug.contains(&expected), "{debug}");
+        assert!(
+            !debug.contains("alice") && !debug.contains(&expected),
+            "{debug}"
+        );
     }
 
     #[test]

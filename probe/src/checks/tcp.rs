@@ -76,7 +76,9 @@ pub(super) async fn connect(addr: SocketAddr, bound: Bound) -> Result<(TcpStream
 fn connect_failure(err: &std::io::Error, ip: IpAddr) -> Failure {
     let (status, os_error) = classify_io(err);
     let detail = match status {
-        Status::Timeout => format!("the kernel gave up connecting to {ip}: no answer (silent drop)"),
+        Status::Timeout => {
+            format!("the kernel gave up connecting to {ip}: no answer (silent drop)")
+        }
         Status::Refused => format!("{ip} refused the connection (RST): the path works"),
         Status::Unreachable => format!("{ip} is unreachable: {err}"),
         Status::Reset => format!("the connection to {ip} was reset: {err}"),

@@ -40,7 +40,9 @@ pub(super) fn load_extra_ca(path: &Path) -> Result<Vec<CertificateDer<'static>>,
 }
 
 /// The client configuration: TLS 1.2/1.3 with ring, webpki roots plus `extra`, ALPN http/1.1.
-pub(super) fn client_config(extra: &[CertificateDer<'static>]) -> Result<Arc<rustls::ClientConfig>, String> {
+pub(super) fn client_config(
+    extra: &[CertificateDer<'static>],
+) -> Result<Arc<rustls::ClientConfig>, String> {
     let mut roots = RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
@@ -75,14 +77,19 @@ pub(super) fn classify(err: &std::io::Error) -> (Status, Option<String>, String)
         );
     }
     let (status, os_error) = classify_io(err);
-    (status, os_error, format!("TLS handshake transport error: {err}"))
+    (
+        status,
+        os_error,
+        format!("TLS handshake transport error: {err}"),
+    )
 }
 
 pub(super) fn classify_rustls(err: &rustls::Error) -> (Status, String) {
     match err {
-        rustls::Error::InvalidCertificate(cert) => {
-            (Status::TlsCertificate, format!("certificate rejected: {}", cert_reason(cert)))
-        }
+        rustls::Error::InvalidCertificate(cert) => (
+            Status::TlsCertificate,
+            format!("certificate rejected: {}", cert_reason(cert)),
+        ),
         rustls::Error::AlertReceived(alert) => (
             Status::TlsAlert,
             format!("the server sent the TLS alert {alert:?}: the path works"),
@@ -163,7 +170,10 @@ mod tests {
             let mut file = tempfile::NamedTempFile::new().expect("tempfile");
             file.write_all(content.as_bytes()).expect("write");
             let err = load_extra_ca(file.path()).expect_err("invalid");
-            assert!(matches!(err, CheckSetupError::CaBundleInvalid { .. }), "{err}");
+            assert!(
+                matches!(err, CheckSetupError::CaBundleInvalid { .. }),
+                "{err}"
+            );
             assert!(err.to_string().contains(&file.path().display().to_string()));
         }
     }
@@ -174,7 +184,10 @@ mod tests {
         file.write_all(b"-----BEGIN CERTIFICATE-----\naGVsbG8=\n-----END CERTIFICATE-----\n")
             .expect("write");
         let err = load_extra_ca(file.path()).expect_err("invalid");
-        assert!(matches!(err, CheckSetupError::CaBundleInvalid { .. }), "{err}");
+        assert!(
+            matches!(err, CheckSetupError::CaBundleInvalid { .. }),
+            "{err}"
+        );
     }
 
     #[test]
