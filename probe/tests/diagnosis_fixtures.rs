@@ -2,6 +2,8 @@
 //! situation plus the cases to run against it (subject, flows, observations, the finding
 //! codes that must and must not appear). Rule numbers (R1..R36) are in the case names.
 
+#![allow(clippy::unwrap_used)]
+
 use egress_probe::diagnosis::{FINDING_CODES, Flow, Subject, diagnose};
 use egress_probe::model::{Confirmation, NetworkSnapshot, Observation, Protocol};
 use serde::Deserialize;

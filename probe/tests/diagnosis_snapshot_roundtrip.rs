@@ -2,6 +2,8 @@
 //! snapshot, and serialising twice gives the same JSON (so a saved snapshot attached to a
 //! ticket re-runs the same diagnosis offline).
 
+#![allow(clippy::unwrap_used)]
+
 use egress_probe::model::NetworkSnapshot;
 use std::path::PathBuf;
 
