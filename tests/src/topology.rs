@@ -79,7 +79,7 @@ impl Topology {
             .send()
             .await
             .context("CreateVpc")?;
-        Ok(need(need(out.vpc, "Vpc")?.vpc_id, "VpcId")?)
+        need(need(out.vpc, "Vpc")?.vpc_id, "VpcId")
     }
 
     /// The VPC's first IPv6 block, when it has one.
