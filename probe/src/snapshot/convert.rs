@@ -68,7 +68,10 @@ pub fn vpc(v: &ec2::Vpc, notes: &mut Notes) -> Option<Vpc> {
         }
         match assoc.cidr_block().and_then(parse_v4) {
             Some(net) => cidr_blocks.push(net),
-            None => notes.push(format!("{id}: unreadable IPv4 CIDR {:?}", assoc.cidr_block())),
+            None => notes.push(format!(
+                "{id}: unreadable IPv4 CIDR {:?}",
+                assoc.cidr_block()
+            )),
         }
     }
     if cidr_blocks.is_empty()
@@ -400,7 +403,9 @@ pub fn nacl_entry(acl_id: &str, e: &ec2::NetworkAclEntry, notes: &mut Notes) -> 
         ));
         return None;
     };
-    let port_range = e.port_range().and_then(|p| port_range(protocol, p.from(), p.to()));
+    let port_range = e
+        .port_range()
+        .and_then(|p| port_range(protocol, p.from(), p.to()));
     let icmp_type_code = e
         .icmp_type_code()
         .and_then(|c| Some((c.r#type()?, c.code()?)));
@@ -528,7 +533,10 @@ pub fn vpc_endpoint(e: &ec2::VpcEndpoint) -> Option<VpcEndpoint> {
             .map(|t| t.as_str().to_string())
             .unwrap_or_default(),
         // moto and AWS both send lowercase `available`, outside the model's enum.
-        state: e.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
+        state: e
+            .state()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
         private_dns_enabled: e.private_dns_enabled().unwrap_or(false),
         subnet_ids: e.subnet_ids().to_vec(),
         security_group_ids: e
