@@ -47,6 +47,7 @@ pub const CODES: &[(&str, Severity)] = &[
     ("CUSTOM_DNS_UNREACHABLE", Severity::Error),
     ("ENDPOINT_PRIVATE_DNS_CAPTURE", Severity::Info),
     ("ENDPOINT_SG_INGRESS_DENIED", Severity::Error),
+    ("ENDPOINT_SUBNET_NACL_DENIED", Severity::Error),
     ("TIMEOUT_BEYOND_VPC", Severity::Error),
     ("DNS_FAILURE_BEYOND_VPC", Severity::Error),
     ("ANALYSIS_INCONSISTENT", Severity::Warning),
@@ -395,6 +396,13 @@ pub(crate) enum Issue {
         function_sgs: Vec<String>,
         source_cidr: String,
         port: u16,
+    },
+    EndpointSubnetNacl {
+        subnet: String,
+        endpoint: String,
+        endpoint_subnet: String,
+        result: NaclResult,
+        fix: NaclFix,
     },
     TimeoutBeyondVpc {
         target: String,
@@ -998,6 +1006,23 @@ impl Issue {
                     en: format!("Allow inbound TCP {port} on {esg} from the function's security group or subnet."),
                     ja: format!("{esg} で関数のセキュリティグループまたはサブネットからの TCP {port} のインバウンドを許可してください。"),
                     fixes: vec![format!("aws ec2 authorize-security-group-ingress --group-id {esg} --protocol tcp --port {port} {src}")],
+                }
+            }
+            Issue::EndpointSubnetNacl { subnet, endpoint, endpoint_subnet, result, fix } => {
+                let (dir_en, dir_ja) = if result.egress {
+                    ("replies to the function on 1024-65535", "関数への 1024-65535 での応答")
+                } else {
+                    ("requests from the function", "関数からのリクエスト")
+                };
+                Text {
+                    code: "ENDPOINT_SUBNET_NACL_DENIED",
+                    summary: format!("{} of endpoint subnet {endpoint_subnet} ({endpoint}) {} {dir_en}: {}", result.acl_id, if result.verdict == crate::model::HopVerdict::Partial { "only partly allows" } else { "denies" }, result.decided_by()),
+                    subnet: Some(subnet.clone()),
+                    resources: vec![result.acl_id.clone(), endpoint_subnet.clone(), endpoint.clone()],
+                    rules: [vec!["R29".to_string(), if result.egress { "R21".to_string() } else { "R20".to_string() }], result.deny_refs()].concat(),
+                    en: format!("Allow {dir_en} in {} (NACLs are stateless: both directions).", result.acl_id),
+                    ja: format!("{} で{dir_ja}を許可してください（NACL はステートレスなので両方向が必要です）。", result.acl_id),
+                    fixes: vec![fix.command()],
                 }
             }
             Issue::TimeoutBeyondVpc { target, destination, nats } => {
