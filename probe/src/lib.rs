@@ -8,7 +8,12 @@
 
 pub mod aws;
 pub mod checks;
+pub mod config;
 pub mod diagnosis;
+pub mod event;
+pub mod handler;
+pub mod identity;
 pub mod model;
 pub mod permissions;
+pub mod report;
 pub mod snapshot;
