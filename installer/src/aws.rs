@@ -43,9 +43,12 @@ impl Clients {
             bail!("no AWS credentials: set AWS_PROFILE (or --profile) or AWS_ACCESS_KEY_ID");
         };
         provider.provide_credentials().await.map_err(|e| {
-            anyhow!(
-                "no AWS credentials ({}): set AWS_PROFILE (or --profile) or AWS_ACCESS_KEY_ID",
+            tracing::debug!(
+                "credentials: {}",
                 aws_sdk_lambda::error::DisplayErrorContext(&e)
+            );
+            anyhow!(
+                "no AWS credentials found: set AWS_PROFILE (or --profile) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (details with -vv)"
             )
         })?;
         Ok(())

@@ -10,7 +10,7 @@ fn main() -> ExitCode {
     // clap prints usage errors itself and exits with 2.
     let cli = Cli::parse();
     let filter = match cli.global.verbose {
-        0 => "warn",
+        0 => "warn,aws_config=error,aws_smithy_runtime=error",
         1 => "info,aws_config=warn,aws_smithy_runtime=warn",
         _ => "debug",
     };
