@@ -147,3 +147,87 @@ fn offline_diagnose_with_a_missing_snapshot_file_names_it() {
         stderr(&o)
     );
 }
+
+fn fixture(name: &str) -> String {
+    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn offline_diagnose_names_the_blackhole_of_the_broken_subnet_only() {
+    let snap = fixture("nat_blackhole_snapshot.json");
+    // subnet-0b routes 0.0.0.0/0 to a deleted NAT gateway (R8): exit 1, finding and the
+    // route table marked as the breaking hop.
+    let o = run(&[
+        "diagnose",
+        "--snapshot",
+        &snap,
+        "--subnet",
+        "subnet-0b",
+        "--target",
+        "tcp://192.0.2.10:443",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}\n{}", stderr(&o));
+    assert!(out.contains("NAT_ROUTE_BLACKHOLE"), "{out}");
+    let breaking = out
+        .lines()
+        .find(|l| l.contains("breaks here"))
+        .expect("a breaking hop");
+    assert!(breaking.contains("rtb-0b"), "{breaking}");
+    assert!(out.contains("aws ec2 "), "fix command expected:\n{out}");
+
+    // subnet-0a has a working NAT path: exit 0, nothing blocked.
+    let o = run(&[
+        "diagnose",
+        "--snapshot",
+        &snap,
+        "--subnet",
+        "subnet-0a",
+        "--target",
+        "tcp://192.0.2.10:443",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(!out.contains("NAT_ROUTE_BLACKHOLE"), "{out}");
+    assert!(!out.contains("breaks here"), "{out}");
+
+    // The function spans both subnets: JSON names the blackhole for subnet-0b only, in ja too.
+    let o = run(&[
+        "diagnose",
+        "--snapshot",
+        &snap,
+        "--function",
+        "app",
+        "--target",
+        "tcp://192.0.2.10:443",
+        "--output",
+        "json",
+        "--lang",
+        "ja",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["security_group_ids"], serde_json::json!(["sg-0app"]));
+    let blackholes: Vec<&serde_json::Value> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "NAT_ROUTE_BLACKHOLE")
+        .collect();
+    assert_eq!(blackholes.len(), 1, "{v:#}");
+    assert_eq!(blackholes[0]["subnet_id"], "subnet-0b");
+    assert!(
+        !blackholes[0]["remediation"]["ja"]
+            .as_str()
+            .unwrap()
+            .is_empty()
+    );
+    let blocked: Vec<&str> = v["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["verdict"] == "blocked")
+        .map(|p| p["subnet_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(blocked, vec!["subnet-0b"]);
+}
