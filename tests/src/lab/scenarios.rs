@@ -1,0 +1,1 @@
+//! Scenarios as EC2 API calls.
