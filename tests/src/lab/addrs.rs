@@ -161,7 +161,10 @@ mod tests {
 
     #[test]
     fn zone_is_case_insensitive_and_scoped() {
-        assert_eq!(zone_lookup("WWW.lab.example.").map(|z| z.role), Some(Role::Web));
+        assert_eq!(
+            zone_lookup("WWW.lab.example.").map(|z| z.role),
+            Some(Role::Web)
+        );
         assert!(zone_lookup("nope.lab.example").is_none());
         assert!(in_domain("nope.lab.example"));
         assert!(!in_domain("example.com"));

@@ -68,15 +68,27 @@ impl Lab {
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("EGRESS_PROBE_TARGETS", &run.targets)
-            .env("EGRESS_PROBE_DNS_TIMEOUT_MS", run.dns_timeout.as_millis().to_string())
-            .env("EGRESS_PROBE_CONNECT_TIMEOUT_MS", run.connect_timeout.as_millis().to_string())
-            .env("EGRESS_PROBE_HTTPS_TIMEOUT_MS", run.https_timeout.as_millis().to_string())
+            .env(
+                "EGRESS_PROBE_DNS_TIMEOUT_MS",
+                run.dns_timeout.as_millis().to_string(),
+            )
+            .env(
+                "EGRESS_PROBE_CONNECT_TIMEOUT_MS",
+                run.connect_timeout.as_millis().to_string(),
+            )
+            .env(
+                "EGRESS_PROBE_HTTPS_TIMEOUT_MS",
+                run.https_timeout.as_millis().to_string(),
+            )
             .env("EGRESS_PROBE_SUBNET_ID", subnet_id)
             .env("EGRESS_PROBE_AZ", &subnet.az)
             .env("EGRESS_PROBE_VPC_ID", &self.vpc_id)
             .env("EGRESS_PROBE_SECURITY_GROUP_IDS", groups)
             .env("EGRESS_PROBE_EXTRA_CA_FILE", self.ca_file())
-            .env("EGRESS_PROBE_RESOLV_CONF", host.ns.etc_dir().join("resolv.conf"))
+            .env(
+                "EGRESS_PROBE_RESOLV_CONF",
+                host.ns.etc_dir().join("resolv.conf"),
+            )
             .env("AWS_ENDPOINT_URL", self.aws_endpoint_url())
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
