@@ -180,7 +180,9 @@ fn hanging_target_is_cut_short_before_the_deadline() {
         &["--timeout-ms", "1500"],
     );
     let r = report(&out);
-    assert_eq!(r["budget_ms"].as_u64(), Some(1000));
+    // Budget = remaining invocation time at handler start minus the 500 ms margin.
+    let budget = r["budget_ms"].as_u64().unwrap();
+    assert!((950..=1000).contains(&budget), "budget {budget}");
     let o = &r["observations"][0];
     assert_eq!(o["status"], "cut_short", "{o}");
     assert_eq!(o["failed_phase"], "tls");
