@@ -7,7 +7,6 @@
 use egress_probe_e2e::lab::scenarios::{self, BaseOptions, BaseVpc, NaclSpec};
 use egress_probe_e2e::lab::{Lab, LabOptions, ready_or_skip};
 use egress_probe_e2e::moto::MotoServer;
-use std::path::PathBuf;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
@@ -22,9 +21,8 @@ struct Env {
 }
 
 fn options() -> LabOptions {
-    LabOptions {
-        services_bin: PathBuf::from(env!("CARGO_BIN_EXE_lab-services")),
-    }
+    // Built from this worktree and copied: the shared target dir may hold another build.
+    LabOptions::discover().expect("lab-services")
 }
 
 async fn setup(opts: BaseOptions) -> Env {

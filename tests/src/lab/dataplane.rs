@@ -81,41 +81,49 @@ impl Drop for Host {
 /// Where the lab finds its binaries.
 #[derive(Debug, Clone)]
 pub struct LabOptions {
-    /// `lab-services` (tests pass `env!("CARGO_BIN_EXE_lab-services")`).
+    /// `lab-services` ([`LabOptions::discover`] builds and copies it).
     pub services_bin: PathBuf,
 }
 
 impl LabOptions {
-    /// Finds `lab-services` next to the running test binary's target dir, building it if
-    /// missing.
+    /// Builds this workspace's `lab-services` once per process and uses a private copy of
+    /// it (a target dir shared between worktrees can hold another branch's build).
     pub fn discover() -> Result<Self> {
-        Ok(LabOptions {
-            services_bin: find_or_build("lab-services", "egress-probe-e2e")?,
-        })
+        static BIN: std::sync::OnceLock<std::result::Result<PathBuf, String>> =
+            std::sync::OnceLock::new();
+        let bin = BIN
+            .get_or_init(|| {
+                build_private_copy("lab-services", "egress-probe-e2e").map_err(|e| format!("{e:#}"))
+            })
+            .clone()
+            .map_err(anyhow::Error::msg)?;
+        Ok(LabOptions { services_bin: bin })
     }
 }
 
-/// `$CARGO_TARGET_DIR/debug/<name>` (else `<workspace>/target/debug/<name>`), built with
-/// `cargo build -p <package> --bin <name>` when missing.
-pub fn find_or_build(name: &str, package: &str) -> Result<PathBuf> {
+/// Builds `name` from this workspace (`cargo build -p <package> --bin <name>`) and copies
+/// it to a private file that lives for the rest of the process (removed at exit by no one:
+/// it sits in the system temp dir under `eplab-bin-<pid>-`). A shared target directory can
+/// be rewritten by another worktree's build between our build and our run; the copy cannot.
+pub fn build_private_copy(name: &str, package: &str) -> Result<PathBuf> {
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "-q", "-p", package, "--bin", name])
+        .current_dir(crate::moto::workspace_root())
+        .stdin(Stdio::null())
+        .status()
+        .with_context(|| format!("building {name}"))?;
+    if !status.success() {
+        bail!("cargo build -p {package} --bin {name} failed ({status})");
+    }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| crate::moto::workspace_root().join("target"));
-    let path = target.join("debug").join(name);
-    if !path.exists() {
-        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["build", "-p", package, "--bin", name])
-            .current_dir(crate::moto::workspace_root())
-            .status()
-            .with_context(|| format!("building {name}"))?;
-        if !status.success() || !path.exists() {
-            bail!(
-                "could not build {name} ({status}); expected at {}",
-                path.display()
-            );
-        }
-    }
-    Ok(path)
+    let built = target.join("debug").join(name);
+    let dir = std::env::temp_dir().join(format!("eplab-bin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let copy = dir.join(name);
+    std::fs::copy(&built, &copy).with_context(|| format!("copying {}", built.display()))?;
+    Ok(copy)
 }
 
 /// The host side of the AWS API bridge: a unix socket whose connections are relayed to
@@ -230,6 +238,12 @@ impl Lab {
             .prefix("eplab-")
             .tempdir()
             .context("creating the lab's scratch directory")?;
+        // A private copy: a shared target dir may be rewritten by another build meanwhile.
+        let mut options = options;
+        let services = dir.path().join("lab-services");
+        std::fs::copy(&options.services_bin, &services)
+            .with_context(|| format!("copying {}", options.services_bin.display()))?;
+        options.services_bin = services;
         let router = Netns::create(&format!("{id}-rt"))?;
         let inet = Netns::create(&format!("{id}-inet"))?;
         let dns = Netns::create(&format!("{id}-dns"))?;

@@ -8,9 +8,22 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-/// The probe binary: `$CARGO_TARGET_DIR/debug/egress-probe-lambda`, built if missing.
+/// The probe binary of this workspace: `cargo build -p egress-probe --bin
+/// egress-probe-lambda` once per process (quick when fresh), then copied to a private
+/// file, because a target directory shared by several worktrees may be overwritten by
+/// another checkout's build at any time. `EGRESS_PROBE_LAMBDA_BIN` overrides.
 pub fn probe_binary() -> Result<PathBuf> {
-    super::dataplane::find_or_build("egress-probe-lambda", "egress-probe")
+    static BIN: std::sync::OnceLock<std::result::Result<PathBuf, String>> =
+        std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("EGRESS_PROBE_LAMBDA_BIN") {
+            return Ok(PathBuf::from(p));
+        }
+        super::dataplane::build_private_copy("egress-probe-lambda", "egress-probe")
+            .map_err(|e| format!("{e:#}"))
+    })
+    .clone()
+    .map_err(anyhow::Error::msg)
 }
 
 /// Settings of one probe run.
