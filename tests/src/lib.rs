@@ -1,5 +1,6 @@
 //! End-to-end test support for egress-probe: a moto server for the AWS APIs, and the VPC
 //! lab (network namespaces built from the EC2 configuration).
 
+pub mod lab;
 pub mod moto;
 pub mod topology;
