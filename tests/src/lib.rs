@@ -2,3 +2,4 @@
 //! lab (network namespaces built from the EC2 configuration).
 
 pub mod moto;
+pub mod runtime_api;
