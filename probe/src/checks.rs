@@ -1,10 +1,30 @@
 //! Data-plane checks: DNS (hickory, the resolver the function really has), TCP connect and
-//! HTTPS (rustls) with measured phase timings and a precise failure class.
+//! HTTPS (rustls over hyper's HTTP/1 client connection) with measured phase timings and a
+//! precise failure class.
 //!
-//! A failed check is data (an `Observation`), never an `Err`.
+//! A failed check is data (an `Observation`), never an `Err`. `Err` only comes from
+//! `Checker::new` when the settings themselves are unusable (bad CA bundle, bad proxy URL).
+//!
+//! Scope of the proxy: `HTTPS_PROXY` applies to HTTPS checks only. TCP checks always connect
+//! directly: they measure whether this subnet can open a TCP connection to the destination,
+//! which a CONNECT proxy would hide. DNS checks always ask the resolvers of `resolv.conf`.
+//!
+//! Nothing is built before it is needed (cold start): the resolver configuration is read on
+//! the first DNS use or `resolver_info()` call, the TLS root store on the first HTTPS check.
 
-use crate::model::{Observation, ResolverInfo, Target};
+mod bound;
+mod dns;
+mod https;
+mod os_error;
+mod proxy;
+mod resolver;
+mod tcp;
+mod tls;
+
+use crate::model::{CheckKind, Observation, Phase, Phases, ResolverInfo, Status, Target};
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -45,25 +65,61 @@ pub enum CheckSetupError {
     },
     #[error("the extra CA bundle {path} holds no usable certificate: {reason}")]
     CaBundleInvalid { path: PathBuf, reason: String },
+    /// `url` never carries the credentials of the proxy URL.
     #[error("invalid proxy URL `{url}`: {reason}")]
     Proxy { url: String, reason: String },
 }
 
 /// Runs checks. Built once per process; the TLS configuration is built on first use.
 pub struct Checker {
-    _settings: CheckSettings,
+    settings: CheckSettings,
+    /// Parsed `HTTPS_PROXY` (credentials kept apart from the display form).
+    proxy: Option<proxy::ProxyConfig>,
+    no_proxy: proxy::NoProxy,
+    /// Certificates of the extra CA bundle, parsed and validated in `new` so that a bad
+    /// file fails at setup; added to the root store on first HTTPS use.
+    extra_roots: Vec<rustls_pki_types::CertificateDer<'static>>,
+    /// Replaces the `nameserver` lines of resolv.conf (see `with_nameservers`).
+    nameservers: Option<Vec<SocketAddr>>,
+    resolver: OnceLock<resolver::ResolverSetup>,
+    tls: OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
 }
 
 impl Checker {
     pub fn new(settings: CheckSettings) -> Result<Self, CheckSetupError> {
+        let proxy = match settings.proxy.https_proxy.as_deref().map(str::trim) {
+            Some(url) if !url.is_empty() => Some(proxy::ProxyConfig::parse(url)?),
+            _ => None,
+        };
+        let no_proxy = proxy::NoProxy::parse(settings.proxy.no_proxy.as_deref().unwrap_or(""));
+        let extra_roots = match &settings.extra_ca_file {
+            Some(path) => tls::load_extra_ca(path)?,
+            None => Vec::new(),
+        };
         Ok(Self {
-            _settings: settings,
+            settings,
+            proxy,
+            no_proxy,
+            extra_roots,
+            nameservers: None,
+            resolver: OnceLock::new(),
+            tls: OnceLock::new(),
         })
+    }
+
+    /// Uses these name servers (address and port) instead of the `nameserver` lines of the
+    /// resolv.conf file; its `search`, `domain` and `options` still apply. resolv.conf has no
+    /// syntax for a port, so this is how tests and local runs point the DNS checks at a
+    /// resolver on a non-standard port (e.g. `127.0.0.1:5353`). Call before the first check.
+    pub fn with_nameservers(mut self, servers: Vec<SocketAddr>) -> Self {
+        self.nameservers = Some(servers);
+        self.resolver = OnceLock::new();
+        self
     }
 
     /// The resolver configuration the DNS checks use (servers, search list).
     pub fn resolver_info(&self) -> ResolverInfo {
-        todo!("checks helper")
+        self.resolver_setup().info.clone()
     }
 
     /// Runs one target. Every check stops at the earlier of its own timeout and `deadline`;
@@ -71,10 +127,107 @@ impl Checker {
     /// observation (A and AAAA in `dns`); TCP targets one per resolved address; HTTPS one.
     pub async fn run(
         &self,
-        _target: &Target,
-        _timeouts: Timeouts,
-        _deadline: Instant,
+        target: &Target,
+        timeouts: Timeouts,
+        deadline: Instant,
     ) -> Vec<Observation> {
-        todo!("checks helper")
+        match target {
+            Target::Dns { name } => vec![dns::check(self, target, name, timeouts, deadline).await],
+            Target::Tcp { host, port } => {
+                tcp::check(self, target, host, *port, timeouts, deadline).await
+            }
+            Target::Https { url, host, port } => vec![
+                https::check(
+                    self,
+                    https::Request {
+                        target,
+                        url,
+                        host,
+                        port: *port,
+                    },
+                    timeouts,
+                    deadline,
+                )
+                .await,
+            ],
+        }
     }
+
+    fn resolver_setup(&self) -> &resolver::ResolverSetup {
+        self.resolver.get_or_init(|| {
+            resolver::ResolverSetup::load(&self.settings.resolv_conf, self.nameservers.as_deref())
+        })
+    }
+
+    fn tls_config(&self) -> Result<Arc<rustls::ClientConfig>, String> {
+        self.tls
+            .get_or_init(|| tls::client_config(&self.extra_roots))
+            .clone()
+    }
+}
+
+/// Why a check failed: the parts of an `Observation` that describe a failure.
+#[derive(Debug, Clone, PartialEq)]
+struct Failure {
+    status: Status,
+    phase: Phase,
+    os_error: Option<String>,
+    detail: String,
+}
+
+impl Failure {
+    fn new(status: Status, phase: Phase, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            phase,
+            os_error: None,
+            detail: detail.into(),
+        }
+    }
+
+    fn with_os_error(mut self, os_error: Option<String>) -> Self {
+        self.os_error = os_error;
+        self
+    }
+}
+
+/// An observation for `target` with nothing measured yet (status `ok`).
+fn observation(kind: CheckKind, target: &Target, id: String) -> Observation {
+    Observation {
+        id,
+        target: target.to_string(),
+        kind,
+        host: target.host().to_string(),
+        port: target.port(),
+        address: None,
+        family: None,
+        status: Status::Ok,
+        failed_phase: None,
+        os_error: None,
+        detail: None,
+        phases: Phases::default(),
+        http_status: None,
+        proxy: None,
+        dns: None,
+        timeout_ms: 0,
+    }
+}
+
+fn apply_failure(obs: &mut Observation, failure: Failure) {
+    obs.status = failure.status;
+    obs.failed_phase = Some(failure.phase);
+    obs.os_error = failure.os_error;
+    obs.detail = Some(failure.detail);
+}
+
+/// Milliseconds (fractional) from `from` to `to`.
+fn ms_between(from: Instant, to: Instant) -> f64 {
+    to.saturating_duration_since(from).as_secs_f64() * 1000.0
+}
+
+/// A host as written in a target, without the brackets of an IPv6 literal.
+fn bare_host(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
 }

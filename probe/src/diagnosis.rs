@@ -1,8 +1,26 @@
 //! The diagnosis engine: pure functions from a `NetworkSnapshot` and observations to
 //! findings and hop-by-hop paths. No I/O, no SDK types, no clock.
 
-use crate::model::{Finding, NetworkSnapshot, Observation, PathEvaluation, Protocol};
+mod bpa;
+mod catalog;
+mod dns;
+mod function;
+mod index;
+mod nacl;
+mod nat;
+mod path;
+mod reconcile;
+mod routes;
+mod security_groups;
+
+use crate::model::{
+    CheckKind, Confirmation, Finding, NetworkSnapshot, Observation, PathEvaluation, Protocol,
+};
+use reconcile::{Evaluated, Slot};
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
+
+pub use catalog::CODES as FINDING_CODES;
 
 /// Whose egress is analysed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -36,15 +54,217 @@ pub struct Diagnosis {
 /// Evaluates every (subnet, flow) of `subject`, and reconciles the prediction with
 /// `observations` (which may be empty for a configuration-only analysis).
 pub fn diagnose(
-    _snapshot: &NetworkSnapshot,
-    _subject: &Subject,
-    _flows: &[Flow],
-    _observations: &[Observation],
+    snapshot: &NetworkSnapshot,
+    subject: &Subject,
+    flows: &[Flow],
+    observations: &[Observation],
 ) -> Diagnosis {
-    todo!("diagnosis helper")
+    let ix = index::Index::new(snapshot);
+    let function = subject
+        .function
+        .as_deref()
+        .and_then(|n| snapshot.function(n));
+    let mut slots: Vec<Slot> = Vec::new();
+    let add = |slots: &mut Vec<Slot>, issue: catalog::Issue| {
+        slots.push(Slot {
+            issue,
+            explains: BTreeSet::new(),
+        });
+        slots.len() - 1
+    };
+    if let Some(f) = function {
+        for i in function::check(&ix, f) {
+            add(&mut slots, i);
+        }
+    }
+    let subnet_ids: Vec<String> = if !subject.subnet_ids.is_empty() {
+        subject.subnet_ids.clone()
+    } else {
+        function.map(|f| f.subnet_ids.clone()).unwrap_or_default()
+    };
+    let mut evaluated: Vec<Evaluated> = Vec::new();
+    let mut vpc: Option<String> = None;
+    for sid in &subnet_ids {
+        let Some(subnet) = ix.subnet(sid) else {
+            add(
+                &mut slots,
+                catalog::Issue::SubnetNotInSnapshot {
+                    subnet: sid.clone(),
+                    what: "subnet".into(),
+                },
+            );
+            continue;
+        };
+        vpc.get_or_insert_with(|| subnet.vpc_id.clone());
+        let src = function::source(&ix, subnet, function, &subject.security_group_ids);
+        for flow in flows {
+            let (eval, issues) = path::evaluate(&ix, &src, flow);
+            let ids = issues.into_iter().map(|i| add(&mut slots, i)).collect();
+            evaluated.push(Evaluated {
+                eval,
+                slots: ids,
+                dns: false,
+            });
+        }
+        let res = dns::resolvers(&ix, &subnet.vpc_id, observations);
+        let (issues, paths) = dns::analyse(&ix, &src, &res);
+        for i in issues {
+            add(&mut slots, i);
+        }
+        for (eval, issues) in paths {
+            let ids = issues.into_iter().map(|i| add(&mut slots, i)).collect();
+            evaluated.push(Evaluated {
+                eval,
+                slots: ids,
+                dns: true,
+            });
+        }
+    }
+    if subnet_ids.len() > 1 {
+        let flow_paths: Vec<PathEvaluation> = evaluated
+            .iter()
+            .filter(|e| !e.dns)
+            .map(|e| e.eval.clone())
+            .collect();
+        if let Some(i) =
+            function::subnets_differ(function, &subject.security_group_ids, &flow_paths)
+        {
+            add(&mut slots, i);
+        }
+    }
+    reconcile::reconcile(observations, &evaluated, &mut slots, vpc);
+    Diagnosis {
+        findings: render(slots),
+        paths: evaluated.into_iter().map(|e| e.eval).collect(),
+    }
 }
 
-/// The flows behind a probe's observations (one per TCP/HTTPS address tried).
-pub fn flows_from_observations(_observations: &[Observation]) -> Vec<Flow> {
-    todo!("diagnosis helper")
+/// Merges issues raised by several flows/subnets into one finding each, and orders them.
+fn render(slots: Vec<Slot>) -> Vec<Finding> {
+    let mut merged: Vec<(catalog::Issue, BTreeSet<String>)> = Vec::new();
+    let mut by_key: HashMap<String, usize> = HashMap::new();
+    for s in slots {
+        let key = s.issue.dedup_key();
+        match by_key.get(&key) {
+            Some(i) => {
+                if let Some(m) = merged.get_mut(*i) {
+                    m.1.extend(s.explains);
+                }
+            }
+            None => {
+                by_key.insert(key, merged.len());
+                merged.push((s.issue, s.explains));
+            }
+        }
+    }
+    let mut findings: Vec<Finding> = merged
+        .into_iter()
+        .map(|(issue, explains)| {
+            let confirmation = issue.fixed_confirmation().unwrap_or_else(|| {
+                if !explains.is_empty() {
+                    if issue.is_not_verifiable() {
+                        Confirmation::BeyondVpc
+                    } else {
+                        Confirmation::Confirmed
+                    }
+                } else if issue.blocks_path() {
+                    Confirmation::Predicted
+                } else {
+                    Confirmation::NotApplicable
+                }
+            });
+            issue.render(confirmation, explains.into_iter().collect())
+        })
+        .collect();
+    findings.sort_by(|a, b| {
+        (a.severity, &a.code, &a.subnet_id, &a.resources, &a.summary).cmp(&(
+            b.severity,
+            &b.code,
+            &b.subnet_id,
+            &b.resources,
+            &b.summary,
+        ))
+    });
+    findings
+}
+
+/// The flows behind a probe's observations (one per TCP/HTTPS address tried). DNS
+/// observations are not flows: the DNS rules read their servers.
+pub fn flows_from_observations(observations: &[Observation]) -> Vec<Flow> {
+    let mut flows: Vec<Flow> = Vec::new();
+    for o in observations {
+        if !matches!(o.kind, CheckKind::Tcp | CheckKind::Https) {
+            continue;
+        }
+        let (Some(destination), Some(port)) = (o.address, o.port) else {
+            continue;
+        };
+        let flow = Flow {
+            target: o.target.clone(),
+            host: if o.host.parse::<IpAddr>().is_ok() || o.host.is_empty() {
+                None
+            } else {
+                Some(o.host.clone())
+            },
+            destination,
+            protocol: Protocol::TCP,
+            port,
+        };
+        if !flows.contains(&flow) {
+            flows.push(flow);
+        }
+    }
+    flows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Family, Phases, Status};
+
+    fn obs(id: &str, kind: CheckKind, addr: Option<&str>, port: Option<u16>) -> Observation {
+        Observation {
+            id: id.into(),
+            target: "https://example.com/".into(),
+            kind,
+            host: "example.com".into(),
+            port,
+            address: addr.map(|a| a.parse().unwrap()),
+            family: addr.map(|a| Family::of(&a.parse().unwrap())),
+            status: Status::Ok,
+            failed_phase: None,
+            os_error: None,
+            detail: None,
+            phases: Phases::default(),
+            http_status: None,
+            proxy: None,
+            dns: None,
+            timeout_ms: 1000,
+        }
+    }
+
+    #[test]
+    fn flows_one_per_tcp_address_and_none_for_dns() {
+        let o = vec![
+            obs("a", CheckKind::Https, Some("192.0.2.1"), Some(443)),
+            obs("b", CheckKind::Https, Some("2001:db8::1"), Some(443)),
+            obs("c", CheckKind::Dns, None, None),
+            obs("d", CheckKind::Https, Some("192.0.2.1"), Some(443)),
+            obs("e", CheckKind::Tcp, None, Some(443)),
+        ];
+        let f = flows_from_observations(&o);
+        assert_eq!(f.len(), 2);
+        assert_eq!(f[0].host.as_deref(), Some("example.com"));
+        assert_eq!(f[0].protocol, Protocol::TCP);
+        assert_eq!(f[1].destination, "2001:db8::1".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn every_code_has_one_severity() {
+        let mut codes: Vec<&str> = FINDING_CODES.iter().map(|(c, _)| *c).collect();
+        let n = codes.len();
+        codes.sort();
+        codes.dedup();
+        assert_eq!(codes.len(), n);
+    }
 }

@@ -1,0 +1,1068 @@
+//! Every finding code in one place: severity, fact-sheet rules, English and Japanese
+//! remediation, and the AWS CLI commands that would fix it (real IDs filled in).
+//! Rule sites build an `Issue` with the evidence; `Issue::render` turns it into a `Finding`.
+
+use super::nacl::{NaclResult, ranges_text};
+use crate::model::{
+    Confirmation, Family, Finding, PortRange, Protocol, Remediation, RouteDestination, Severity,
+};
+use std::net::IpAddr;
+
+/// Every code the engine can emit, with its severity. Tests check that each is raised by
+/// some fixture and absent from a near-miss.
+pub const CODES: &[(&str, Severity)] = &[
+    ("FUNCTION_NOT_IN_VPC", Severity::Info),
+    ("FUNCTION_NOT_ACTIVE", Severity::Error),
+    ("FUNCTION_UPDATE_IN_PROGRESS", Severity::Info),
+    ("LAMBDA_ENI_MISSING", Severity::Error),
+    ("FUNCTION_SUBNETS_DIFFER", Severity::Error),
+    ("SUBNET_NOT_IN_SNAPSHOT", Severity::Info),
+    ("NO_DEFAULT_ROUTE", Severity::Error),
+    ("NAT_ROUTE_BLACKHOLE", Severity::Error),
+    ("ROUTE_BLACKHOLE", Severity::Error),
+    ("LAMBDA_SUBNET_ROUTES_TO_IGW", Severity::Error),
+    ("NAT_GATEWAY_NOT_AVAILABLE", Severity::Error),
+    ("NAT_GATEWAY_PRIVATE", Severity::Error),
+    ("NAT_GATEWAY_NO_EIP", Severity::Error),
+    ("NAT_SUBNET_NO_IGW_ROUTE", Severity::Error),
+    ("IGW_NOT_ATTACHED", Severity::Error),
+    ("IGW_PRIVATE_DESTINATION", Severity::Error),
+    ("NAT_CROSS_AZ", Severity::Warning),
+    ("REGIONAL_NAT_AZ_NOT_COVERED", Severity::Error),
+    ("BPA_BLOCKS_EGRESS", Severity::Error),
+    ("BPA_NOT_VERIFIABLE", Severity::Info),
+    ("NACL_OUTBOUND_DENIED", Severity::Error),
+    ("NACL_INBOUND_EPHEMERAL_DENIED", Severity::Error),
+    ("NACL_INBOUND_EPHEMERAL_PARTIAL", Severity::Error),
+    ("NAT_SUBNET_NACL_DENIED", Severity::Error),
+    ("NAT_SUBNET_NACL_PARTIAL", Severity::Error),
+    ("SG_EGRESS_DENIED", Severity::Error),
+    ("IPV6_SG_EGRESS_DENIED", Severity::Error),
+    ("IPV6_NO_EGRESS_ROUTE", Severity::Error),
+    ("IPV6_NOT_ENABLED", Severity::Error),
+    ("NEXT_HOP_NOT_VERIFIABLE", Severity::Warning),
+    ("PATH_NOT_VERIFIABLE", Severity::Warning),
+    ("DESTINATION_IN_VPC", Severity::Info),
+    ("VPC_DNS_SUPPORT_DISABLED", Severity::Error),
+    ("CUSTOM_DNS_UNREACHABLE", Severity::Error),
+    ("ENDPOINT_PRIVATE_DNS_CAPTURE", Severity::Info),
+    ("ENDPOINT_SG_INGRESS_DENIED", Severity::Error),
+    ("TIMEOUT_BEYOND_VPC", Severity::Error),
+    ("DNS_FAILURE_BEYOND_VPC", Severity::Error),
+    ("ANALYSIS_INCONSISTENT", Severity::Warning),
+    ("DESTINATION_REFUSED", Severity::Error),
+    ("DESTINATION_RESET", Severity::Error),
+    ("DESTINATION_TLS_ERROR", Severity::Error),
+    ("DESTINATION_HTTP_ERROR", Severity::Error),
+];
+
+/// A route as the rule sites saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RouteRef {
+    pub rtb: String,
+    pub destination: RouteDestination,
+    pub target: String,
+    /// `rtb-1: 0.0.0.0/0 -> nat-1 (active)`.
+    pub text: String,
+}
+
+impl RouteRef {
+    fn dest_flag(&self) -> String {
+        match &self.destination {
+            RouteDestination::Ipv4(n) => format!("--destination-cidr-block {n}"),
+            RouteDestination::Ipv6(n) => format!("--destination-ipv6-cidr-block {n}"),
+            RouteDestination::PrefixList(p) => format!("--destination-prefix-list-id {p}"),
+        }
+    }
+}
+
+/// A NACL entry to add or widen, chosen by the rule site.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct NaclFix {
+    pub acl: String,
+    pub egress: bool,
+    /// `create` a new entry, or `replace` the one that allows too little.
+    pub replace: bool,
+    pub rule_number: i32,
+    pub protocol: Protocol,
+    pub ports: PortRange,
+    pub cidr: String,
+}
+
+impl NaclFix {
+    fn command(&self) -> String {
+        let verb = if self.replace { "replace" } else { "create" };
+        let dir = if self.egress { "--egress" } else { "--ingress" };
+        let cidr_flag = if self.cidr.contains(':') {
+            "--ipv6-cidr-block"
+        } else {
+            "--cidr-block"
+        };
+        let ports = if matches!(self.protocol.0, 6 | 17) {
+            format!(
+                " --port-range From={},To={}",
+                self.ports.from, self.ports.to
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "aws ec2 {verb}-network-acl-entry --network-acl-id {} {dir} --rule-number {} --protocol {}{ports} {cidr_flag} {} --rule-action allow",
+            self.acl,
+            self.rule_number,
+            self.protocol.name(),
+            self.cidr
+        )
+    }
+}
+
+/// Where a working NAT gateway is, for fixes that point a route at one.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum NatChoice {
+    /// An available public NAT gateway (same AZ when one exists).
+    Existing { nat: String, same_az: bool },
+    /// None usable: create one in this public subnet (when one is known).
+    Create { public_subnet: Option<String> },
+}
+
+impl NatChoice {
+    fn id(&self) -> String {
+        match self {
+            NatChoice::Existing { nat, .. } => nat.clone(),
+            NatChoice::Create { .. } => "<new-nat-gateway-id>".into(),
+        }
+    }
+    fn prelude(&self) -> Vec<String> {
+        match self {
+            NatChoice::Existing { .. } => vec![],
+            NatChoice::Create { public_subnet } => vec![
+                "aws ec2 allocate-address --domain vpc".into(),
+                format!(
+                    "aws ec2 create-nat-gateway --subnet-id {} --allocation-id <eipalloc-id>",
+                    public_subnet.as_deref().unwrap_or("<public-subnet-id>")
+                ),
+            ],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NatLeg {
+    /// R22.1: NAT subnet ingress from the function to the destination port.
+    InFromFunction,
+    /// R22.2: NAT subnet egress to the destination.
+    OutToDestination,
+    /// R22.3: NAT subnet ingress of the reply on 1024-65535.
+    InFromDestination,
+    /// R22.4: NAT subnet egress of the reply to the function on 1024-65535.
+    OutToFunction,
+}
+
+impl NatLeg {
+    fn text(&self) -> &'static str {
+        match self {
+            NatLeg::InFromFunction => "inbound from the function",
+            NatLeg::OutToDestination => "outbound to the destination",
+            NatLeg::InFromDestination => "inbound replies from the destination",
+            NatLeg::OutToFunction => "outbound replies to the function",
+        }
+    }
+    fn ja(&self) -> &'static str {
+        match self {
+            NatLeg::InFromFunction => "関数からのインバウンド",
+            NatLeg::OutToDestination => "宛先へのアウトバウンド",
+            NatLeg::InFromDestination => "宛先からの応答のインバウンド",
+            NatLeg::OutToFunction => "関数への応答のアウトバウンド",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ipv6Gap {
+    /// `Ipv6AllowedForDualStack` is false on the function.
+    FunctionFlag,
+    /// The subnet has no IPv6 CIDR.
+    SubnetCidr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DestFailure {
+    Refused,
+    Reset,
+    Tls,
+    Http(Option<u16>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Issue {
+    FunctionNotInVpc {
+        function: String,
+    },
+    FunctionNotActive {
+        function: String,
+        state: String,
+        reason: Option<String>,
+        last_update: Option<String>,
+        last_update_reason: Option<String>,
+        /// Subnets with few free addresses (R2 SubnetOutOfIPAddresses).
+        low_ip_subnets: Vec<String>,
+    },
+    FunctionUpdateInProgress {
+        function: String,
+    },
+    LambdaEniMissing {
+        function: String,
+        subnet: String,
+        security_groups: Vec<String>,
+    },
+    FunctionSubnetsDiffer {
+        function: Option<String>,
+        good: Vec<String>,
+        bad: Vec<String>,
+        targets: Vec<String>,
+        security_groups: Vec<String>,
+    },
+    SubnetNotInSnapshot {
+        subnet: String,
+        what: String,
+    },
+    NoRoute {
+        subnet: String,
+        rtb: String,
+        family: Family,
+        nat: NatChoice,
+        eigw: Option<String>,
+        vpc: String,
+    },
+    RouteBlackhole {
+        subnet: String,
+        route: RouteRef,
+        to_nat: bool,
+        nat: NatChoice,
+    },
+    RoutesToIgw {
+        subnet: String,
+        route: RouteRef,
+        /// The table also serves a subnet with a NAT gateway: do not edit it in place.
+        shared_with_nat_subnet: bool,
+        nat: NatChoice,
+        vpc: String,
+    },
+    NatNotAvailable {
+        subnet: String,
+        route: RouteRef,
+        state: String,
+        failure: Option<String>,
+        nat: NatChoice,
+    },
+    NatPrivate {
+        subnet: String,
+        route: RouteRef,
+        nat: NatChoice,
+    },
+    NatNoEip {
+        subnet: String,
+        nat_id: String,
+    },
+    NatSubnetNoIgwRoute {
+        subnet: String,
+        nat_id: String,
+        nat_subnet: Option<String>,
+        nat_rtb: Option<String>,
+        found: Option<String>,
+        igw: Option<String>,
+        vpc: String,
+    },
+    IgwNotAttached {
+        subnet: String,
+        igw: String,
+        vpc: String,
+    },
+    IgwPrivateDestination {
+        subnet: String,
+        destination: IpAddr,
+        gateway: String,
+    },
+    NatCrossAz {
+        subnet: String,
+        subnet_az: String,
+        nat_id: String,
+        nat_az: String,
+        route: RouteRef,
+        nat: NatChoice,
+    },
+    RegionalNatAzNotCovered {
+        subnet: String,
+        az: String,
+        nat_id: String,
+        zones: Vec<String>,
+    },
+    BpaBlocksEgress {
+        subnet: String,
+        mode: String,
+        /// The subnet whose traffic meets the gateway (NAT subnet or the function's).
+        gateway_subnet: Option<String>,
+        vpc: String,
+        gateway: String,
+        exclusions_allowed: Option<String>,
+    },
+    BpaNotVerifiable {
+        reason: String,
+    },
+    NaclOutboundDenied {
+        subnet: String,
+        result: NaclResult,
+        protocol: Protocol,
+        port: u16,
+        destination: IpAddr,
+        fix: NaclFix,
+    },
+    NaclInboundEphemeral {
+        subnet: String,
+        result: NaclResult,
+        protocol: Protocol,
+        source: IpAddr,
+        fix: NaclFix,
+    },
+    NatSubnetNacl {
+        subnet: String,
+        nat_id: String,
+        nat_subnet: String,
+        leg: NatLeg,
+        result: NaclResult,
+        protocol: Protocol,
+        peer: String,
+        fix: NaclFix,
+    },
+    SgEgressDenied {
+        subnet: String,
+        security_groups: Vec<String>,
+        protocol: Protocol,
+        port: u16,
+        destination: IpAddr,
+        /// The CIDR the fix opens (`0.0.0.0/0` for the internet, the host for in-VPC peers).
+        cidr: String,
+    },
+    Ipv6NoEgressRoute {
+        subnet: String,
+        rtb: String,
+        eigw: Option<String>,
+        vpc: String,
+    },
+    Ipv6NotEnabled {
+        subnet: String,
+        gap: Ipv6Gap,
+        function: Option<String>,
+        function_subnets: Vec<String>,
+        security_groups: Vec<String>,
+    },
+    NextHopNotVerifiable {
+        subnet: String,
+        route: RouteRef,
+        kind: &'static str,
+        destination: IpAddr,
+        check: String,
+    },
+    PathNotVerifiable {
+        subnet: String,
+        component: String,
+        why: String,
+    },
+    DestinationInVpc {
+        subnet: String,
+        destination: IpAddr,
+    },
+    VpcDnsSupportDisabled {
+        vpc: String,
+    },
+    CustomDnsUnreachable {
+        subnet: String,
+        server: IpAddr,
+        dhcp: Option<String>,
+        vpc: String,
+        blockers: Vec<String>,
+    },
+    EndpointPrivateDnsCapture {
+        subnet: String,
+        host: String,
+        endpoint: String,
+        service: String,
+    },
+    EndpointSgIngressDenied {
+        subnet: String,
+        endpoint: String,
+        endpoint_sgs: Vec<String>,
+        function_sgs: Vec<String>,
+        source_cidr: String,
+        port: u16,
+    },
+    TimeoutBeyondVpc {
+        target: String,
+        destination: Option<IpAddr>,
+        nats: Vec<String>,
+    },
+    DnsFailureBeyondVpc {
+        target: String,
+        servers: Vec<String>,
+        vpc: Option<String>,
+    },
+    AnalysisInconsistent {
+        target: String,
+        destination: Option<IpAddr>,
+        observed: String,
+        predicted: String,
+    },
+    DestinationFailed {
+        target: String,
+        destination: Option<IpAddr>,
+        failure: DestFailure,
+        detail: Option<String>,
+    },
+}
+
+fn fam_any(addr: &IpAddr) -> &'static str {
+    if addr.is_ipv6() { "::/0" } else { "0.0.0.0/0" }
+}
+
+fn lambda_vpc_config(subnets: &[String], sgs: &[String], ipv6: bool) -> String {
+    let mut s = format!(
+        "SubnetIds={},SecurityGroupIds={}",
+        subnets.join(","),
+        if sgs.is_empty() {
+            "<security-group-ids>".to_string()
+        } else {
+            sgs.join(",")
+        }
+    );
+    if ipv6 {
+        s.push_str(",Ipv6AllowedForDualStack=true");
+    }
+    s
+}
+
+fn nat_replace(route: &RouteRef, nat: &NatChoice) -> Vec<String> {
+    let mut v = nat.prelude();
+    v.push(format!(
+        "aws ec2 replace-route --route-table-id {} {} --nat-gateway-id {}",
+        route.rtb,
+        route.dest_flag(),
+        nat.id()
+    ));
+    v
+}
+
+fn nat_hint(nat: &NatChoice) -> (String, String) {
+    match nat {
+        NatChoice::Existing { nat, same_az: true } => (
+            format!("{nat} is available in the same AZ"),
+            format!("同じ AZ の {nat} が利用可能です"),
+        ),
+        NatChoice::Existing { nat, same_az: false } => (
+            format!("{nat} is available, but in another AZ (better: one NAT gateway per AZ, R13)"),
+            format!("{nat} が利用可能ですが別 AZ にあります（AZ ごとに NAT ゲートウェイを置くのが望ましい、R13）"),
+        ),
+        NatChoice::Create { .. } => (
+            "no available public NAT gateway exists in this VPC: create one in a public subnet".into(),
+            "この VPC に利用可能なパブリック NAT ゲートウェイがありません。パブリックサブネットに作成してください".into(),
+        ),
+    }
+}
+
+struct Text {
+    code: &'static str,
+    summary: String,
+    subnet: Option<String>,
+    resources: Vec<String>,
+    rules: Vec<String>,
+    en: String,
+    ja: String,
+    fixes: Vec<String>,
+}
+
+fn sev(code: &str) -> Severity {
+    CODES
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, s)| *s)
+        .unwrap_or(Severity::Error)
+}
+
+fn r(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+impl Issue {
+    pub fn code(&self) -> &'static str {
+        self.text().code
+    }
+
+    /// True when the issue breaks (or may break) a path: observed failures on that path
+    /// confirm it.
+    pub fn blocks_path(&self) -> bool {
+        !matches!(
+            self,
+            Issue::FunctionNotInVpc { .. }
+                | Issue::FunctionUpdateInProgress { .. }
+                | Issue::SubnetNotInSnapshot { .. }
+                | Issue::NatCrossAz { .. }
+                | Issue::BpaNotVerifiable { .. }
+                | Issue::DestinationInVpc { .. }
+                | Issue::EndpointPrivateDnsCapture { .. }
+                | Issue::FunctionSubnetsDiffer { .. }
+                | Issue::TimeoutBeyondVpc { .. }
+                | Issue::DnsFailureBeyondVpc { .. }
+                | Issue::AnalysisInconsistent { .. }
+                | Issue::DestinationFailed { .. }
+        )
+    }
+
+    /// Issues about something the snapshot cannot see: an observed timeout on their path
+    /// points beyond what the configuration proves.
+    pub fn is_not_verifiable(&self) -> bool {
+        matches!(
+            self,
+            Issue::NextHopNotVerifiable { .. } | Issue::PathNotVerifiable { .. }
+        )
+    }
+
+    /// The confirmation a reconcile-made issue carries regardless of observations.
+    pub fn fixed_confirmation(&self) -> Option<Confirmation> {
+        match self {
+            Issue::TimeoutBeyondVpc { .. } | Issue::DnsFailureBeyondVpc { .. } => {
+                Some(Confirmation::BeyondVpc)
+            }
+            Issue::AnalysisInconsistent { .. } => Some(Confirmation::Inconsistent),
+            Issue::DestinationFailed { .. } => Some(Confirmation::Confirmed),
+            _ => None,
+        }
+    }
+
+    /// Key under which findings from several flows merge.
+    pub fn dedup_key(&self) -> String {
+        let t = self.text();
+        format!(
+            "{}|{}|{}|{}",
+            t.code,
+            t.subnet.as_deref().unwrap_or(""),
+            t.resources.join(","),
+            t.fixes.join("\n")
+        )
+    }
+
+    pub fn render(&self, confirmation: Confirmation, explains: Vec<String>) -> Finding {
+        let t = self.text();
+        Finding {
+            code: t.code.to_string(),
+            severity: sev(t.code),
+            confirmation,
+            summary: t.summary,
+            subnet_id: t.subnet,
+            resources: t.resources,
+            rules: t.rules,
+            explains,
+            remediation: Remediation { en: t.en, ja: t.ja },
+            fix_commands: t.fixes,
+        }
+    }
+
+    fn text(&self) -> Text {
+        match self {
+            Issue::FunctionNotInVpc { function } => Text {
+                code: "FUNCTION_NOT_IN_VPC",
+                summary: format!("{function} is not attached to a VPC: it has internet access by default"),
+                subnet: None,
+                resources: vec![function.clone()],
+                rules: r(&["R3"]),
+                en: "No VPC path to analyse. A function outside a VPC reaches the internet through Lambda's own network; failures come from the destination or DNS.".into(),
+                ja: "解析対象の VPC 経路はありません。VPC に接続されていない関数は Lambda のネットワーク経由でインターネットに到達できます。失敗の原因は宛先または DNS です。".into(),
+                fixes: vec![],
+            },
+            Issue::FunctionNotActive { function, state, reason, last_update, last_update_reason, low_ip_subnets } => {
+                let reason_txt = reason.clone().or(last_update_reason.clone()).unwrap_or_else(|| "no reason code".into());
+                let mut en = format!("{function} is {state} (LastUpdateStatus {}, reason {reason_txt}). ", last_update.as_deref().unwrap_or("unknown"));
+                let mut ja = format!("{function} の状態は {state} です（LastUpdateStatus {}、理由 {reason_txt}）。", last_update.as_deref().unwrap_or("不明"));
+                let mut fixes = vec![format!("aws lambda get-function-configuration --function-name {function} --query '[State,StateReasonCode,StateReason,LastUpdateStatus,LastUpdateStatusReasonCode]'")];
+                match reason_txt.as_str() {
+                    "Idle" => {
+                        en.push_str("An idle function becomes Inactive: invoke it once; that invocation fails and the function is Pending until its network interface is ready (R1).");
+                        ja.push_str("アイドル状態の関数は Inactive になります。一度呼び出してください（その呼び出しは失敗し、ネットワークインターフェイスの準備ができるまで Pending になります、R1）。");
+                        fixes.push(format!("aws lambda invoke --function-name {function} /dev/null"));
+                    }
+                    "SubnetOutOfIPAddresses" => {
+                        en.push_str(&format!("The subnets have no free IP addresses for the Hyperplane ENI (R2){}: free addresses or add larger subnets.", if low_ip_subnets.is_empty() { String::new() } else { format!(": {}", low_ip_subnets.join(", ")) }));
+                        ja.push_str("サブネットに Hyperplane ENI 用の空き IP アドレスがありません（R2）。アドレスを解放するか、より大きなサブネットを追加してください。");
+                    }
+                    "EniLimitExceeded" => {
+                        en.push_str("The VPC reached the Lambda Hyperplane ENI quota (R2): request an increase or reduce the unique subnet/security-group combinations.");
+                        ja.push_str("VPC の Lambda Hyperplane ENI のクォータに達しました（R2）。引き上げを申請するか、サブネットとセキュリティグループの組み合わせを減らしてください。");
+                    }
+                    "InsufficientRolePermissions" => {
+                        en.push_str("The execution role cannot manage ENIs (R2): attach AWSLambdaVPCAccessExecutionRole.");
+                        ja.push_str("実行ロールに ENI を管理する権限がありません（R2）。AWSLambdaVPCAccessExecutionRole をアタッチしてください。");
+                        fixes.push("aws iam attach-role-policy --role-name <execution-role-name> --policy-arn arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole".into());
+                    }
+                    _ => {
+                        en.push_str("Wait for Active; if Failed, fix the cause named by the reason code and update the function (R1, R2).");
+                        ja.push_str("Active になるまで待ってください。Failed の場合は理由コードの原因を修正して関数を更新してください（R1、R2）。");
+                    }
+                }
+                Text { code: "FUNCTION_NOT_ACTIVE", summary: format!("{function} is not active ({state}, {reason_txt})"), subnet: None, resources: vec![function.clone()], rules: r(&["R1", "R2"]), en, ja, fixes }
+            }
+            Issue::FunctionUpdateInProgress { function } => Text {
+                code: "FUNCTION_UPDATE_IN_PROGRESS",
+                summary: format!("{function} has an update in progress: invocations still run the previous configuration"),
+                subnet: None,
+                resources: vec![function.clone()],
+                rules: r(&["R1"]),
+                en: "Results reflect the previous VPC configuration until LastUpdateStatus is Successful; run the check again afterwards.".into(),
+                ja: "LastUpdateStatus が Successful になるまでは以前の VPC 設定で実行されます。完了後に再度確認してください。".into(),
+                fixes: vec![format!("aws lambda wait function-updated-v2 --function-name {function}")],
+            },
+            Issue::LambdaEniMissing { function, subnet, security_groups } => Text {
+                code: "LAMBDA_ENI_MISSING",
+                summary: format!("no Lambda Hyperplane ENI of {function} in {subnet} (security groups {})", security_groups.join(",")),
+                subnet: Some(subnet.clone()),
+                resources: vec![function.clone(), subnet.clone()],
+                rules: r(&["R3", "R1", "R2"]),
+                en: format!("Lambda has no network interface for {function} in {subnet}: the function cannot run there. Check the function state and reason code (R1/R2), free IPs in the subnet and the ENI quota."),
+                ja: format!("{subnet} に {function} 用の Lambda ネットワークインターフェイスがありません。関数の状態と理由コード（R1/R2）、サブネットの空き IP、ENI のクォータを確認してください。"),
+                fixes: vec![format!("aws ec2 describe-network-interfaces --filters Name=interface-type,Values=lambda Name=subnet-id,Values={subnet} Name=group-id,Values={}", security_groups.join(","))],
+            },
+            Issue::FunctionSubnetsDiffer { function, good, bad, targets, security_groups } => {
+                let fixes = match function {
+                    Some(f) if !good.is_empty() => vec![format!("aws lambda update-function-configuration --function-name {f} --vpc-config {}", lambda_vpc_config(good, security_groups, false))],
+                    _ => vec![],
+                };
+                let mut resources = good.clone();
+                resources.extend(bad.iter().cloned());
+                resources.sort();
+                Text {
+                    code: "FUNCTION_SUBNETS_DIFFER",
+                    summary: format!("subnets behave differently for {}: {} fail(s), {} work(s) — intermittent failures depending on the AZ that serves the invocation", targets.join(", "), bad.join(", "), if good.is_empty() { "none".to_string() } else { good.join(", ") }),
+                    subnet: None,
+                    resources,
+                    rules: r(&["R4"]),
+                    en: format!("Make every subnet of the function equivalent (private, routed to a working NAT gateway, same NACLs), or remove {} from its configuration.", bad.join(", ")),
+                    ja: format!("関数のすべてのサブネットを同等に構成する（プライベート、正常な NAT ゲートウェイへのルート、同じ NACL）か、{} を設定から外してください。", bad.join(", ")),
+                    fixes,
+                }
+            }
+            Issue::SubnetNotInSnapshot { subnet, what } => Text {
+                code: "SUBNET_NOT_IN_SNAPSHOT",
+                summary: format!("{subnet}: {what} not in the snapshot: not verifiable from here"),
+                subnet: Some(subnet.clone()),
+                resources: vec![subnet.clone()],
+                rules: r(&["R5"]),
+                en: "Take the snapshot with the subnet's VPC (and permission for DescribeSubnets/DescribeRouteTables/DescribeNetworkAcls).".into(),
+                ja: "サブネットの VPC を含めてスナップショットを取得してください（DescribeSubnets/DescribeRouteTables/DescribeNetworkAcls の権限が必要）。".into(),
+                fixes: vec![],
+            },
+            Issue::NoRoute { subnet, rtb, family, nat, eigw, vpc } => {
+                if *family == Family::Ipv6 {
+                    return Issue::Ipv6NoEgressRoute { subnet: subnet.clone(), rtb: rtb.clone(), eigw: eigw.clone(), vpc: vpc.clone() }.text();
+                }
+                let (hint_en, hint_ja) = nat_hint(nat);
+                let mut fixes = nat.prelude();
+                fixes.push(format!("aws ec2 create-route --route-table-id {rtb} --destination-cidr-block 0.0.0.0/0 --nat-gateway-id {}", nat.id()));
+                Text {
+                    code: "NO_DEFAULT_ROUTE",
+                    summary: format!("{rtb} (used by {subnet}) has no route to the destination: only local traffic leaves the subnet"),
+                    subnet: Some(subnet.clone()),
+                    resources: vec![rtb.clone()],
+                    rules: r(&["R5", "R7"]),
+                    en: format!("Add 0.0.0.0/0 -> a public NAT gateway to {rtb}; {hint_en}."),
+                    ja: format!("{rtb} に 0.0.0.0/0 → パブリック NAT ゲートウェイのルートを追加してください。{hint_ja}。"),
+                    fixes,
+                }
+            }
+            Issue::Ipv6NoEgressRoute { subnet, rtb, eigw, vpc } => {
+                let mut fixes = Vec::new();
+                if eigw.is_none() {
+                    fixes.push(format!("aws ec2 create-egress-only-internet-gateway --vpc-id {vpc}"));
+                }
+                fixes.push(format!("aws ec2 create-route --route-table-id {rtb} --destination-ipv6-cidr-block ::/0 --egress-only-internet-gateway-id {}", eigw.as_deref().unwrap_or("<eigw-id>")));
+                Text {
+                    code: "IPV6_NO_EGRESS_ROUTE",
+                    summary: format!("{rtb} (used by {subnet}) has no IPv6 route to the destination (0.0.0.0/0 does not cover IPv6)"),
+                    subnet: Some(subnet.clone()),
+                    resources: vec![rtb.clone()],
+                    rules: r(&["R31", "R7"]),
+                    en: format!("Add ::/0 -> an egress-only internet gateway to {rtb}, or make clients use IPv4."),
+                    ja: format!("{rtb} に ::/0 → Egress-only インターネットゲートウェイのルートを追加するか、クライアントに IPv4 を使わせてください。"),
+                    fixes,
+                }
+            }
+            Issue::RouteBlackhole { subnet, route, to_nat, nat } => {
+                let (hint_en, hint_ja) = nat_hint(nat);
+                Text {
+                    code: if *to_nat { "NAT_ROUTE_BLACKHOLE" } else { "ROUTE_BLACKHOLE" },
+                    summary: format!("{} (used by {subnet}) is a blackhole: its target no longer exists", route.text),
+                    subnet: Some(subnet.clone()),
+                    resources: vec![route.rtb.clone(), route.target.clone()],
+                    rules: r(&["R8"]),
+                    en: format!("Re-point the route at an available NAT gateway; {hint_en}."),
+                    ja: format!("ルートを利用可能な NAT ゲートウェイに向け直してください。{hint_ja}。"),
+                    fixes: nat_replace(route, nat),
+                }
+            }
+            Issue::RoutesToIgw { subnet, route, shared_with_nat_subnet, nat, vpc } => {
+                let (hint_en, hint_ja) = nat_hint(nat);
+                let mut fixes = Vec::new();
+                if *shared_with_nat_subnet {
+                    fixes.extend(nat.prelude());
+                    fixes.push(format!("aws ec2 create-route-table --vpc-id {vpc}"));
+                    fixes.push(format!("aws ec2 create-route --route-table-id <new-rtb-id> --destination-cidr-block 0.0.0.0/0 --nat-gateway-id {}", nat.id()));
+                    fixes.push(format!("aws ec2 associate-route-table --route-table-id <new-rtb-id> --subnet-id {subnet}  # or replace-route-table-association if {subnet} is explicitly associated"));
+                } else {
+                    fixes = nat_replace(route, nat);
+                }
+                Text {
+                    code: "LAMBDA_SUBNET_ROUTES_TO_IGW",
+                    summary: format!("{subnet} is a public subnet ({}): Lambda ENIs have no public IP, so the internet gateway drops the traffic", route.text),
+                    subnet: Some(subnet.clone()),
+                    resources: vec![route.rtb.clone(), route.target.clone()],
+                    rules: r(&["R9"]),
+                    en: format!("Attach the function to private subnets whose default route points to a NAT gateway in a public subnet{}; {hint_en}.", if *shared_with_nat_subnet { " (this route table also serves the NAT gateway's subnet: give the function's subnet its own table)" } else { "" }),
+                    ja: format!("関数はプライベートサブネットに接続し、そのデフォルトルートをパブリックサブネットの NAT ゲートウェイに向けてください{}。{hint_ja}。", if *shared_with_nat_subnet { "（このルートテーブルは NAT ゲートウェイのサブネットでも使われているため、関数のサブネットには専用のルートテーブルを割り当ててください）" } else { "" }),
+                    fixes,
+                }
+            }
+            Issue::NatNotAvailable { subnet, route, state, failure, nat } => {
+                let (hint_en, hint_ja) = nat_hint(nat);
+                let fail = failure.as_deref().map(|f| format!(" ({f})")).unwrap_or_default();
+                Text {
+                    code: "NAT_GATEWAY_NOT_AVAILABLE",
+                    summary: format!("{} (used by {subnet}) targets {} which is {state}{fail}, although the route says it is active", route.text, route.target),
+                    subnet: Some(subnet.clone()),
+                    resources: vec![route.rtb.clone(), route.target.clone()],
+                    rules: r(&["R10", "R8"]),
+                    en: format!("Point the route at an available NAT gateway; {hint_en}."),
+                    ja: format!("ルートを利用可能な NAT ゲートウェイに向けてください。{hint_ja}。"),
+                    fixes: nat_replace(route, nat),
+                }
+            }
+            Issue::NatPrivate { subnet, route, nat } => {
+                let (hint_en, hint_ja) = nat_hint(nat);
+                Text {
+                    code: "NAT_GATEWAY_PRIVATE",
+                    summary: format!("{} is a private NAT gateway: the internet gateway drops its traffic", route.target),
+                    subnet: Some(subnet.clone()),
+                    resources: vec![route.rtb.clone(), route.target.clone()],
+                    rules: r(&["R11"]),
+                    en: format!("Use a public NAT gateway (with an Elastic IP) for internet egress; {hint_en}."),
+                    ja: format!("インターネットへの通信には Elastic IP を持つパブリック NAT ゲートウェイを使ってください。{hint_ja}。"),
+                    fixes: nat_replace(route, nat),
+                }
+            }
+            Issue::NatNoEip { subnet, nat_id } => Text {
+                code: "NAT_GATEWAY_NO_EIP",
+                summary: format!("public NAT gateway {nat_id} has no Elastic IP address"),
+                subnet: Some(subnet.clone()),
+                resources: vec![nat_id.clone()],
+                rules: r(&["R10"]),
+                en: format!("Associate an Elastic IP with {nat_id}, or replace it with a new public NAT gateway."),
+                ja: format!("{nat_id} に Elastic IP を関連付けるか、新しいパブリック NAT ゲートウェイに置き換えてください。"),
+                fixes: vec!["aws ec2 allocate-address --domain vpc".into(), format!("aws ec2 associate-nat-gateway-address --nat-gateway-id {nat_id} --allocation-ids <eipalloc-id>")],
+            },
+            Issue::NatSubnetNoIgwRoute { subnet, nat_id, nat_subnet, nat_rtb, found, igw, vpc } => {
+                let mut fixes = Vec::new();
+                if igw.is_none() {
+                    fixes.push(format!("aws ec2 create-internet-gateway"));
+                    fixes.push(format!("aws ec2 attach-internet-gateway --internet-gateway-id <igw-id> --vpc-id {vpc}"));
+                }
+                let igw_id = igw.clone().unwrap_or_else(|| "<igw-id>".into());
+                if let Some(rtb) = nat_rtb {
+                    let verb = if found.is_some() { "replace-route" } else { "create-route" };
+                    fixes.push(format!("aws ec2 {verb} --route-table-id {rtb} --destination-cidr-block 0.0.0.0/0 --gateway-id {igw_id}"));
+                }
+                let where_ = nat_subnet.clone().unwrap_or_else(|| "its VPC".into());
+                let mut resources = vec![nat_id.clone()];
+                resources.extend(nat_subnet.iter().cloned());
+                resources.extend(nat_rtb.iter().cloned());
+                Text {
+                    code: "NAT_SUBNET_NO_IGW_ROUTE",
+                    summary: format!("NAT gateway {nat_id} in {where_} has no route to an attached internet gateway for the destination ({})", found.as_deref().unwrap_or("no matching route")),
+                    subnet: Some(subnet.clone()),
+                    resources,
+                    rules: r(&["R12", "R16"]),
+                    en: format!("The NAT gateway must sit in a public subnet whose route table sends 0.0.0.0/0 to an attached internet gateway{}.", igw.as_deref().map(|g| format!(" ({g})")).unwrap_or_default()),
+                    ja: format!("NAT ゲートウェイは、ルートテーブルで 0.0.0.0/0 をアタッチ済みのインターネットゲートウェイ{}に向けるパブリックサブネットに配置する必要があります。", igw.as_deref().map(|g| format!("（{g}）")).unwrap_or_default()),
+                    fixes,
+                }
+            }
+            Issue::IgwNotAttached { subnet, igw, vpc } => Text {
+                code: "IGW_NOT_ATTACHED",
+                summary: format!("internet gateway {igw} is not attached to {vpc}"),
+                subnet: Some(subnet.clone()),
+                resources: vec![igw.clone(), vpc.clone()],
+                rules: r(&["R16", "R8"]),
+                en: format!("Attach {igw} to {vpc}."),
+                ja: format!("{igw} を {vpc} にアタッチしてください。"),
+                fixes: vec![format!("aws ec2 attach-internet-gateway --internet-gateway-id {igw} --vpc-id {vpc}")],
+            },
+            Issue::IgwPrivateDestination { subnet, destination, gateway } => Text {
+                code: "IGW_PRIVATE_DESTINATION",
+                summary: format!("{destination} is a private (RFC 1918) address: the internet gateway {gateway} never forwards to it"),
+                subnet: Some(subnet.clone()),
+                resources: vec![gateway.clone()],
+                rules: r(&["R16"]),
+                en: format!("Reach {destination} through the network that owns it (peering, transit gateway, VPN) with a more specific route, or use its public address."),
+                ja: format!("{destination} へは、それを持つネットワーク（ピアリング、Transit Gateway、VPN）へのより具体的なルートを使うか、パブリックアドレスを使ってください。"),
+                fixes: vec![],
+            },
+            Issue::NatCrossAz { subnet, subnet_az, nat_id, nat_az, route, nat } => {
+                let fixes = match nat {
+                    NatChoice::Existing { same_az: true, .. } => nat_replace(route, nat),
+                    NatChoice::Existing { .. } | NatChoice::Create { .. } => nat_replace(route, &NatChoice::Create { public_subnet: match nat { NatChoice::Create { public_subnet } => public_subnet.clone(), _ => None } }),
+                };
+                Text {
+                    code: "NAT_CROSS_AZ",
+                    summary: format!("{subnet} ({subnet_az}) uses NAT gateway {nat_id} in {nat_az}: egress depends on another AZ and pays cross-AZ data charges"),
+                    subnet: Some(subnet.clone()),
+                    resources: vec![route.rtb.clone(), nat_id.clone()],
+                    rules: r(&["R13"]),
+                    en: format!("Use a NAT gateway in {subnet_az} for this subnet (one NAT gateway per AZ, each AZ routed to its own)."),
+                    ja: format!("このサブネットには {subnet_az} の NAT ゲートウェイを使ってください（AZ ごとに NAT ゲートウェイを置き、各 AZ から同じ AZ の NAT にルーティング）。"),
+                    fixes,
+                }
+            }
+            Issue::RegionalNatAzNotCovered { subnet, az, nat_id, zones } => Text {
+                code: "REGIONAL_NAT_AZ_NOT_COVERED",
+                summary: format!("regional NAT gateway {nat_id} is not registered in {az} (zones: {})", if zones.is_empty() { "none".into() } else { zones.join(", ") }),
+                subnet: Some(subnet.clone()),
+                resources: vec![nat_id.clone()],
+                rules: r(&["R14"]),
+                en: format!("Add {az} to the regional NAT gateway's zones (or enable automatic zone provisioning)."),
+                ja: format!("リージョナル NAT ゲートウェイのゾーンに {az} を追加する（または自動プロビジョニングを有効にする）必要があります。"),
+                fixes: vec![format!("aws ec2 describe-nat-gateways --nat-gateway-ids {nat_id}")],
+            },
+            Issue::BpaBlocksEgress { subnet, mode, gateway_subnet, vpc, gateway, exclusions_allowed } => {
+                let target = match gateway_subnet {
+                    Some(s) => format!("--subnet-id {s}"),
+                    None => format!("--vpc-id {vpc}"),
+                };
+                let org = if exclusions_allowed.as_deref() == Some("not-allowed") { " Exclusions are not allowed here (organisation-managed): ask the account owner to change the mode." } else { "" };
+                Text {
+                    code: "BPA_BLOCKS_EGRESS",
+                    summary: format!("VPC Block Public Access ({mode}) blocks traffic through {gateway}"),
+                    subnet: Some(subnet.clone()),
+                    resources: vec![gateway.clone(), gateway_subnet.clone().unwrap_or_else(|| vpc.clone())],
+                    rules: r(&["R17"]),
+                    en: format!("Create an allow-egress exclusion for {} or change the account's Block Public Access mode.{org}", gateway_subnet.as_deref().unwrap_or(vpc)),
+                    ja: format!("{} に allow-egress の除外を作成するか、アカウントの VPC ブロックパブリックアクセスのモードを変更してください。", gateway_subnet.as_deref().unwrap_or(vpc)),
+                    fixes: vec![format!("aws ec2 create-vpc-block-public-access-exclusion {target} --internet-gateway-exclusion-mode allow-egress")],
+                }
+            }
+            Issue::BpaNotVerifiable { reason } => Text {
+                code: "BPA_NOT_VERIFIABLE",
+                summary: format!("VPC Block Public Access could not be read ({reason}): internet egress through gateways is assumed unblocked but not verified"),
+                subnet: None,
+                resources: vec![],
+                rules: r(&["R17"]),
+                en: "Allow ec2:DescribeVpcBlockPublicAccessOptions and ec2:DescribeVpcBlockPublicAccessExclusions, or check the mode yourself.".into(),
+                ja: "ec2:DescribeVpcBlockPublicAccessOptions と ec2:DescribeVpcBlockPublicAccessExclusions を許可するか、モードを手動で確認してください。".into(),
+                fixes: vec!["aws ec2 describe-vpc-block-public-access-options".into()],
+            },
+            Issue::NaclOutboundDenied { subnet, result, protocol, port, destination, fix } => Text {
+                code: "NACL_OUTBOUND_DENIED",
+                summary: format!("{} denies outbound {} {port} to {destination} from {subnet} ({})", result.acl_id, protocol.name(), result.decided_by()),
+                subnet: Some(subnet.clone()),
+                resources: vec![result.acl_id.clone()],
+                rules: [vec!["R20".to_string()], result.deny_refs()].concat(),
+                en: format!("Allow outbound {} {port} in {} before the denying entry.", protocol.name(), result.acl_id),
+                ja: format!("{} で、拒否しているエントリより前に {} {port} のアウトバウンドを許可してください。", result.acl_id, protocol.name()),
+                fixes: vec![fix.command()],
+            },
+            Issue::NaclInboundEphemeral { subnet, result, protocol, source, fix } => {
+                let partial = result.verdict == crate::model::HopVerdict::Partial;
+                Text {
+                    code: if partial { "NACL_INBOUND_EPHEMERAL_PARTIAL" } else { "NACL_INBOUND_EPHEMERAL_DENIED" },
+                    summary: if partial {
+                        format!("{} lets replies from {source} into {subnet} only on ports {} of 1024-65535: connections fail intermittently (Lambda uses source ports 1024-65535)", result.acl_id, ranges_text(&result.allowed))
+                    } else {
+                        format!("{} drops replies from {source} to {subnet} on ephemeral ports 1024-65535 ({})", result.acl_id, result.decided_by())
+                    },
+                    subnet: Some(subnet.clone()),
+                    resources: vec![result.acl_id.clone()],
+                    rules: [vec!["R21".to_string()], result.deny_refs()].concat(),
+                    en: format!("Allow inbound {} 1024-65535 from the destination in {} (the whole range: Lambda and NAT gateways use 1024-65535, not 32768-61000).", protocol.name(), result.acl_id),
+                    ja: format!("{} で宛先からの {} 1024-65535 のインバウンドを許可してください（Lambda と NAT ゲートウェイは 32768-61000 ではなく 1024-65535 を使います）。", result.acl_id, protocol.name()),
+                    fixes: vec![fix.command()],
+                }
+            }
+            Issue::NatSubnetNacl { subnet, nat_id, nat_subnet, leg, result, protocol, peer, fix } => {
+                let partial = result.verdict == crate::model::HopVerdict::Partial;
+                Text {
+                    code: if partial { "NAT_SUBNET_NACL_PARTIAL" } else { "NAT_SUBNET_NACL_DENIED" },
+                    summary: format!("{} of NAT subnet {nat_subnet} ({nat_id}) {} {} for {peer}: {}", result.acl_id, if partial { "only partly allows" } else { "denies" }, leg.text(), result.decided_by()),
+                    subnet: Some(subnet.clone()),
+                    resources: vec![result.acl_id.clone(), nat_subnet.clone(), nat_id.clone()],
+                    rules: [vec!["R22".to_string()], result.deny_refs()].concat(),
+                    en: format!("The NAT subnet's NACL must allow four legs: in from the function, out to the destination, replies in on 1024-65535 and replies out to the function on 1024-65535. Allow {} {} in {}.", leg.text(), protocol.name(), result.acl_id),
+                    ja: format!("NAT サブネットの NACL は、関数からのインバウンド、宛先へのアウトバウンド、1024-65535 での応答のインバウンド、関数への 1024-65535 での応答のアウトバウンドの 4 つを許可する必要があります。{} で{}（{}）を許可してください。", result.acl_id, leg.ja(), protocol.name()),
+                    fixes: vec![fix.command()],
+                }
+            }
+            Issue::SgEgressDenied { subnet, security_groups, protocol, port, destination, cidr } => {
+                let v6 = destination.is_ipv6();
+                let sg = security_groups.first().cloned().unwrap_or_else(|| "<sg-id>".into());
+                let range = if v6 { format!("Ipv6Ranges=[{{CidrIpv6={cidr}}}]") } else { format!("IpRanges=[{{CidrIp={cidr}}}]") };
+                Text {
+                    code: if v6 { "IPV6_SG_EGRESS_DENIED" } else { "SG_EGRESS_DENIED" },
+                    summary: format!("no egress rule of {} allows {} {port} to {destination}", security_groups.join(", "), protocol.name()),
+                    subnet: Some(subnet.clone()),
+                    resources: security_groups.clone(),
+                    rules: if v6 { r(&["R18", "R31"]) } else { r(&["R18"]) },
+                    en: format!("Add an egress rule for {} {port} to {cidr} to {sg} (replies need no rule: security groups are stateful).", protocol.name()),
+                    ja: format!("{sg} に {} {port} の {cidr} へのアウトバウンドルールを追加してください（セキュリティグループはステートフルなので応答用のルールは不要です）。", protocol.name()),
+                    fixes: vec![format!("aws ec2 authorize-security-group-egress --group-id {sg} --ip-permissions IpProtocol={},FromPort={port},ToPort={port},{range}", protocol.name())],
+                }
+            }
+            Issue::Ipv6NotEnabled { subnet, gap, function, function_subnets, security_groups } => {
+                let (summary, en, ja, fixes) = match gap {
+                    Ipv6Gap::FunctionFlag => (
+                        format!("{} does not allow IPv6 egress (Ipv6AllowedForDualStack is false)", function.as_deref().unwrap_or("the function")),
+                        "Set Ipv6AllowedForDualStack on the function's VPC configuration (subnets must be dual-stack), or make clients use IPv4.".to_string(),
+                        "関数の VPC 設定で Ipv6AllowedForDualStack を有効にする（サブネットはデュアルスタックが必要）か、クライアントに IPv4 を使わせてください。".to_string(),
+                        function.as_ref().map(|f| vec![format!("aws lambda update-function-configuration --function-name {f} --vpc-config {}", lambda_vpc_config(function_subnets, security_groups, true))]).unwrap_or_default(),
+                    ),
+                    Ipv6Gap::SubnetCidr => (
+                        format!("{subnet} has no IPv6 CIDR: IPv6 destinations are unreachable from it"),
+                        "Associate an IPv6 CIDR with the subnet (and its VPC), or make clients use IPv4.".to_string(),
+                        "サブネット（と VPC）に IPv6 CIDR を関連付けるか、クライアントに IPv4 を使わせてください。".to_string(),
+                        vec![format!("aws ec2 associate-subnet-cidr-block --subnet-id {subnet} --ipv6-cidr-block <ipv6-cidr>")],
+                    ),
+                };
+                Text { code: "IPV6_NOT_ENABLED", summary, subnet: Some(subnet.clone()), resources: vec![function.clone().unwrap_or_else(|| subnet.clone())], rules: r(&["R31"]), en, ja, fixes }
+            }
+            Issue::NextHopNotVerifiable { subnet, route, kind, destination, check } => Text {
+                code: "NEXT_HOP_NOT_VERIFIABLE",
+                summary: format!("{} sends {destination} to a {kind}: the rest of the path is not verifiable from here", route.text),
+                subnet: Some(subnet.clone()),
+                resources: vec![route.rtb.clone(), route.target.clone()],
+                rules: r(&["R15"]),
+                en: format!("Check beyond {}: {check}", route.target),
+                ja: format!("{} より先を確認してください: {check}", route.target),
+                fixes: vec![],
+            },
+            Issue::PathNotVerifiable { subnet, component, why } => Text {
+                code: "PATH_NOT_VERIFIABLE",
+                summary: format!("{component}: {why}: not verifiable from here"),
+                subnet: Some(subnet.clone()),
+                resources: vec![component.clone()],
+                rules: r(&["R15"]),
+                en: "Retake the snapshot with read access to this resource (see the analysis gaps).".into(),
+                ja: "このリソースを読み取れる権限でスナップショットを取り直してください（解析のギャップを参照）。".into(),
+                fixes: vec![],
+            },
+            Issue::DestinationInVpc { subnet, destination } => Text {
+                code: "DESTINATION_IN_VPC",
+                summary: format!("{destination} is inside the VPC (local route): only the source side (security group egress, {subnet} NACLs) was evaluated"),
+                subnet: Some(subnet.clone()),
+                resources: vec![],
+                rules: r(&["R6"]),
+                en: "Also check the destination's own security group ingress and its subnet's NACL.".into(),
+                ja: "宛先側のセキュリティグループのインバウンドとサブネットの NACL も確認してください。".into(),
+                fixes: vec![],
+            },
+            Issue::VpcDnsSupportDisabled { vpc } => Text {
+                code: "VPC_DNS_SUPPORT_DISABLED",
+                summary: format!("{vpc} has enableDnsSupport = false: the Amazon DNS server does not answer"),
+                subnet: None,
+                resources: vec![vpc.clone()],
+                rules: r(&["R24"]),
+                en: format!("Enable DNS support on {vpc} (interface endpoint private DNS also needs enableDnsHostnames)."),
+                ja: format!("{vpc} の DNS サポート（enableDnsSupport）を有効にしてください（インターフェイスエンドポイントのプライベート DNS には enableDnsHostnames も必要です）。"),
+                fixes: vec![format!("aws ec2 modify-vpc-attribute --vpc-id {vpc} --enable-dns-support \"{{\\\"Value\\\":true}}\"")],
+            },
+            Issue::CustomDnsUnreachable { subnet, server, dhcp, vpc, blockers } => Text {
+                code: "CUSTOM_DNS_UNREACHABLE",
+                summary: format!("custom DNS server {server}{} is not reachable on port 53 from {subnet}: {}", dhcp.as_deref().map(|d| format!(" (DHCP options {d})")).unwrap_or_default(), blockers.join("; ")),
+                subnet: Some(subnet.clone()),
+                resources: [vec![server.to_string()], dhcp.iter().cloned().collect()].concat(),
+                rules: r(&["R25", "R19"]),
+                en: format!("Security groups and NACLs do filter traffic to custom DNS servers: allow UDP and TCP 53 to {server} (see the findings on that path), or return {vpc} to AmazonProvidedDNS."),
+                ja: format!("カスタム DNS サーバーへの通信はセキュリティグループと NACL でフィルタされます。{server} への UDP/TCP 53 を許可する（この経路の他の指摘を参照）か、{vpc} を AmazonProvidedDNS に戻してください。"),
+                fixes: vec![format!("aws ec2 associate-dhcp-options --dhcp-options-id default --vpc-id {vpc}  # alternative: back to AmazonProvidedDNS")],
+            },
+            Issue::EndpointPrivateDnsCapture { subnet, host, endpoint, service } => Text {
+                code: "ENDPOINT_PRIVATE_DNS_CAPTURE",
+                summary: format!("{host} resolves to interface endpoint {endpoint} ({service}, private DNS): the flow stays in the VPC instead of going through NAT"),
+                subnet: Some(subnet.clone()),
+                resources: vec![endpoint.clone()],
+                rules: r(&["R29"]),
+                en: format!("Traffic to {host} goes to {endpoint}'s network interfaces: its security group must allow TCP 443 from the function, and the endpoint must have a subnet in this AZ."),
+                ja: format!("{host} への通信は {endpoint} のネットワークインターフェイスに向かいます。エンドポイントのセキュリティグループで関数からの TCP 443 を許可し、この AZ にエンドポイントのサブネットがある必要があります。"),
+                fixes: vec![],
+            },
+            Issue::EndpointSgIngressDenied { subnet, endpoint, endpoint_sgs, function_sgs, source_cidr, port } => {
+                let esg = endpoint_sgs.first().cloned().unwrap_or_else(|| "<endpoint-sg-id>".into());
+                let src = match function_sgs.first() {
+                    Some(sg) => format!("--source-group {sg}"),
+                    None => format!("--cidr {source_cidr}"),
+                };
+                Text {
+                    code: "ENDPOINT_SG_INGRESS_DENIED",
+                    summary: format!("security groups {} of interface endpoint {endpoint} do not allow TCP {port} from {subnet}", endpoint_sgs.join(", ")),
+                    subnet: Some(subnet.clone()),
+                    resources: [vec![endpoint.clone()], endpoint_sgs.clone()].concat(),
+                    rules: r(&["R29", "R18"]),
+                    en: format!("Allow inbound TCP {port} on {esg} from the function's security group or subnet."),
+                    ja: format!("{esg} で関数のセキュリティグループまたはサブネットからの TCP {port} のインバウンドを許可してください。"),
+                    fixes: vec![format!("aws ec2 authorize-security-group-ingress --group-id {esg} --protocol tcp --port {port} {src}")],
+                }
+            }
+            Issue::TimeoutBeyondVpc { target, destination, nats } => {
+                let dest = destination.map(|d| d.to_string()).unwrap_or_else(|| target.clone());
+                let mut fixes: Vec<String> = nats.iter().map(|n| format!("aws cloudwatch get-metric-statistics --namespace AWS/NATGateway --metric-name ErrorPortAllocation --dimensions Name=NatGatewayId,Value={n} --statistics Sum --period 60 --start-time <start> --end-time <end>")).collect();
+                fixes.extend(nats.iter().map(|n| format!("aws cloudwatch get-metric-statistics --namespace AWS/NATGateway --metric-name PacketsDropCount --dimensions Name=NatGatewayId,Value={n} --statistics Sum --period 60 --start-time <start> --end-time <end>")));
+                Text {
+                    code: "TIMEOUT_BEYOND_VPC",
+                    summary: format!("{target} ({dest}) timed out although the VPC configuration lets it through: the cause is beyond the VPC"),
+                    subnet: None,
+                    resources: nats.clone(),
+                    rules: r(&["R33", "R34", "R35"]),
+                    en: format!("Check the destination's firewall/allow-list for the NAT gateway's public IP, NAT port exhaustion (CloudWatch ErrorPortAllocation, PacketsDropCount{}), IP fragmentation of large packets (R33), and Hyperplane ENI connection load (R35).", if nats.is_empty() { "" } else { " of the NAT gateways below" }),
+                    ja: "宛先のファイアウォール／許可リスト（NAT ゲートウェイのパブリック IP）、NAT のポート枯渇（CloudWatch の ErrorPortAllocation、PacketsDropCount）、大きなパケットの IP フラグメンテーション（R33）、Hyperplane ENI の接続数（R35）を確認してください。".into(),
+                    fixes,
+                }
+            }
+            Issue::DnsFailureBeyondVpc { target, servers, vpc } => Text {
+                code: "DNS_FAILURE_BEYOND_VPC",
+                summary: format!("{target} failed although the resolver ({}) is reachable per the VPC configuration", if servers.is_empty() { "Amazon DNS".to_string() } else { servers.join(", ") }),
+                subnet: None,
+                resources: vpc.iter().cloned().collect(),
+                rules: r(&["R19", "R26", "R27"]),
+                en: "Security groups and NACLs do not filter Amazon DNS (R19). Check Route 53 Resolver DNS Firewall rules on the VPC (R26), the 1024 packets/s per-ENI resolver limit under load (R27), and the name's authoritative servers.".into(),
+                ja: "セキュリティグループと NACL は Amazon DNS をフィルタしません（R19）。VPC の Route 53 Resolver DNS Firewall ルール（R26）、負荷時の ENI あたり毎秒 1024 パケットの制限（R27）、名前の権威サーバーを確認してください。".into(),
+                fixes: vpc.iter().map(|v| format!("aws route53resolver list-firewall-rule-group-associations --vpc-id {v}")).collect(),
+            },
+            Issue::AnalysisInconsistent { target, destination, observed, predicted } => Text {
+                code: "ANALYSIS_INCONSISTENT",
+                summary: format!("{target}{}: observed {observed}, but the configuration predicts {predicted}", destination.map(|d| format!(" ({d})")).unwrap_or_default()),
+                subnet: None,
+                resources: vec![],
+                rules: r(&["R36"]),
+                en: "The snapshot may be stale (changes take 1-2 minutes to apply) or the path crosses something not modelled (proxy, firewall, peering). Retake the snapshot and compare.".into(),
+                ja: "スナップショットが古い（変更の反映には 1～2 分かかります）か、モデル化されていない経路（プロキシ、ファイアウォール、ピアリング）を通っている可能性があります。スナップショットを取り直して比較してください。".into(),
+                fixes: vec![],
+            },
+            Issue::DestinationFailed { target, destination, failure, detail } => {
+                let dest = destination.map(|d| d.to_string()).unwrap_or_else(|| target.clone());
+                let det = detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();
+                let (code, summary, en, ja) = match failure {
+                    DestFailure::Refused => ("DESTINATION_REFUSED", format!("{dest} refused the connection{det}: the network path works, nothing listens there"), "Check the service at the destination (port, listener, load balancer target).", "宛先のサービス（ポート、リスナー、ロードバランサーのターゲット）を確認してください。"),
+                    DestFailure::Reset => ("DESTINATION_RESET", format!("{dest} reset the connection{det}: the path works; the destination or a middlebox closed it"), "Check the destination; for pooled connections idle over 350 s the NAT gateway sends RST — enable TCP keepalive below 350 s (R32).", "宛先を確認してください。350 秒以上アイドルのプール接続には NAT ゲートウェイが RST を送ります。350 秒未満の TCP キープアライブを有効にしてください（R32）。"),
+                    DestFailure::Tls => ("DESTINATION_TLS_ERROR", format!("TLS with {dest} failed{det}: the network path works, the TLS setup does not"), "Check the certificate (name, chain, expiry) and, behind TLS inspection, configure the corporate CA.", "証明書（名前、チェーン、有効期限）を確認し、TLS インスペクションがある場合は社内 CA を設定してください。"),
+                    DestFailure::Http(s) => ("DESTINATION_HTTP_ERROR", format!("{dest} answered HTTP {}{det}: the network path works, the service fails", s.map(|x| x.to_string()).unwrap_or_else(|| "error".into())), "Check the service behind the destination.", "宛先のサービスを確認してください。"),
+                };
+                Text { code, summary, subnet: None, resources: vec![], rules: r(&["R36"]), en: format!("The VPC is not the cause. {en}"), ja: format!("VPC は原因ではありません。{ja}"), fixes: vec![] }
+            }
+        }
+    }
+}
+
+/// Text for the path hop of a destination: `0.0.0.0/0` or `::/0`.
+pub(crate) fn any_cidr(addr: &IpAddr) -> &'static str {
+    fam_any(addr)
+}
