@@ -3,3 +3,4 @@
 
 pub mod moto;
 pub mod runtime_api;
+pub mod invoke_front;
