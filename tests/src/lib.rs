@@ -2,5 +2,6 @@
 //! lab (network namespaces built from the EC2 configuration).
 
 pub mod moto;
-pub mod runtime_api;
 pub mod invoke_front;
+pub mod lab;
+pub mod runtime_api;
