@@ -56,6 +56,55 @@ pub struct Placement {
 /// Maps a subnet ID to its placement; `None` = the lab cannot run a probe there.
 pub type PlacementFn = Arc<dyn Fn(&str) -> Option<Placement> + Send + Sync>;
 
+/// The lab's placements: every subnet with a Lambda ENI host runs its probes in that
+/// host's namespace, with the lab's resolver (bind-mounted by `ip netns exec`), its test CA
+/// and its AWS API address (reachable only through the subnet's own egress path).
+#[derive(Clone, Default)]
+pub struct LabPlacements {
+    map: Arc<std::sync::RwLock<HashMap<String, Placement>>>,
+}
+
+impl LabPlacements {
+    pub fn from_lab(lab: &crate::lab::Lab) -> Self {
+        let p = LabPlacements::default();
+        p.update(lab);
+        p
+    }
+
+    /// Re-reads the lab's hosts (after [`crate::lab::Lab::add_function_eni`]).
+    pub fn update(&self, lab: &crate::lab::Lab) {
+        let mut map = HashMap::new();
+        for host in lab.hosts() {
+            if !matches!(host.kind, crate::lab::HostKind::Eni(_)) {
+                continue;
+            }
+            map.entry(host.subnet_id.clone())
+                .or_insert_with(|| Placement {
+                    netns: Some(host.ns.name().to_string()),
+                    env: vec![
+                        ("AWS_ENDPOINT_URL".into(), lab.aws_endpoint_url()),
+                        (
+                            "EGRESS_PROBE_EXTRA_CA_FILE".into(),
+                            lab.ca_file().display().to_string(),
+                        ),
+                        ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+                    ],
+                });
+        }
+        *self.map.write().unwrap_or_else(|p| p.into_inner()) = map;
+    }
+
+    pub fn as_fn(&self) -> PlacementFn {
+        let map = self.map.clone();
+        Arc::new(move |subnet: &str| {
+            map.read()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(subnet)
+                .cloned()
+        })
+    }
+}
+
 /// What the front needs.
 pub struct FrontConfig {
     /// moto's endpoint, `http://127.0.0.1:<port>`.
@@ -374,7 +423,11 @@ struct FunctionInfo {
     environment: Vec<(String, String)>,
 }
 
-async fn function_info(state: &State, function: &str, qualifier: Option<&str>) -> Result<Option<FunctionInfo>> {
+async fn function_info(
+    state: &State,
+    function: &str,
+    qualifier: Option<&str>,
+) -> Result<Option<FunctionInfo>> {
     let resp = state
         .lambda
         .get_function_configuration()
@@ -385,8 +438,7 @@ async fn function_info(state: &State, function: &str, qualifier: Option<&str>) -
     let cfg = match resp {
         Ok(c) => c,
         Err(e) => {
-            if e
-                .as_service_error()
+            if e.as_service_error()
                 .is_some_and(|s| s.is_resource_not_found_exception())
             {
                 return Ok(None);
@@ -431,7 +483,11 @@ fn query_param(uri: &http::Uri, key: &str) -> Option<String> {
     })
 }
 
-async fn invoke(req: Request<Incoming>, function: String, state: Arc<State>) -> Response<Full<Bytes>> {
+async fn invoke(
+    req: Request<Incoming>,
+    function: String,
+    state: Arc<State>,
+) -> Response<Full<Bytes>> {
     let qualifier = query_param(req.uri(), "Qualifier");
     let invocation_type = req
         .headers()
@@ -439,7 +495,10 @@ async fn invoke(req: Request<Incoming>, function: String, state: Arc<State>) -> 
         .and_then(|v| v.to_str().ok())
         .unwrap_or("RequestResponse")
         .to_string();
-    let payload = match Limited::new(req.into_body(), 6 * 1024 * 1024).collect().await {
+    let payload = match Limited::new(req.into_body(), 6 * 1024 * 1024)
+        .collect()
+        .await
+    {
         Ok(c) => c.to_bytes(),
         Err(e) => {
             return lambda_error(
@@ -562,7 +621,10 @@ async fn run_in_environment(
             lambda_error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "ServiceException",
-                &format!("execution environment in {subnet} failed: {e:#} (log: {})", log.display()),
+                &format!(
+                    "execution environment in {subnet} failed: {e:#} (log: {})",
+                    log.display()
+                ),
             )
         }
     }
@@ -612,7 +674,9 @@ async fn environment(
         drop(e);
         envs.remove(&key);
     }
-    let env = Arc::new(tokio::sync::Mutex::new(start_environment(state, info, subnet, placement).await?));
+    let env = Arc::new(tokio::sync::Mutex::new(
+        start_environment(state, info, subnet, placement).await?,
+    ));
     envs.insert(key, env.clone());
     Ok(env)
 }
@@ -634,7 +698,13 @@ async fn availability_zone_id(state: &State, subnet: &str) -> Result<Option<Stri
 
 fn file_safe(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -646,7 +716,12 @@ async fn start_environment(
 ) -> Result<WarmEnv> {
     let cfg = &state.config;
     let az_id = availability_zone_id(state, subnet).await?;
-    let stem = format!("{}-{}-{}", file_safe(&info.name), file_safe(subnet), &random_hex(4));
+    let stem = format!(
+        "{}-{}-{}",
+        file_safe(&info.name),
+        file_safe(subnet),
+        &random_hex(4)
+    );
     let socket = cfg.work_dir.join(format!("{stem}.sock"));
     let log = cfg.work_dir.join(format!("{stem}.log"));
     let region = cfg
@@ -704,7 +779,10 @@ async fn start_environment(
     let mut cmd = Command::new(&program);
     cmd.args(&args)
         .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into()))
+        .env(
+            "PATH",
+            std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into()),
+        )
         // Lambda gives every function credentials in its environment; these are moto's
         // dummies (the probe reaches an EC2 API only where the lab bridges one).
         .env("AWS_ACCESS_KEY_ID", "testing")

@@ -5,6 +5,7 @@
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime, VpcConfig};
 use egress_probe_e2e::invoke_front::{FrontConfig, InvokeFront, Placement};
+use egress_probe_e2e::lab_run::create_role;
 use egress_probe_e2e::moto::MotoServer;
 use egress_probe_e2e::runtime_api::workspace_binary;
 use serde_json::Value;
@@ -14,8 +15,6 @@ fn closed_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
 }
-
-const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
 #[tokio::test]
 async fn front_invokes_probes_and_passes_everything_else_to_moto() {
@@ -51,7 +50,8 @@ async fn front_invokes_probes_and_passes_everything_else_to_moto() {
         .endpoint_url(front.endpoint())
         .build();
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
-    let iam_role_arn = create_role(&front.endpoint()).await;
+    // IAM through the front (awsQuery form body; the SigV4 scope in Authorization routes it).
+    let iam_role_arn = create_role(&front.endpoint(), "probe-role").await.unwrap();
     let vpc = ec2
         .create_vpc()
         .cidr_block("10.20.0.0/16")
@@ -177,51 +177,4 @@ async fn front_invokes_probes_and_passes_everything_else_to_moto() {
         ["response", "error", "response"]
     );
     drop(listener);
-}
-
-/// CreateRole through the front with a hand-made awsQuery request (the tests crate has no
-/// IAM SDK): proves form bodies and the SigV4 scope in `Authorization` reach moto intact.
-async fn create_role(front: &str) -> String {
-    let body = format!(
-        "Action=CreateRole&Version=2010-05-08&RoleName=probe-role&AssumeRolePolicyDocument={}",
-        form_encode(TRUST)
-    );
-    let addr = front.trim_start_matches("http://").to_string();
-    let stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(conn);
-    let req = http::Request::post("/")
-        .header("host", addr)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header(
-            "authorization",
-            "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=00",
-        )
-        .body(http_body_util::Full::new(hyper::body::Bytes::from(body)))
-        .unwrap();
-    let resp = sender.send_request(req).await.unwrap();
-    assert_eq!(resp.status(), 200);
-    use http_body_util::BodyExt;
-    let text = resp.into_body().collect().await.unwrap().to_bytes();
-    let text = String::from_utf8_lossy(&text);
-    let arn = text
-        .split("<Arn>")
-        .nth(1)
-        .and_then(|s| s.split("</Arn>").next())
-        .unwrap_or_else(|| panic!("no role ARN in {text}"));
-    arn.to_string()
-}
-
-fn form_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
