@@ -18,6 +18,7 @@ use crate::model::{
 };
 use reconcile::{Evaluated, Slot};
 use std::collections::{BTreeSet, HashMap};
+
 use std::net::IpAddr;
 
 pub use catalog::CODES as FINDING_CODES;
@@ -121,10 +122,10 @@ pub fn diagnose(
         }
     }
     if subnet_ids.len() > 1 {
-        let flow_paths: Vec<PathEvaluation> = evaluated
+        let flow_paths: Vec<&PathEvaluation> = evaluated
             .iter()
             .filter(|e| !e.dns)
-            .map(|e| e.eval.clone())
+            .map(|e| &e.eval)
             .collect();
         if let Some(i) =
             function::subnets_differ(function, &subject.security_group_ids, &flow_paths)
@@ -141,42 +142,47 @@ pub fn diagnose(
 
 /// Merges issues raised by several flows/subnets into one finding each, and orders them.
 fn render(slots: Vec<Slot>) -> Vec<Finding> {
-    let mut merged: Vec<(catalog::Issue, BTreeSet<String>)> = Vec::new();
+    let mut merged: Vec<Finding> = Vec::new();
     let mut by_key: HashMap<String, usize> = HashMap::new();
     for s in slots {
-        let key = s.issue.dedup_key();
-        match by_key.get(&key) {
-            Some(i) => {
-                if let Some(m) = merged.get_mut(*i) {
-                    m.1.extend(s.explains);
-                }
+        let confirmation = s.issue.fixed_confirmation().unwrap_or_else(|| {
+            if s.issue.blocks_path() {
+                Confirmation::Predicted
+            } else {
+                Confirmation::NotApplicable
             }
+        });
+        let finding = s.issue.render(confirmation, Vec::new());
+        let key = catalog::dedup_key(&finding);
+        let index = match by_key.get(&key) {
+            Some(i) => *i,
             None => {
                 by_key.insert(key, merged.len());
-                merged.push((s.issue, s.explains));
+                merged.push(finding);
+                merged.len() - 1
+            }
+        };
+        if let Some(m) = merged.get_mut(index) {
+            for id in s.explains {
+                if !m.explains.contains(&id) {
+                    m.explains.push(id);
+                }
+            }
+            // Observations that a configuration cause explains confirm it; for a hop the
+            // snapshot cannot follow, they point beyond what it proves.
+            if !m.explains.is_empty() && s.issue.fixed_confirmation().is_none() {
+                m.confirmation = if s.issue.is_not_verifiable() {
+                    Confirmation::BeyondVpc
+                } else {
+                    Confirmation::Confirmed
+                };
             }
         }
     }
-    let mut findings: Vec<Finding> = merged
-        .into_iter()
-        .map(|(issue, explains)| {
-            let confirmation = issue.fixed_confirmation().unwrap_or_else(|| {
-                if !explains.is_empty() {
-                    if issue.is_not_verifiable() {
-                        Confirmation::BeyondVpc
-                    } else {
-                        Confirmation::Confirmed
-                    }
-                } else if issue.blocks_path() {
-                    Confirmation::Predicted
-                } else {
-                    Confirmation::NotApplicable
-                }
-            });
-            issue.render(confirmation, explains.into_iter().collect())
-        })
-        .collect();
-    findings.sort_by(|a, b| {
+    for f in &mut merged {
+        f.explains.sort();
+    }
+    merged.sort_by(|a, b| {
         (a.severity, &a.code, &a.subnet_id, &a.resources, &a.summary).cmp(&(
             b.severity,
             &b.code,
@@ -185,7 +191,7 @@ fn render(slots: Vec<Slot>) -> Vec<Finding> {
             &b.summary,
         ))
     });
-    findings
+    merged
 }
 
 /// The flows behind a probe's observations (one per TCP/HTTPS address tried). DNS
@@ -218,6 +224,7 @@ pub fn flows_from_observations(observations: &[Observation]) -> Vec<Flow> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::model::{Family, Phases, Status};

@@ -6,3 +6,4 @@ pub mod lab;
 pub mod lab_run;
 pub mod moto;
 pub mod runtime_api;
+pub mod topology;

@@ -46,7 +46,14 @@ impl Bound {
 
     /// The bound as a timeout in whole milliseconds counted from `from` (`timeout_ms`).
     pub fn ms_from(self, from: Instant) -> u64 {
-        u64::try_from(self.end.saturating_duration_since(from).as_millis()).unwrap_or(u64::MAX)
+        // Rounded: a phase that starts a few µs after the bound's start still reports the
+        // timeout it was given (300, not 299).
+        let ms = (self.end.saturating_duration_since(from).as_secs_f64() * 1000.0).round();
+        if ms >= u64::MAX as f64 {
+            u64::MAX
+        } else {
+            ms as u64
+        }
     }
 
     /// The failure of a `phase` that started at `phase_start` and got no answer by `end`:

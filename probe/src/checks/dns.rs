@@ -130,10 +130,11 @@ pub(super) async fn resolve(checker: &Checker, host: &str, bound: Bound, want: W
     };
     let dns_ms = ms_between(start, Instant::now());
     let mut addrs: Vec<IpAddr> = a.result.addresses.clone();
-    if addrs.is_empty() || want == Want::All {
-        if let Some(aaaa) = &aaaa {
-            addrs.extend(aaaa.result.addresses.iter().copied());
-        }
+    if let Some(aaaa) = aaaa
+        .as_ref()
+        .filter(|_| addrs.is_empty() || want == Want::All)
+    {
+        addrs.extend(aaaa.result.addresses.iter().copied());
     }
     if !addrs.is_empty() {
         return Resolution::Addresses {

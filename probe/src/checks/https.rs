@@ -120,12 +120,12 @@ async fn run(
     let connect_start = Instant::now();
     let connect_bound = overall.within(connect_start, timeouts.connect);
     let (mut stream, _) = tcp::connect(SocketAddr::new(ip, connect_port), connect_bound).await?;
-    if let Some(p) = proxy {
-        if let Err(err) = connect_tunnel(&mut stream, p, host, req.port, overall).await {
-            obs.http_status = err.http_status;
-            obs.phases.connect_ms = Some(ms_between(connect_start, Instant::now()));
-            return Err(err.failure);
-        }
+    if let Some(p) = proxy
+        && let Err(err) = connect_tunnel(&mut stream, p, host, req.port, overall).await
+    {
+        obs.http_status = err.http_status;
+        obs.phases.connect_ms = Some(ms_between(connect_start, Instant::now()));
+        return Err(err.failure);
     }
     obs.phases.connect_ms = Some(ms_between(connect_start, Instant::now()));
 

@@ -359,7 +359,7 @@ async fn exchange(
             let hint = match code {
                 407 => ": the proxy wants (other) credentials in HTTPS_PROXY",
                 403 => ": the proxy does not allow this destination",
-                502 | 503 | 504 => ": the proxy could not reach the destination",
+                502..=504 => ": the proxy could not reach the destination",
                 _ => "",
             };
             Err(TunnelError {

@@ -537,18 +537,6 @@ impl Issue {
         }
     }
 
-    /// Key under which findings from several flows merge.
-    pub fn dedup_key(&self) -> String {
-        let t = self.text();
-        format!(
-            "{}|{}|{}|{}",
-            t.code,
-            t.subnet.as_deref().unwrap_or(""),
-            t.resources.join(","),
-            t.fixes.join("\n")
-        )
-    }
-
     pub fn render(&self, confirmation: Confirmation, explains: Vec<String>) -> Finding {
         let t = self.text();
         Finding {
@@ -767,7 +755,7 @@ impl Issue {
             Issue::NatSubnetNoIgwRoute { subnet, nat_id, nat_subnet, nat_rtb, found, igw, vpc } => {
                 let mut fixes = Vec::new();
                 if igw.is_none() {
-                    fixes.push(format!("aws ec2 create-internet-gateway"));
+                    fixes.push("aws ec2 create-internet-gateway".to_string());
                     fixes.push(format!("aws ec2 attach-internet-gateway --internet-gateway-id <igw-id> --vpc-id {vpc}"));
                 }
                 let igw_id = igw.clone().unwrap_or_else(|| "<igw-id>".into());
@@ -1060,6 +1048,18 @@ impl Issue {
             }
         }
     }
+}
+
+/// Key under which findings from several flows merge: same code, subnet, resources and
+/// fix (e.g. one NACL entry denying port 443 to two addresses is one finding).
+pub(crate) fn dedup_key(f: &Finding) -> String {
+    format!(
+        "{}|{}|{}|{}",
+        f.code,
+        f.subnet_id.as_deref().unwrap_or(""),
+        f.resources.join(","),
+        f.fix_commands.join("\n")
+    )
 }
 
 /// Text for the path hop of a destination: `0.0.0.0/0` or `::/0`.

@@ -335,6 +335,7 @@ pub(crate) fn analyse<'a>(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::model::{NetworkSnapshot, Vpc};

@@ -155,7 +155,7 @@ pub(crate) fn source<'a>(
 pub(crate) fn subnets_differ(
     function: Option<&FunctionConfig>,
     sgs: &[String],
-    paths: &[PathEvaluation],
+    paths: &[&PathEvaluation],
 ) -> Option<Issue> {
     // target -> subnet -> worst verdict
     let mut by_target: BTreeMap<String, BTreeMap<String, PathVerdict>> = BTreeMap::new();

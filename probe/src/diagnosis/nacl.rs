@@ -268,6 +268,7 @@ pub(crate) fn combine(results: Vec<NaclResult>) -> Option<NaclResult> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::model::NetworkAcl;

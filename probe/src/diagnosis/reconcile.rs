@@ -116,11 +116,7 @@ fn flow_observation(o: &Observation, evaluated: &[Evaluated], slots: &mut Vec<Sl
         return;
     }
     match o.status {
-        Status::Ok => {
-            if all_blocked {
-                inconsistent(slots, "ok");
-            }
-        }
+        Status::Ok if all_blocked => inconsistent(slots, "ok"),
         Status::TlsTimeout if all_blocked => inconsistent(slots, "TCP connected, TLS timed out"),
         Status::Timeout | Status::Unreachable | Status::TlsTimeout => {
             let mut explained = false;

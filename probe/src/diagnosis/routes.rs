@@ -135,6 +135,7 @@ pub(crate) fn target_kind(t: &RouteTarget) -> &'static str {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::model::{NetworkSnapshot, PrefixList};

@@ -91,11 +91,10 @@ fn evaluate_rules<'r>(
                     }
                 },
                 SgPeer::SecurityGroup(g) => match remote.groups {
-                    Some(groups) => {
-                        if groups.iter().any(|x| x == g) {
-                            return SgVerdict::Allow(rule_text(sg, dir, r));
-                        }
+                    Some(groups) if groups.iter().any(|x| x == g) => {
+                        return SgVerdict::Allow(rule_text(sg, dir, r));
                     }
+                    Some(_) => {}
                     // A group reference only ever matches the private addresses of ENIs in
                     // that group: it cannot admit an internet address.
                     None if is_private(&remote.addr) => {
@@ -158,6 +157,7 @@ pub(crate) fn ingress(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::model::{NetworkSnapshot, PortRange, PrefixList, SecurityGroup};

@@ -59,6 +59,10 @@ pub struct NetworkSnapshot {
     /// Number of API requests made to take the snapshot (pages count separately).
     #[serde(default)]
     pub api_calls: u32,
+    /// Odd input the reader skipped or defaulted (an unreadable CIDR, an unknown protocol,
+    /// a function subnet that does not exist, moto's fake `VpcId`…), in plain words.
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 impl Default for NetworkSnapshot {
@@ -84,6 +88,7 @@ impl Default for NetworkSnapshot {
             availability_zones: Vec::new(),
             gaps: Vec::new(),
             api_calls: 0,
+            notes: Vec::new(),
         }
     }
 }

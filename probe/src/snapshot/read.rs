@@ -1,0 +1,614 @@
+//! The calls: one identifying call per scope, then per VPC two concurrent stages of
+//! filtered, paginated Describe calls. Every page request is counted; every failure after
+//! the identifying call becomes a `SnapshotGap`.
+
+use super::call::*;
+use super::classify::{self, HasStatus};
+use super::convert::{self, Notes};
+use super::{Clients, SnapshotError};
+use crate::model::{NetworkSnapshot, SnapshotGap};
+use aws_sdk_ec2::types::{self as ec2, Filter, VpcAttributeName};
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The clients and the request counter.
+pub struct Reader<'a> {
+    pub ec2: &'a aws_sdk_ec2::Client,
+    pub lambda: &'a aws_sdk_lambda::Client,
+    calls: AtomicU32,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(clients: &'a Clients) -> Self {
+        Self {
+            ec2: &clients.ec2,
+            lambda: &clients.lambda,
+            calls: AtomicU32::new(0),
+        }
+    }
+    fn count(&self) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn calls(&self) -> u32 {
+        self.calls.load(Ordering::Relaxed)
+    }
+}
+
+/// All pages of a paginated call, each page counted; the first failing page is the gap.
+macro_rules! pages {
+    ($r:expr, $call:expr, $builder:expr, $field:ident) => {{
+        let mut stream = $builder.into_paginator().send();
+        let mut items = Vec::new();
+        let mut failed: Option<SnapshotGap> = None;
+        while let Some(page) = stream.next().await {
+            $r.count();
+            match page {
+                Ok(page) => items.extend(page.$field.unwrap_or_default()),
+                Err(err) => {
+                    failed = Some(classify::gap($call, &err));
+                    break;
+                }
+            }
+        }
+        match failed {
+            Some(gap) => Err(gap),
+            None => Ok(items),
+        }
+    }};
+}
+
+/// One counted request.
+async fn once<T, E, R>(
+    r: &Reader<'_>,
+    call: &str,
+    request: impl Future<Output = Result<T, SdkError<E, R>>>,
+) -> Result<T, SnapshotGap>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: HasStatus + std::fmt::Debug,
+{
+    r.count();
+    request.await.map_err(|err| classify::gap(call, &err))
+}
+
+pub fn filter<I, S>(name: &str, values: I) -> Filter
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values.into_iter().map(Into::into).collect()))
+        .build()
+}
+
+const NOT_FOUND_SUFFIXES: &[&str] = &[".NotFound", ".Malformed"];
+
+fn is_not_found(code: Option<&str>) -> bool {
+    code.is_some_and(|c| {
+        NOT_FOUND_SUFFIXES.iter().any(|s| c.ends_with(s)) || c == "ResourceNotFoundException"
+    })
+}
+
+fn api_error<E, R>(call: &str, err: &SdkError<E, R>) -> SnapshotError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: HasStatus + std::fmt::Debug,
+{
+    SnapshotError::Api {
+        call: call.to_string(),
+        reason: classify::reason(err),
+    }
+}
+
+/// Scope::Vpc's identifying call: DescribeVpcs by ID (unknown → `VpcNotFound`).
+pub async fn identify_vpc(r: &Reader<'_>, vpc_id: &str) -> Result<ec2::Vpc, SnapshotError> {
+    r.count();
+    let out = r
+        .ec2
+        .describe_vpcs()
+        .vpc_ids(vpc_id)
+        .send()
+        .await
+        .map_err(|err| {
+            if is_not_found(err.code()) {
+                SnapshotError::VpcNotFound(vpc_id.to_string())
+            } else {
+                api_error(DESCRIBE_VPCS, &err)
+            }
+        })?;
+    out.vpcs
+        .unwrap_or_default()
+        .into_iter()
+        .find(|v| v.vpc_id() == Some(vpc_id))
+        .ok_or_else(|| SnapshotError::VpcNotFound(vpc_id.to_string()))
+}
+
+/// Subnets by ID through the `subnet-id` filter, which answers the known ones and never
+/// fails on unknown ones (so the caller can name exactly which are missing).
+pub async fn subnets_by_id(
+    r: &Reader<'_>,
+    ids: &[String],
+) -> Result<Vec<ec2::Subnet>, (SnapshotGap, Option<String>)> {
+    let mut stream = r
+        .ec2
+        .describe_subnets()
+        .filters(filter("subnet-id", ids.iter().cloned()))
+        .into_paginator()
+        .send();
+    let mut items = Vec::new();
+    while let Some(page) = stream.next().await {
+        r.count();
+        match page {
+            Ok(page) => items.extend(page.subnets.unwrap_or_default()),
+            Err(err) => {
+                let code = err.code().map(str::to_string);
+                return Err((classify::gap(DESCRIBE_SUBNETS, &err), code));
+            }
+        }
+    }
+    Ok(items)
+}
+
+/// Scope::Subnets' identifying call: every ID must exist.
+pub async fn identify_subnets(
+    r: &Reader<'_>,
+    ids: &[String],
+) -> Result<Vec<ec2::Subnet>, SnapshotError> {
+    let Some(first) = ids.first() else {
+        return Err(SnapshotError::SubnetNotFound("(no subnet ID given)".into()));
+    };
+    let found = subnets_by_id(r, ids).await.map_err(|(gap, code)| {
+        if is_not_found(code.as_deref()) {
+            SnapshotError::SubnetNotFound(first.clone())
+        } else {
+            SnapshotError::Api {
+                call: gap.call,
+                reason: gap.reason,
+            }
+        }
+    })?;
+    if let Some(missing) = ids
+        .iter()
+        .find(|id| !found.iter().any(|s| s.subnet_id() == Some(id.as_str())))
+    {
+        return Err(SnapshotError::SubnetNotFound(missing.clone()));
+    }
+    Ok(found)
+}
+
+/// Scope::Function's identifying call.
+pub async fn identify_function(
+    r: &Reader<'_>,
+    name: &str,
+) -> Result<
+    aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput,
+    SnapshotError,
+> {
+    r.count();
+    r.lambda
+        .get_function_configuration()
+        .function_name(name)
+        .send()
+        .await
+        .map_err(|err| {
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception())
+                || is_not_found(err.code())
+            {
+                SnapshotError::FunctionNotFound(name.to_string())
+            } else {
+                api_error(GET_FUNCTION_CONFIGURATION, &err)
+            }
+        })
+}
+
+/// Which Lambda ENIs to ask for (R3: interface type, subnet and groups — never the
+/// description).
+#[derive(Debug, Default, Clone)]
+pub struct EniScope {
+    pub subnet_ids: Vec<String>,
+    pub group_ids: Vec<String>,
+}
+
+/// Stores a call's converted items, or its gap.
+fn put<S, M>(
+    result: Result<Vec<S>, SnapshotGap>,
+    out: &mut Vec<M>,
+    gaps: &mut Vec<SnapshotGap>,
+    mut conv: impl FnMut(&S) -> Option<M>,
+) {
+    match result {
+        Ok(items) => out.extend(items.iter().filter_map(&mut conv)),
+        Err(gap) => gaps.push(gap),
+    }
+}
+
+/// Reads everything about one VPC into `snap`. `known` is the VPC when the identifying call
+/// already read it.
+pub async fn read_vpc(
+    r: &Reader<'_>,
+    vpc_id: &str,
+    known: Option<ec2::Vpc>,
+    enis: &EniScope,
+    snap: &mut NetworkSnapshot,
+) {
+    let by_vpc = || filter("vpc-id", [vpc_id]);
+    let need_bpa = snap.block_public_access.is_none() && snap.gap(DESCRIBE_BPA_OPTIONS).is_none();
+    let eni_request = {
+        let mut req = r
+            .ec2
+            .describe_network_interfaces()
+            .filters(filter("interface-type", ["lambda"]))
+            .filters(by_vpc());
+        if !enis.subnet_ids.is_empty() {
+            req = req.filters(filter("subnet-id", enis.subnet_ids.iter().cloned()));
+        }
+        if !enis.group_ids.is_empty() {
+            req = req.filters(filter("group-id", enis.group_ids.iter().cloned()));
+        }
+        req
+    };
+
+    // Stage 1: everything keyed by the VPC ID, concurrently.
+    let (
+        vpcs,
+        dns_support,
+        dns_hostnames,
+        subnets,
+        route_tables,
+        nat_gateways,
+        igws,
+        eigws,
+        nacls,
+        sgs,
+        endpoints,
+        bpa,
+        lambda_enis,
+    ) = tokio::join!(
+        async {
+            match known {
+                Some(v) => Ok(vec![v]),
+                None => pages!(
+                    r,
+                    DESCRIBE_VPCS,
+                    r.ec2.describe_vpcs().filters(filter("vpc-id", [vpc_id])),
+                    vpcs
+                ),
+            }
+        },
+        once(
+            r,
+            DESCRIBE_VPC_ATTRIBUTE,
+            r.ec2
+                .describe_vpc_attribute()
+                .vpc_id(vpc_id)
+                .attribute(VpcAttributeName::EnableDnsSupport)
+                .send()
+        ),
+        once(
+            r,
+            DESCRIBE_VPC_ATTRIBUTE,
+            r.ec2
+                .describe_vpc_attribute()
+                .vpc_id(vpc_id)
+                .attribute(VpcAttributeName::EnableDnsHostnames)
+                .send()
+        ),
+        async {
+            pages!(
+                r,
+                DESCRIBE_SUBNETS,
+                r.ec2.describe_subnets().filters(by_vpc()),
+                subnets
+            )
+        },
+        async {
+            pages!(
+                r,
+                DESCRIBE_ROUTE_TABLES,
+                r.ec2.describe_route_tables().filters(by_vpc()),
+                route_tables
+            )
+        },
+        async {
+            pages!(
+                r,
+                DESCRIBE_NAT_GATEWAYS,
+                r.ec2.describe_nat_gateways().filter(by_vpc()),
+                nat_gateways
+            )
+        },
+        async {
+            pages!(
+                r,
+                DESCRIBE_INTERNET_GATEWAYS,
+                r.ec2
+                    .describe_internet_gateways()
+                    .filters(filter("attachment.vpc-id", [vpc_id])),
+                internet_gateways
+            )
+        },
+        // No VPC filter exists for egress-only IGWs in every SDK: filter client-side.
+        async {
+            pages!(
+                r,
+                DESCRIBE_EGRESS_ONLY_INTERNET_GATEWAYS,
+                r.ec2.describe_egress_only_internet_gateways(),
+                egress_only_internet_gateways
+            )
+        },
+        async {
+            pages!(
+                r,
+                DESCRIBE_NETWORK_ACLS,
+                r.ec2.describe_network_acls().filters(by_vpc()),
+                network_acls
+            )
+        },
+        async {
+            pages!(
+                r,
+                DESCRIBE_SECURITY_GROUPS,
+                r.ec2.describe_security_groups().filters(by_vpc()),
+                security_groups
+            )
+        },
+        async {
+            pages!(
+                r,
+                DESCRIBE_VPC_ENDPOINTS,
+                r.ec2.describe_vpc_endpoints().filters(by_vpc()),
+                vpc_endpoints
+            )
+        },
+        async {
+            if need_bpa {
+                Some(
+                    once(
+                        r,
+                        DESCRIBE_BPA_OPTIONS,
+                        r.ec2.describe_vpc_block_public_access_options().send(),
+                    )
+                    .await,
+                )
+            } else {
+                None
+            }
+        },
+        async {
+            pages!(
+                r,
+                DESCRIBE_NETWORK_INTERFACES,
+                eni_request,
+                network_interfaces
+            )
+        },
+    );
+
+    let NetworkSnapshot {
+        vpcs: out_vpcs,
+        subnets: out_subnets,
+        route_tables: out_rts,
+        nat_gateways: out_nats,
+        internet_gateways: out_igws,
+        egress_only_internet_gateways: out_eigws,
+        network_acls: out_nacls,
+        security_groups: out_sgs,
+        vpc_endpoints: out_endpoints,
+        network_interfaces: out_enis,
+        gaps,
+        notes,
+        ..
+    } = snap;
+    let first_vpc = out_vpcs.len();
+    put(vpcs, out_vpcs, gaps, |v| convert::vpc(v, notes));
+    if let Some(vpc) = out_vpcs[first_vpc..].iter_mut().find(|v| v.id == vpc_id) {
+        match dns_support {
+            Ok(out) => {
+                vpc.enable_dns_support = out.enable_dns_support.and_then(|a| a.value);
+            }
+            Err(gap) => gaps.push(gap),
+        }
+        match dns_hostnames {
+            Ok(out) => {
+                vpc.enable_dns_hostnames = out.enable_dns_hostnames.and_then(|a| a.value);
+            }
+            Err(gap) => gaps.push(gap),
+        }
+    } else {
+        for gap in [dns_support.err(), dns_hostnames.err()].into_iter().flatten() {
+            gaps.push(gap);
+        }
+    }
+    put(subnets, out_subnets, gaps, |s| convert::subnet(s, notes));
+    put(route_tables, out_rts, gaps, |t| convert::route_table(t, notes));
+    put(nat_gateways, out_nats, gaps, |n| {
+        convert::nat_gateway(n, notes)
+    });
+    put(igws, out_igws, gaps, convert::internet_gateway);
+    let eigws = eigws.map(|list| {
+        list.into_iter()
+            .filter(|g| g.attachments().iter().any(|a| a.vpc_id() == Some(vpc_id)))
+            .collect::<Vec<_>>()
+    });
+    put(eigws, out_eigws, gaps, convert::egress_only_internet_gateway);
+    put(nacls, out_nacls, gaps, |a| convert::network_acl(a, notes));
+    put(sgs, out_sgs, gaps, |g| convert::security_group(g, notes));
+    put(endpoints, out_endpoints, gaps, convert::vpc_endpoint);
+    put(lambda_enis, out_enis, gaps, |n| {
+        convert::network_interface(n, notes)
+    });
+    match bpa {
+        Some(Ok(out)) => {
+            snap.block_public_access = Some(
+                out.vpc_block_public_access_options
+                    .as_ref()
+                    .map(convert::block_public_access)
+                    .unwrap_or_else(|| convert::block_public_access(&ec2::VpcBlockPublicAccessOptions::builder().build())),
+            );
+        }
+        Some(Err(gap)) => snap.gaps.push(gap),
+        None => {}
+    }
+
+    stage_two(r, vpc_id, snap).await;
+}
+
+/// Stage 2: calls that depend on stage 1 — the VPC's DHCP options (skipped for `default`),
+/// prefix lists referenced by routes and rules, BPA exclusions (only when BPA is on), and
+/// AZ IDs (only when a subnet lacks one).
+async fn stage_two(r: &Reader<'_>, vpc_id: &str, snap: &mut NetworkSnapshot) {
+    let dhcp_id = snap
+        .vpc(vpc_id)
+        .and_then(|v| v.dhcp_options_id.clone())
+        .filter(|id| id != "default" && !snap.dhcp_options.iter().any(|d| &d.id == id));
+    let prefix_lists: Vec<String> = convert::referenced_prefix_lists(snap)
+        .into_iter()
+        .filter(|id| snap.prefix_list(id).is_none())
+        .collect();
+    let need_exclusions = snap.block_public_access.as_ref().is_some_and(|b| {
+        b.internet_gateway_block_mode != "off" && b.exclusions.is_empty()
+    }) && snap.gap(DESCRIBE_BPA_EXCLUSIONS).is_none();
+    let zones = convert::zones_from_subnets(&snap.subnets);
+    let need_zones = zones.is_none() && snap.gap(DESCRIBE_AVAILABILITY_ZONES).is_none();
+
+    let (dhcp, pl_names, pl_entries, exclusions, azs) = tokio::join!(
+        async {
+            match &dhcp_id {
+                Some(id) => Some(pages!(
+                    r,
+                    DESCRIBE_DHCP_OPTIONS,
+                    r.ec2.describe_dhcp_options().dhcp_options_ids(id),
+                    dhcp_options
+                )),
+                None => None,
+            }
+        },
+        async {
+            if prefix_lists.is_empty() {
+                return None;
+            }
+            Some(pages!(
+                r,
+                DESCRIBE_MANAGED_PREFIX_LISTS,
+                r.ec2
+                    .describe_managed_prefix_lists()
+                    .filters(filter("prefix-list-id", prefix_lists.iter().cloned())),
+                prefix_lists
+            ))
+        },
+        async {
+            let mut all = Vec::new();
+            for id in &prefix_lists {
+                let entries: Result<Vec<ec2::PrefixListEntry>, SnapshotGap> = pages!(
+                    r,
+                    GET_MANAGED_PREFIX_LIST_ENTRIES,
+                    r.ec2.get_managed_prefix_list_entries().prefix_list_id(id),
+                    entries
+                );
+                all.push((id.clone(), entries));
+            }
+            all
+        },
+        async {
+            if !need_exclusions {
+                return None;
+            }
+            let mut items = Vec::new();
+            let mut token: Option<String> = None;
+            loop {
+                let page = once(
+                    r,
+                    DESCRIBE_BPA_EXCLUSIONS,
+                    r.ec2
+                        .describe_vpc_block_public_access_exclusions()
+                        .set_next_token(token.clone())
+                        .send(),
+                )
+                .await;
+                match page {
+                    Ok(out) => {
+                        items.extend(out.vpc_block_public_access_exclusions.unwrap_or_default());
+                        token = out.next_token.filter(|t| !t.is_empty());
+                        if token.is_none() {
+                            break Some(Ok(items));
+                        }
+                    }
+                    Err(gap) => break Some(Err(gap)),
+                }
+            }
+        },
+        async {
+            if need_zones {
+                Some(
+                    once(
+                        r,
+                        DESCRIBE_AVAILABILITY_ZONES,
+                        r.ec2.describe_availability_zones().send(),
+                    )
+                    .await,
+                )
+            } else {
+                None
+            }
+        },
+    );
+
+    let notes: &mut Notes = &mut snap.notes;
+    if let Some(result) = dhcp {
+        put(result, &mut snap.dhcp_options, &mut snap.gaps, convert::dhcp_options);
+    }
+    let names: Vec<ec2::ManagedPrefixList> = match pl_names {
+        Some(Ok(list)) => list,
+        Some(Err(gap)) => {
+            snap.gaps.push(gap);
+            Vec::new()
+        }
+        None => Vec::new(),
+    };
+    for (id, entries) in pl_entries {
+        match entries {
+            Ok(entries) => {
+                let name = names
+                    .iter()
+                    .find(|p| p.prefix_list_id() == Some(id.as_str()))
+                    .and_then(|p| p.prefix_list_name().map(str::to_string));
+                snap.prefix_lists
+                    .push(convert::prefix_list(&id, name, &entries, notes));
+            }
+            Err(gap) => snap.gaps.push(gap),
+        }
+    }
+    match exclusions {
+        Some(Ok(list)) => {
+            if let Some(bpa) = snap.block_public_access.as_mut() {
+                bpa.exclusions
+                    .extend(list.iter().filter_map(convert::bpa_exclusion));
+            }
+        }
+        Some(Err(gap)) => snap.gaps.push(gap),
+        None => {}
+    }
+    match (azs, zones) {
+        (Some(Ok(out)), _) => {
+            snap.availability_zones = out
+                .availability_zones()
+                .iter()
+                .filter_map(convert::availability_zone)
+                .collect();
+        }
+        (Some(Err(gap)), _) => snap.gaps.push(gap),
+        (None, Some(zones)) => {
+            for z in zones {
+                if !snap.availability_zones.iter().any(|x| x.name == z.name) {
+                    snap.availability_zones.push(z);
+                }
+            }
+        }
+        (None, None) => {}
+    }
+}

@@ -1,0 +1,269 @@
+//! Data-driven diagnosis tests: every `tests/fixtures/*.json` is a snapshot of one AWS
+//! situation plus the cases to run against it (subject, flows, observations, the finding
+//! codes that must and must not appear). Rule numbers (R1..R36) are in the case names.
+
+#![allow(clippy::unwrap_used)]
+
+use egress_probe::diagnosis::{FINDING_CODES, Flow, Subject, diagnose};
+use egress_probe::model::{Confirmation, NetworkSnapshot, Observation, Protocol};
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+#[derive(Deserialize)]
+struct Fixture {
+    cases: Vec<Case>,
+}
+
+#[derive(Deserialize)]
+struct Case {
+    name: String,
+    subject: CaseSubject,
+    #[serde(default)]
+    flows: Vec<CaseFlow>,
+    #[serde(default)]
+    observations: Vec<Observation>,
+    /// `CODE` or `CODE@subnet-id`.
+    #[serde(default)]
+    expect: Vec<String>,
+    #[serde(default)]
+    absent: Vec<String>,
+    /// Code → observation IDs its finding must explain.
+    #[serde(default)]
+    explains: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    confirmation: BTreeMap<String, Confirmation>,
+    /// Code → entries its `rules` must contain.
+    #[serde(default)]
+    rules: BTreeMap<String, Vec<String>>,
+    /// Code → a substring of one of its fix commands.
+    #[serde(default)]
+    fix_contains: BTreeMap<String, String>,
+    #[serde(default)]
+    paths: Vec<PathExpect>,
+    #[serde(default)]
+    hops: Vec<HopExpect>,
+}
+
+#[derive(Deserialize)]
+struct CaseSubject {
+    #[serde(default)]
+    function: Option<String>,
+    #[serde(default)]
+    subnet_ids: Vec<String>,
+    #[serde(default)]
+    security_group_ids: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct CaseFlow {
+    target: String,
+    #[serde(default)]
+    host: Option<String>,
+    destination: IpAddr,
+    protocol: String,
+    port: u16,
+}
+
+#[derive(Deserialize)]
+struct PathExpect {
+    subnet: String,
+    verdict: String,
+}
+
+#[derive(Deserialize)]
+struct HopExpect {
+    subnet: String,
+    component: String,
+    decided_by: String,
+}
+
+fn fixtures() -> Vec<(String, String)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut v: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().to_string(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    assert!(v.len() >= 20, "fixtures missing: {}", v.len());
+    v
+}
+
+fn by_code<'a>(
+    findings: &'a [egress_probe::model::Finding],
+    code: &'a str,
+) -> impl Iterator<Item = &'a egress_probe::model::Finding> + 'a {
+    findings.iter().filter(move |f| f.code == code)
+}
+
+fn split(spec: &str) -> (&str, Option<&str>) {
+    match spec.split_once('@') {
+        Some((c, s)) => (c, Some(s)),
+        None => (spec, None),
+    }
+}
+
+#[test]
+fn every_fixture_case_holds() {
+    let mut failures = Vec::new();
+    for (file, text) in fixtures() {
+        let snapshot: NetworkSnapshot = serde_json::from_str(&text).unwrap();
+        let fixture: Fixture = serde_json::from_str(&text).unwrap();
+        for case in fixture.cases {
+            let subject = Subject {
+                function: case.subject.function.clone(),
+                subnet_ids: case.subject.subnet_ids.clone(),
+                security_group_ids: case.subject.security_group_ids.clone(),
+            };
+            let flows: Vec<Flow> = case
+                .flows
+                .iter()
+                .map(|f| Flow {
+                    target: f.target.clone(),
+                    host: f.host.clone(),
+                    destination: f.destination,
+                    protocol: Protocol::parse(&f.protocol).unwrap(),
+                    port: f.port,
+                })
+                .collect();
+            let d = diagnose(&snapshot, &subject, &flows, &case.observations);
+            let again = diagnose(&snapshot, &subject, &flows, &case.observations);
+            let ctx = format!("{file} / {}", case.name);
+            if d != again {
+                failures.push(format!("{ctx}: not deterministic"));
+            }
+            let has = |spec: &str| {
+                let (code, subnet) = split(spec);
+                d.findings.iter().any(|f| {
+                    f.code == code && subnet.is_none_or(|s| f.subnet_id.as_deref() == Some(s))
+                })
+            };
+            let codes: Vec<String> = d
+                .findings
+                .iter()
+                .map(|f| format!("{}@{}", f.code, f.subnet_id.as_deref().unwrap_or("-")))
+                .collect();
+            for e in &case.expect {
+                if !has(e) {
+                    failures.push(format!("{ctx}: expected {e}, got {codes:?}"));
+                }
+            }
+            for a in &case.absent {
+                if has(a) {
+                    failures.push(format!("{ctx}: {a} must not appear, got {codes:?}"));
+                }
+            }
+            for (code, ids) in &case.explains {
+                for id in ids {
+                    if !by_code(&d.findings, code).any(|f| f.explains.contains(id)) {
+                        failures.push(format!("{ctx}: no {code} explains {id}"));
+                    }
+                }
+            }
+            for (code, c) in &case.confirmation {
+                if !by_code(&d.findings, code).any(|f| f.confirmation == *c) {
+                    let got: Vec<_> = by_code(&d.findings, code).map(|f| f.confirmation).collect();
+                    failures.push(format!("{ctx}: {code} confirmation {got:?}, want {c:?}"));
+                }
+            }
+            for (code, want) in &case.rules {
+                for r in want {
+                    if !by_code(&d.findings, code).any(|f| f.rules.contains(r)) {
+                        failures.push(format!("{ctx}: no {code} has rule {r}"));
+                    }
+                }
+            }
+            for (code, want) in &case.fix_contains {
+                if !by_code(&d.findings, code)
+                    .any(|f| f.fix_commands.iter().any(|c| c.contains(want.as_str())))
+                {
+                    let got: Vec<_> = by_code(&d.findings, code)
+                        .flat_map(|f| f.fix_commands.clone())
+                        .collect();
+                    failures.push(format!("{ctx}: {code} fixes {got:?} lack `{want}`"));
+                }
+            }
+            for p in &case.paths {
+                let got: Vec<String> = d
+                    .paths
+                    .iter()
+                    .filter(|x| {
+                        x.subnet_id == p.subnet
+                            && !x.target.as_deref().unwrap_or("").starts_with("dns-server:")
+                    })
+                    .map(|x| {
+                        serde_json::to_value(x.verdict)
+                            .unwrap()
+                            .as_str()
+                            .unwrap()
+                            .to_string()
+                    })
+                    .collect();
+                if got.is_empty() || got.iter().any(|v| v != &p.verdict) {
+                    failures.push(format!(
+                        "{ctx}: path verdicts from {} = {got:?}, want {}",
+                        p.subnet, p.verdict
+                    ));
+                }
+            }
+            for h in &case.hops {
+                let ok = d.paths.iter().filter(|x| x.subnet_id == h.subnet).any(|x| {
+                    x.hops
+                        .iter()
+                        .any(|y| y.component == h.component && y.decided_by.contains(&h.decided_by))
+                });
+                if !ok {
+                    failures.push(format!(
+                        "{ctx}: no {} hop decided by `{}`",
+                        h.component, h.decided_by
+                    ));
+                }
+            }
+            // Every finding is complete: remediation in both languages, a rule or resource.
+            for f in &d.findings {
+                if f.remediation.en.is_empty() || f.remediation.ja.is_empty() || f.rules.is_empty()
+                {
+                    failures.push(format!("{ctx}: {} incomplete", f.code));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// Every finding code is raised by some case and is listed as absent in a near miss.
+#[test]
+fn every_code_has_a_raising_case_and_a_near_miss() {
+    let mut raised = BTreeSet::new();
+    let mut missed = BTreeSet::new();
+    for (_, text) in fixtures() {
+        let fixture: Fixture = serde_json::from_str(&text).unwrap();
+        for c in fixture.cases {
+            raised.extend(c.expect.iter().map(|e| split(e).0.to_string()));
+            missed.extend(c.absent.iter().map(|e| split(e).0.to_string()));
+        }
+    }
+    let mut gaps = Vec::new();
+    for (code, _) in FINDING_CODES {
+        if !raised.contains(*code) {
+            gaps.push(format!("{code}: no raising case"));
+        }
+        if !missed.contains(*code) {
+            gaps.push(format!("{code}: no near miss"));
+        }
+    }
+    assert!(gaps.is_empty(), "{}", gaps.join("\n"));
+}
