@@ -55,7 +55,10 @@ pub fn require() -> anyhow::Result<Prereq> {
     match missing {
         None => Ok(Prereq::Ready),
         Some(why) => {
-            if std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false) {
+            if std::env::var("CI")
+                .map(|v| v == "true" || v == "1")
+                .unwrap_or(false)
+            {
                 anyhow::bail!("VPC lab prerequisite missing under CI=true: {why}")
             }
             Ok(Prereq::Missing(why))
@@ -76,16 +79,27 @@ pub fn ready_or_skip(test: &str) -> bool {
 }
 
 fn check_prerequisites() -> Option<String> {
-    let uid = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| {
-        s.lines()
-            .find(|l| l.starts_with("Uid:"))
-            .and_then(|l| l.split_whitespace().nth(2).map(String::from))
-    });
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(String::from))
+        });
     if uid.as_deref() != Some("0") {
         return Some("root (run the tests as root, e.g. in CI or with sudo)".into());
     }
-    for (tool, arg, pkg) in [("ip", "-V", "iproute2"), ("nft", "--version", "nftables"), ("ss", "-V", "iproute2")] {
-        if Command::new(tool).arg(arg).output().map(|o| !o.status.success()).unwrap_or(true) {
+    for (tool, arg, pkg) in [
+        ("ip", "-V", "iproute2"),
+        ("nft", "--version", "nftables"),
+        ("ss", "-V", "iproute2"),
+    ] {
+        if Command::new(tool)
+            .arg(arg)
+            .output()
+            .map(|o| !o.status.success())
+            .unwrap_or(true)
+        {
             return Some(format!("`{tool}` (apt-get install {pkg})"));
         }
     }

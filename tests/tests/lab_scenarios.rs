@@ -7,7 +7,6 @@
 use egress_probe_e2e::lab::scenarios::{self, BaseOptions, BaseVpc, NaclSpec};
 use egress_probe_e2e::lab::{Lab, LabOptions, ready_or_skip};
 use egress_probe_e2e::moto::MotoServer;
-use std::path::PathBuf;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
@@ -22,16 +21,17 @@ struct Env {
 }
 
 fn options() -> LabOptions {
-    LabOptions {
-        services_bin: PathBuf::from(env!("CARGO_BIN_EXE_lab-services")),
-    }
+    // Built from this worktree and copied: the shared target dir may hold another build.
+    LabOptions::discover().expect("lab-services")
 }
 
 async fn setup(opts: BaseOptions) -> Env {
     let moto = MotoServer::start().expect("moto");
     let ec2 = aws_sdk_ec2::Client::new(&moto.sdk_config().await);
     let base = scenarios::base(&ec2, &opts).await.expect("base VPC");
-    let lab = Lab::start(&moto, &base.vpc_id, options()).await.expect("lab");
+    let lab = Lab::start(&moto, &base.vpc_id, options())
+        .await
+        .expect("lab");
     Env {
         lab,
         base,
@@ -49,7 +49,9 @@ impl Env {
     }
 
     fn exec(&self, program: &str, args: &[&str]) -> Output {
-        self.lab.exec_in(self.fsub(), program, args).expect("exec in lab")
+        self.lab
+            .exec_in(self.fsub(), program, args)
+            .expect("exec in lab")
     }
 
     /// `dig` in the function subnet with its own resolv.conf: (exit code, short answer).
@@ -67,7 +69,15 @@ impl Env {
         let ca = self.lab.ca_file();
         let ca = ca.to_string_lossy();
         let ct = format!("{:.1}", CHECK.as_secs_f64());
-        let mut args = vec!["-sS", "--connect-timeout", &ct, "--max-time", "4", "--cacert", &ca];
+        let mut args = vec![
+            "-sS",
+            "--connect-timeout",
+            &ct,
+            "--max-time",
+            "4",
+            "--cacert",
+            &ca,
+        ];
         args.extend_from_slice(extra);
         args.push(url);
         let out = self.exec("curl", &args);
@@ -78,7 +88,9 @@ impl Env {
     }
 
     fn tcp(&self, target: &str) -> String {
-        self.lab.tcp_connect(self.fsub(), target, CHECK).expect("tcp-connect")
+        self.lab
+            .tcp_connect(self.fsub(), target, CHECK)
+            .expect("tcp-connect")
     }
 }
 
@@ -86,7 +98,10 @@ impl Env {
 fn assert_timed_out(what: &str, started: Instant, outcome: &str) {
     let took = started.elapsed();
     assert_eq!(outcome, "timeout", "{what}: expected a silent drop");
-    assert!(took >= CHECK - Duration::from_millis(50), "{what}: {took:?} is shorter than the timeout");
+    assert!(
+        took >= CHECK - Duration::from_millis(50),
+        "{what}: {took:?} is shorter than the timeout"
+    );
 }
 
 macro_rules! lab_test {
@@ -101,7 +116,10 @@ macro_rules! lab_test {
 async fn s01_healthy_private_subnet_through_nat() {
     lab_test!(s01_healthy_private_subnet_through_nat);
     let env = setup(BaseOptions::default()).await;
-    assert_eq!(env.dig("www.lab.example", "A"), (0, "203.0.113.10".to_string()));
+    assert_eq!(
+        env.dig("www.lab.example", "A"),
+        (0, "203.0.113.10".to_string())
+    );
     assert_eq!(env.tcp("203.0.113.10:80"), "ok");
     let (code, body) = env.curl("https://www.lab.example/", &[]);
     assert_eq!(code, 0, "HTTPS through NAT: {body}");
@@ -110,6 +128,388 @@ async fn s01_healthy_private_subnet_through_nat() {
     let (code, seen) = env.curl("https://checkip.lab.example/", &[]);
     assert_eq!((code, seen.as_str()), (0, "198.51.100.10"));
     // The EC2 API is reachable from the probe exactly because egress works.
-    let (code, _) = env.curl(&format!("{}/?Action=DescribeVpcs", env.lab.aws_endpoint_url()), &[]);
+    let (code, _) = env.curl(
+        &format!("{}/?Action=DescribeVpcs", env.lab.aws_endpoint_url()),
+        &[],
+    );
     assert_eq!(code, 0, "AWS API through NAT");
+}
+
+/// Runs a TCP connect that must be a silent drop and checks it took the full timeout.
+fn assert_tcp_silent_drop(env: &Env, target: &str) {
+    let started = Instant::now();
+    let outcome = env.tcp(target);
+    assert_timed_out(target, started, &outcome);
+}
+
+/// curl exit 28 (operation timed out) for HTTPS, after at least the connect timeout.
+fn assert_https_times_out(env: &Env, url: &str) {
+    let started = Instant::now();
+    let (code, body) = env.curl(url, &[]);
+    assert_eq!(
+        code, 28,
+        "{url}: expected curl's timeout, got {code} {body}"
+    );
+    assert!(started.elapsed() >= CHECK - Duration::from_millis(50));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s02_function_subnet_routes_to_igw_times_out() {
+    lab_test!(s02_function_subnet_routes_to_igw_times_out);
+    let mut env = setup(BaseOptions::default()).await;
+    env.base.route_functions_to_igw(env.ec2()).await.unwrap();
+    env.lab.sync().await.unwrap();
+    // R9: a Lambda ENI has no public IP; the IGW drops its packets silently. DNS through
+    // Amazon DNS still works (R19).
+    assert_eq!(
+        env.dig("www.lab.example", "A"),
+        (0, "203.0.113.10".to_string())
+    );
+    assert_tcp_silent_drop(&env, "203.0.113.10:80");
+    assert_https_times_out(&env, "https://www.lab.example/");
+    // The public subnet's NAT still works: the fault is the function subnet's route.
+    let nat = env
+        .lab
+        .hosts()
+        .iter()
+        .find(|h| matches!(h.kind, egress_probe_e2e::lab::HostKind::Nat(_)));
+    assert!(nat.is_some(), "the NAT host stays");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s03_no_default_route_times_out() {
+    lab_test!(s03_no_default_route_times_out);
+    let mut env = setup(BaseOptions::default()).await;
+    assert_eq!(env.tcp("203.0.113.10:80"), "ok", "healthy before the fault");
+    env.base
+        .delete_function_default_route(env.ec2())
+        .await
+        .unwrap();
+    env.lab.sync().await.unwrap();
+    assert_tcp_silent_drop(&env, "203.0.113.10:80");
+    assert_eq!(
+        env.dig("www.lab.example", "A").0,
+        0,
+        "Amazon DNS needs no route (R19)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s04_nat_deleted_route_left_is_a_blackhole() {
+    lab_test!(s04_nat_deleted_route_left_is_a_blackhole);
+    let mut env = setup(BaseOptions::default()).await;
+    env.base.delete_nat(env.ec2()).await.unwrap();
+    env.lab.sync().await.unwrap();
+    let nat = env.lab.config().nat(&env.base.nat).unwrap();
+    assert_eq!(nat.state, "deleted");
+    assert!(
+        !env.lab
+            .hosts()
+            .iter()
+            .any(|h| matches!(h.kind, egress_probe_e2e::lab::HostKind::Nat(_))),
+        "the deleted NAT has no host"
+    );
+    assert_tcp_silent_drop(&env, "203.0.113.10:80");
+    assert_https_times_out(&env, "https://www.lab.example/");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s05_nat_in_subnet_without_igw_route_times_out() {
+    lab_test!(s05_nat_in_subnet_without_igw_route_times_out);
+    let mut env = setup(BaseOptions::default()).await;
+    let (_subnet, _nat) = env
+        .base
+        .move_nat_to_private_subnet(env.ec2())
+        .await
+        .unwrap();
+    env.lab.sync().await.unwrap();
+    // The packet reaches the new NAT (its host exists), which has nowhere to send it.
+    let nats = env
+        .lab
+        .hosts()
+        .iter()
+        .filter(|h| matches!(h.kind, egress_probe_e2e::lab::HostKind::Nat(_)))
+        .count();
+    assert_eq!(nats, 2);
+    assert_tcp_silent_drop(&env, "203.0.113.10:80");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s06_function_nacl_denies_inbound_ephemeral() {
+    lab_test!(s06_function_nacl_denies_inbound_ephemeral);
+    let mut env = setup(BaseOptions::default()).await;
+    let fsub = env.fsub().to_string();
+    env.base
+        .set_nacl(
+            env.ec2(),
+            &fsub,
+            &[
+                NaclSpec::allow_all(100, true),
+                NaclSpec {
+                    rule: 100,
+                    egress: false,
+                    protocol: "6",
+                    allow: false,
+                    cidr: "0.0.0.0/0",
+                    ports: Some((1024, 65535)),
+                },
+                NaclSpec::allow_all(200, false),
+            ],
+        )
+        .await
+        .unwrap();
+    env.lab.sync().await.unwrap();
+    // The SYN leaves, the SYN-ACK to the ephemeral port is dropped at the subnet border.
+    assert_tcp_silent_drop(&env, "203.0.113.10:80");
+    assert_https_times_out(&env, "https://www.lab.example/");
+    assert_eq!(
+        env.dig("www.lab.example", "A").0,
+        0,
+        "Amazon DNS is not filtered by NACLs (R19)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s06b_partial_ephemeral_range_is_intermittent() {
+    lab_test!(s06b_partial_ephemeral_range_is_intermittent);
+    let mut env = setup(BaseOptions::default()).await;
+    let fsub = env.fsub().to_string();
+    // Inbound allows 1024-45000 only: source ports spread over 32768-60999 (as from many
+    // execution environments), so about 43 % of connections get their SYN-ACK back.
+    env.base
+        .set_nacl(
+            env.ec2(),
+            &fsub,
+            &[
+                NaclSpec::allow_all(100, true),
+                NaclSpec {
+                    rule: 100,
+                    egress: false,
+                    protocol: "6",
+                    allow: true,
+                    cidr: "0.0.0.0/0",
+                    ports: Some((1024, 45000)),
+                },
+            ],
+        )
+        .await
+        .unwrap();
+    env.lab.sync().await.unwrap();
+    let mut ok = 0;
+    let mut timeouts = 0;
+    for _ in 0..16 {
+        let outcome = env
+            .lab
+            .tcp_connect_with(&fsub, "203.0.113.10:80", Duration::from_millis(700), true)
+            .unwrap();
+        match outcome.as_str() {
+            "ok" => ok += 1,
+            "timeout" => timeouts += 1,
+            other => panic!("unexpected outcome {other}"),
+        }
+    }
+    assert!(
+        ok > 0 && timeouts > 0,
+        "intermittent: {ok} ok, {timeouts} timeouts out of 16"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s07_nat_subnet_nacl_blocks_function_traffic() {
+    lab_test!(s07_nat_subnet_nacl_blocks_function_traffic);
+    let mut env = setup(BaseOptions::default()).await;
+    let public = env.base.public_subnet.clone();
+    env.base
+        .set_nacl(
+            env.ec2(),
+            &public,
+            &[
+                NaclSpec::allow_all(100, true),
+                NaclSpec {
+                    rule: 100,
+                    egress: false,
+                    protocol: "-1",
+                    allow: false,
+                    cidr: "10.0.0.0/16",
+                    ports: None,
+                },
+                NaclSpec::allow_all(200, false),
+            ],
+        )
+        .await
+        .unwrap();
+    env.lab.sync().await.unwrap();
+    assert_tcp_silent_drop(&env, "203.0.113.10:80");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s08_security_group_without_egress_443() {
+    lab_test!(s08_security_group_without_egress_443);
+    let mut env = setup(BaseOptions::default()).await;
+    env.base
+        .set_sg_egress(env.ec2(), &[("tcp", 80, 80, "0.0.0.0/0")])
+        .await
+        .unwrap();
+    env.lab.sync().await.unwrap();
+    assert_eq!(env.tcp("203.0.113.10:80"), "ok", "port 80 is allowed");
+    assert_tcp_silent_drop(&env, "203.0.113.10:443");
+    assert_https_times_out(&env, "https://www.lab.example/");
+    assert_eq!(
+        env.dig("www.lab.example", "A").0,
+        0,
+        "SGs do not filter Amazon DNS (R19)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s09_custom_dhcp_dns_unreachable_by_security_group() {
+    lab_test!(s09_custom_dhcp_dns_unreachable_by_security_group);
+    let mut env = setup(BaseOptions::default()).await;
+    env.base
+        .set_dhcp_dns(env.ec2(), &["10.0.0.53"])
+        .await
+        .unwrap();
+    env.lab.sync().await.unwrap();
+    let resolv = std::fs::read_to_string(env.lab.resolv_conf_for(env.fsub()).unwrap()).unwrap();
+    assert!(resolv.contains("nameserver 10.0.0.53"), "{resolv}");
+    assert_eq!(
+        env.dig("www.lab.example", "A"),
+        (0, "203.0.113.10".to_string()),
+        "the custom DNS server answers while the SG allows it"
+    );
+    env.base
+        .set_sg_egress(env.ec2(), &[("tcp", 443, 443, "0.0.0.0/0")])
+        .await
+        .unwrap();
+    env.lab.sync().await.unwrap();
+    let started = Instant::now();
+    let (code, _) = env.dig("www.lab.example", "A");
+    assert_eq!(code, 9, "dig: no reply from the custom server (R25)");
+    assert!(started.elapsed() >= Duration::from_millis(950));
+    let (code, _) = env.curl(
+        "https://www.lab.example/",
+        &["--resolve", "www.lab.example:443:203.0.113.10"],
+    );
+    assert_eq!(code, 0, "HTTPS itself works");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s09b_dns_support_disabled_times_out() {
+    lab_test!(s09b_dns_support_disabled_times_out);
+    let mut env = setup(BaseOptions::default()).await;
+    env.base.set_dns_support(env.ec2(), false).await.unwrap();
+    env.lab.sync().await.unwrap();
+    assert!(!env.lab.config().enable_dns_support);
+    let started = Instant::now();
+    let (code, _) = env.dig("www.lab.example", "A");
+    assert_eq!(code, 9, "no answer from VPC+2 (R24)");
+    assert!(started.elapsed() >= Duration::from_millis(950));
+    assert_eq!(
+        env.tcp("203.0.113.10:80"),
+        "ok",
+        "egress by address still works"
+    );
+    env.base.set_dns_support(env.ec2(), true).await.unwrap();
+    env.lab.sync().await.unwrap();
+    assert_eq!(env.dig("www.lab.example", "A").0, 0, "re-enabled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s11_dual_stack_without_ipv6_default_route() {
+    lab_test!(s11_dual_stack_without_ipv6_default_route);
+    let mut env = setup(BaseOptions {
+        dual_stack: true,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        env.dig("www.lab.example", "AAAA"),
+        (0, "2001:db8:113::10".to_string())
+    );
+    let (code, seen) = env.curl("https://checkip.lab.example/", &["-6"]);
+    assert_eq!(code, 0, "IPv6 through the egress-only IGW");
+    assert!(
+        seen.starts_with("2001:db8:100:"),
+        "the ENI's own (mapped) IPv6 address: {seen}"
+    );
+    env.base
+        .delete_function_ipv6_default_route(env.ec2())
+        .await
+        .unwrap();
+    env.lab.sync().await.unwrap();
+    // R31: IPv6 fails silently, IPv4 is healthy.
+    let started = Instant::now();
+    let outcome = env.tcp("[2001:db8:113::10]:443");
+    assert_timed_out("IPv6 without ::/0", started, &outcome);
+    assert_eq!(env.tcp("203.0.113.10:443"), "ok");
+    assert_eq!(env.curl("https://www.lab.example/", &["-4"]).0, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s11b_dual_stack_security_group_without_ipv6_egress() {
+    lab_test!(s11b_dual_stack_security_group_without_ipv6_egress);
+    let mut env = setup(BaseOptions {
+        dual_stack: true,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(env.tcp("[2001:db8:113::10]:443"), "ok");
+    env.base
+        .set_sg_egress(env.ec2(), &[("-1", -1, -1, "0.0.0.0/0")])
+        .await
+        .unwrap();
+    env.lab.sync().await.unwrap();
+    let started = Instant::now();
+    let outcome = env.tcp("[2001:db8:113::10]:443");
+    assert_timed_out("IPv6 without SG egress", started, &outcome);
+    assert_eq!(env.tcp("203.0.113.10:443"), "ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s12_destination_reset_and_tls_alert_are_fast_and_not_timeouts() {
+    lab_test!(s12_destination_reset_and_tls_alert_are_fast_and_not_timeouts);
+    let env = setup(BaseOptions::default()).await;
+    let started = Instant::now();
+    assert_eq!(
+        env.tcp("203.0.113.12:443"),
+        "refused",
+        "RST from the destination (R36)"
+    );
+    assert!(started.elapsed() < CHECK, "a reset is not a timeout");
+    let started = Instant::now();
+    let (code, _) = env.curl("https://rst.lab.example/", &[]);
+    assert_eq!(code, 7, "curl: connection refused");
+    let (code2, _) = env.curl("https://alert.lab.example/", &[]);
+    assert_eq!(code2, 35, "curl: TLS handshake failed with an alert");
+    assert!(started.elapsed() < CHECK * 2, "both answered promptly");
+    assert_eq!(
+        env.curl("https://www.lab.example/", &[]).0,
+        0,
+        "other destinations fine"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lab_cleans_up_its_namespaces() {
+    lab_test!(lab_cleans_up_its_namespaces);
+    let env = setup(BaseOptions::default()).await;
+    let prefix = env.lab.id.clone();
+    let list = || {
+        String::from_utf8_lossy(
+            &std::process::Command::new("ip")
+                .args(["netns", "list"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .lines()
+        .filter(|l| l.starts_with(&format!("{prefix}-")))
+        .count()
+    };
+    assert!(
+        list() >= 5,
+        "router, internet, DNS, NAT and ENI namespaces exist"
+    );
+    drop(env);
+    assert_eq!(list(), 0, "every namespace of the lab is gone");
 }

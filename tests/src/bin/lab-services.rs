@@ -5,7 +5,7 @@
 //! lab-services dns-forward --listen IP --upstream IP   # Amazon DNS at VPC+2
 //! lab-services dns-auth --listen IP           # a custom (DHCP options) DNS server
 //! lab-services tcp-unix --listen IP:PORT --socket PATH  # TCP → unix socket bridge
-//! lab-services tcp-connect HOST:PORT TIMEOUT_MS  # a tiny client: ok|timeout|refused|…
+//! lab-services tcp-connect HOST:PORT TIMEOUT_MS [--random-sport]  # ok|timeout|refused|…
 //! ```
 //!
 //! Every listener binds a documentation-range address inside its namespace only.
@@ -72,16 +72,63 @@ async fn run(args: Vec<String>) -> Result<()> {
         Some("tcp-connect") => {
             let target = args.get(1).context("tcp-connect HOST:PORT TIMEOUT_MS")?;
             let ms: u64 = args.get(2).context("TIMEOUT_MS")?.parse()?;
-            println!("{}", tcp_connect(target, Duration::from_millis(ms)).await);
+            let random_sport = args.iter().any(|a| a == "--random-sport");
+            println!(
+                "{}",
+                tcp_connect(target, Duration::from_millis(ms), random_sport).await
+            );
             Ok(())
         }
         _ => bail!("usage: lab-services inet|dns-forward|dns-auth|tcp-unix|tcp-connect …"),
     }
 }
 
+/// A source port drawn uniformly from the kernel's ephemeral range
+/// (`net.ipv4.ip_local_port_range`). Linux picks neighbouring ports for consecutive
+/// connections to one destination, whereas independent Lambda execution environments land
+/// anywhere in the range; `--random-sport` emulates the latter.
+fn random_ephemeral_port() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    let range =
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+    let mut it = range
+        .split_whitespace()
+        .filter_map(|v| v.parse::<u32>().ok());
+    let (lo, hi) = (it.next().unwrap_or(32768), it.next().unwrap_or(60999));
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    (lo + (h.finish() % u64::from(hi.saturating_sub(lo).max(1))) as u32) as u16
+}
+
+async fn connect(target: &str, random_sport: bool) -> std::io::Result<TcpStream> {
+    if !random_sport {
+        return TcpStream::connect(target).await;
+    }
+    let addr: SocketAddr = target
+        .parse()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    let local: SocketAddr = if addr.is_ipv4() {
+        (std::net::Ipv4Addr::UNSPECIFIED, random_ephemeral_port()).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, random_ephemeral_port()).into()
+    };
+    socket.bind(local)?;
+    socket.connect(addr).await
+}
+
 /// Connects once and names the outcome the way the kernel reported it.
-async fn tcp_connect(target: &str, timeout: Duration) -> String {
-    match tokio::time::timeout(timeout, TcpStream::connect(target)).await {
+async fn tcp_connect(target: &str, timeout: Duration, random_sport: bool) -> String {
+    match tokio::time::timeout(timeout, connect(target, random_sport)).await {
         Err(_) => "timeout".into(),
         Ok(Ok(_)) => "ok".into(),
         Ok(Err(e)) => match e.kind() {
@@ -159,7 +206,9 @@ async fn serve_dns(listen: IpAddr) -> Result<()> {
                 if stream.read_exact(&mut buf).await.is_err() {
                     return;
                 }
-                let Ok(q) = Message::from_vec(&buf) else { return };
+                let Ok(q) = Message::from_vec(&buf) else {
+                    return;
+                };
                 if let Ok(out) = answer(&q).to_vec() {
                     let mut framed = (out.len() as u16).to_be_bytes().to_vec();
                     framed.extend(out);
@@ -300,9 +349,11 @@ async fn inet(cert: &str, key: &str) -> Result<()> {
                             let (s, peer) = tls.accept().await?;
                             let acceptor = acceptor.clone();
                             tokio::spawn(async move {
-                                let Ok(Ok(mut s)) =
-                                    tokio::time::timeout(Duration::from_secs(5), acceptor.accept(s))
-                                        .await
+                                let Ok(Ok(mut s)) = tokio::time::timeout(
+                                    Duration::from_secs(5),
+                                    acceptor.accept(s),
+                                )
+                                .await
                                 else {
                                     return;
                                 };
@@ -326,12 +377,12 @@ async fn inet(cert: &str, key: &str) -> Result<()> {
                             tokio::spawn(async move {
                                 let mut buf = [0u8; 2048];
                                 // Wait for the ClientHello, then a fatal handshake_failure alert.
-                                let _ = tokio::time::timeout(
-                                    Duration::from_secs(5),
-                                    s.read(&mut buf),
-                                )
-                                .await;
-                                let _ = s.write_all(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]).await;
+                                let _ =
+                                    tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+                                        .await;
+                                let _ = s
+                                    .write_all(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28])
+                                    .await;
                                 let _ = s.shutdown().await;
                             });
                         }

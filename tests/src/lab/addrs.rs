@@ -70,6 +70,12 @@ pub const ZONE: &[ZoneName] = &[
         role: Role::Web,
     },
     ZoneName {
+        name: "v4.lab.example",
+        v4: Ipv4Addr::new(203, 0, 113, 14),
+        v6: None,
+        role: Role::Web,
+    },
+    ZoneName {
         name: "checkip.lab.example",
         v4: Ipv4Addr::new(203, 0, 113, 11),
         v6: Some(Ipv6Addr::new(0x2001, 0xdb8, 0x113, 0, 0, 0, 0, 0x11)),
@@ -161,7 +167,10 @@ mod tests {
 
     #[test]
     fn zone_is_case_insensitive_and_scoped() {
-        assert_eq!(zone_lookup("WWW.lab.example.").map(|z| z.role), Some(Role::Web));
+        assert_eq!(
+            zone_lookup("WWW.lab.example.").map(|z| z.role),
+            Some(Role::Web)
+        );
         assert!(zone_lookup("nope.lab.example").is_none());
         assert!(in_domain("nope.lab.example"));
         assert!(!in_domain("example.com"));

@@ -285,10 +285,7 @@ pub async fn read(ec2: &Client, vpc_id: &str) -> Result<VpcConfig> {
             let dest: Option<IpNet> = r
                 .destination_cidr_block()
                 .and_then(|c| c.parse().ok())
-                .or_else(|| {
-                    r.destination_ipv6_cidr_block()
-                        .and_then(|c| c.parse().ok())
-                });
+                .or_else(|| r.destination_ipv6_cidr_block().and_then(|c| c.parse().ok()));
             // Prefix-list destinations (gateway endpoints) are not modelled.
             let Some(destination) = dest else { continue };
             let target = if let Some(g) = r.gateway_id() {
@@ -412,7 +409,10 @@ pub async fn read(ec2: &Client, vpc_id: &str) -> Result<VpcConfig> {
                 rule_number: e.rule_number().unwrap_or(32767),
                 egress: e.egress().unwrap_or(false),
                 protocol: e.protocol().unwrap_or("-1").to_string(),
-                allow: e.rule_action().map(|a| a.as_str() == "allow").unwrap_or(false),
+                allow: e
+                    .rule_action()
+                    .map(|a| a.as_str() == "allow")
+                    .unwrap_or(false),
                 cidr,
                 ports: e.port_range().and_then(|p| port_range(p.from(), p.to())),
             });

@@ -41,8 +41,7 @@ impl SubnetPlane {
         Ipv4Addr::from(u32::from(self.v4.network()) + 1)
     }
     pub fn gateway_v6(&self) -> Option<Ipv6Addr> {
-        self.v6
-            .map(|n| Ipv6Addr::from(u128::from(n.network()) + 1))
+        self.v6.map(|n| Ipv6Addr::from(u128::from(n.network()) + 1))
     }
 }
 
@@ -82,38 +81,49 @@ impl Drop for Host {
 /// Where the lab finds its binaries.
 #[derive(Debug, Clone)]
 pub struct LabOptions {
-    /// `lab-services` (tests pass `env!("CARGO_BIN_EXE_lab-services")`).
+    /// `lab-services` ([`LabOptions::discover`] builds and copies it).
     pub services_bin: PathBuf,
 }
 
 impl LabOptions {
-    /// Finds `lab-services` next to the running test binary's target dir, building it if
-    /// missing.
+    /// Builds this workspace's `lab-services` once per process and uses a private copy of
+    /// it (a target dir shared between worktrees can hold another branch's build).
     pub fn discover() -> Result<Self> {
-        Ok(LabOptions {
-            services_bin: find_or_build("lab-services", "egress-probe-e2e")?,
-        })
+        static BIN: std::sync::OnceLock<std::result::Result<PathBuf, String>> =
+            std::sync::OnceLock::new();
+        let bin = BIN
+            .get_or_init(|| {
+                build_private_copy("lab-services", "egress-probe-e2e").map_err(|e| format!("{e:#}"))
+            })
+            .clone()
+            .map_err(anyhow::Error::msg)?;
+        Ok(LabOptions { services_bin: bin })
     }
 }
 
-/// `$CARGO_TARGET_DIR/debug/<name>` (else `<workspace>/target/debug/<name>`), built with
-/// `cargo build -p <package> --bin <name>` when missing.
-pub fn find_or_build(name: &str, package: &str) -> Result<PathBuf> {
+/// Builds `name` from this workspace (`cargo build -p <package> --bin <name>`) and copies
+/// it to a private file that lives for the rest of the process (removed at exit by no one:
+/// it sits in the system temp dir under `eplab-bin-<pid>-`). A shared target directory can
+/// be rewritten by another worktree's build between our build and our run; the copy cannot.
+pub fn build_private_copy(name: &str, package: &str) -> Result<PathBuf> {
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "-q", "-p", package, "--bin", name])
+        .current_dir(crate::moto::workspace_root())
+        .stdin(Stdio::null())
+        .status()
+        .with_context(|| format!("building {name}"))?;
+    if !status.success() {
+        bail!("cargo build -p {package} --bin {name} failed ({status})");
+    }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| crate::moto::workspace_root().join("target"));
-    let path = target.join("debug").join(name);
-    if !path.exists() {
-        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["build", "-p", package, "--bin", name])
-            .current_dir(crate::moto::workspace_root())
-            .status()
-            .with_context(|| format!("building {name}"))?;
-        if !status.success() || !path.exists() {
-            bail!("could not build {name} ({status}); expected at {}", path.display());
-        }
-    }
-    Ok(path)
+    let built = target.join("debug").join(name);
+    let dir = std::env::temp_dir().join(format!("eplab-bin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let copy = dir.join(name);
+    std::fs::copy(&built, &copy).with_context(|| format!("copying {}", built.display()))?;
+    Ok(copy)
 }
 
 /// The host side of the AWS API bridge: a unix socket whose connections are relayed to
@@ -228,6 +238,12 @@ impl Lab {
             .prefix("eplab-")
             .tempdir()
             .context("creating the lab's scratch directory")?;
+        // A private copy: a shared target dir may be rewritten by another build meanwhile.
+        let mut options = options;
+        let services = dir.path().join("lab-services");
+        std::fs::copy(&options.services_bin, &services)
+            .with_context(|| format!("copying {}", options.services_bin.display()))?;
+        options.services_bin = services;
         let router = Netns::create(&format!("{id}-rt"))?;
         let inet = Netns::create(&format!("{id}-inet"))?;
         let dns = Netns::create(&format!("{id}-dns"))?;
@@ -323,7 +339,12 @@ impl Lab {
 
     /// Runs `program args…` in the probe namespace of `subnet_id`, waits (bounded by the
     /// caller's own timeouts) and returns its output.
-    pub fn exec_in(&self, subnet_id: &str, program: &str, args: &[&str]) -> Result<std::process::Output> {
+    pub fn exec_in(
+        &self,
+        subnet_id: &str,
+        program: &str,
+        args: &[&str],
+    ) -> Result<std::process::Output> {
         let mut cmd = self.command_in_subnet(subnet_id, program)?;
         cmd.args(args)
             .stdin(Stdio::null())
@@ -349,12 +370,25 @@ impl Lab {
     /// Runs `lab-services tcp-connect` in a subnet's probe namespace: `ok`, `timeout`,
     /// `refused` or `error:…`.
     pub fn tcp_connect(&self, subnet_id: &str, target: &str, timeout: Duration) -> Result<String> {
+        self.tcp_connect_with(subnet_id, target, timeout, false)
+    }
+
+    /// [`Lab::tcp_connect`]; with `random_source_port` the client binds a source port drawn
+    /// uniformly from the ephemeral range, as independent execution environments would.
+    pub fn tcp_connect_with(
+        &self,
+        subnet_id: &str,
+        target: &str,
+        timeout: Duration,
+        random_source_port: bool,
+    ) -> Result<String> {
         let bin = self.options.services_bin.to_string_lossy().to_string();
-        let out = self.exec_in(
-            subnet_id,
-            &bin,
-            &["tcp-connect", target, &timeout.as_millis().to_string()],
-        )?;
+        let ms = timeout.as_millis().to_string();
+        let mut args = vec!["tcp-connect", target, &ms];
+        if random_source_port {
+            args.push("--random-sport");
+        }
+        let out = self.exec_in(subnet_id, &bin, &args)?;
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 
@@ -395,10 +429,33 @@ impl Lab {
         r.sysctl("net.bridge.bridge-nf-call-ip6tables", "0")?;
         let inet = self.inet.name().to_string();
         let dns = self.dns.name().to_string();
-        r.ip(&["link", "add", nft::INET_LINK, "type", "veth", "peer", "name", "inet0", "netns", &inet])?;
-        r.ip(&["link", "add", nft::DNS_LINK, "type", "veth", "peer", "name", "dns0", "netns", &dns])?;
-        self.dns
-            .ip(&["link", "add", "dnsup", "type", "veth", "peer", "name", "inetdns", "netns", &inet])?;
+        r.ip(&[
+            "link",
+            "add",
+            nft::INET_LINK,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "inet0",
+            "netns",
+            &inet,
+        ])?;
+        r.ip(&[
+            "link",
+            "add",
+            nft::DNS_LINK,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "dns0",
+            "netns",
+            &dns,
+        ])?;
+        self.dns.ip(&[
+            "link", "add", "dnsup", "type", "veth", "peer", "name", "inetdns", "netns", &inet,
+        ])?;
         r.ip_batch(&format!(
             "addr add {}/30 dev {}\naddr add {}/64 dev {} nodad\nlink set {} up\naddr add {}/30 dev {}\nlink set {} up\n\
              rule add iif {} lookup {RETURN_TABLE} pref 500\nrule add iif {} lookup {RETURN_TABLE} pref 501\n",
@@ -413,7 +470,17 @@ impl Lab {
             nft::INET_LINK,
             nft::DNS_LINK,
         ))?;
-        r.ip(&["-6", "rule", "add", "iif", nft::INET_LINK, "lookup", &RETURN_TABLE.to_string(), "pref", "500"])?;
+        r.ip(&[
+            "-6",
+            "rule",
+            "add",
+            "iif",
+            nft::INET_LINK,
+            "lookup",
+            &RETURN_TABLE.to_string(),
+            "pref",
+            "500",
+        ])?;
 
         let mut inet_cmds = format!(
             "addr add {}/30 dev inet0\naddr add {}/64 dev inet0 nodad\nlink set inet0 up\naddr add {}/30 dev inetdns\nlink set inetdns up\n\
@@ -513,7 +580,13 @@ impl Lab {
                 p = 1000 + index,
             );
             if let (Some(v6), Some(gw6)) = (plane.v6, plane.gateway_v6()) {
-                writeln!(cmds, "addr add {gw6}/{} dev {} nodad", v6.prefix_len(), plane.bridge).ok();
+                writeln!(
+                    cmds,
+                    "addr add {gw6}/{} dev {} nodad",
+                    v6.prefix_len(),
+                    plane.bridge
+                )
+                .ok();
             }
             self.router.ip_batch(&cmds)?;
             self.router.ip(&[
@@ -556,12 +629,25 @@ impl Lab {
             if self.host_for_eni(&e.id).is_some() {
                 continue;
             }
-            let host = self.add_host(HostKind::Eni(e.id.clone()), &e.subnet_id, Some(e.private_ip), &cfg)?;
+            let host = self.add_host(
+                HostKind::Eni(e.id.clone()),
+                &e.subnet_id,
+                Some(e.private_ip),
+                &cfg,
+            )?;
             self.hosts.push(host);
         }
         // NAT gateways (a lab address inside the subnet: moto's is random and outside).
-        for n in cfg.nat_gateways.iter().filter(|n| want_nats.contains(&n.id)) {
-            if self.hosts.iter().any(|h| h.kind == HostKind::Nat(n.id.clone())) {
+        for n in cfg
+            .nat_gateways
+            .iter()
+            .filter(|n| want_nats.contains(&n.id))
+        {
+            if self
+                .hosts
+                .iter()
+                .any(|h| h.kind == HostKind::Nat(n.id.clone()))
+            {
                 continue;
             }
             if !self.subnets.contains_key(&n.subnet_id) {
@@ -581,11 +667,17 @@ impl Lab {
         }
         // Custom DNS servers (DHCP options): hosts answering the lab zone themselves.
         for ip in &want_dns {
-            if self.hosts.iter().any(|h| h.kind == HostKind::DnsServer(*ip)) {
+            if self
+                .hosts
+                .iter()
+                .any(|h| h.kind == HostKind::DnsServer(*ip))
+            {
                 continue;
             }
             let IpAddr::V4(v4) = ip else { continue };
-            let Some(subnet) = self.subnet_containing(*ip) else { continue };
+            let Some(subnet) = self.subnet_containing(*ip) else {
+                continue;
+            };
             let mut host = self.add_host(HostKind::DnsServer(*ip), &subnet, Some(*v4), &cfg)?;
             let child = host
                 .ns
@@ -631,33 +723,31 @@ impl Lab {
             .get(subnet_id)
             .with_context(|| format!("subnet {subnet_id} is not in the lab"))?
             .clone();
-        let v4 = match addr {
-            Some(a) => a,
-            None => {
-                let used: BTreeSet<Ipv4Addr> = cfg
-                    .enis
-                    .iter()
-                    .map(|e| e.private_ip)
-                    .chain(self.hosts.iter().map(|h| h.v4))
-                    .chain(
-                        cfg.dhcp_dns_servers
+        let v4 =
+            match addr {
+                Some(a) => a,
+                None => {
+                    let used: BTreeSet<Ipv4Addr> =
+                        cfg.enis
                             .iter()
-                            .flatten()
-                            .filter_map(|ip| match ip {
-                                IpAddr::V4(a) => Some(*a),
-                                IpAddr::V6(_) => None,
-                            }),
-                    )
-                    .collect();
-                let top = u32::from(plane.v4.broadcast()) - 1;
-                let base = u32::from(plane.v4.network()) + 4;
-                (base..=top)
-                    .rev()
-                    .map(Ipv4Addr::from)
-                    .find(|a| !used.contains(a))
-                    .context("subnet full")?
-            }
-        };
+                            .map(|e| e.private_ip)
+                            .chain(self.hosts.iter().map(|h| h.v4))
+                            .chain(cfg.dhcp_dns_servers.iter().flatten().filter_map(
+                                |ip| match ip {
+                                    IpAddr::V4(a) => Some(*a),
+                                    IpAddr::V6(_) => None,
+                                },
+                            ))
+                            .collect();
+                    let top = u32::from(plane.v4.broadcast()) - 1;
+                    let base = u32::from(plane.v4.network()) + 4;
+                    (base..=top)
+                        .rev()
+                        .map(Ipv4Addr::from)
+                        .find(|a| !used.contains(a))
+                        .context("subnet full")?
+                }
+            };
         let v6 = plane
             .v6
             .map(|n| Ipv6Addr::from(u128::from(n.network()) | u128::from(u32::from(v4))));
@@ -670,17 +760,33 @@ impl Lab {
         let ns = Netns::create(&format!("{}-{role}{}", self.id, self.host_counter))?;
         let veth = self.next_veth();
         self.router.ip(&[
-            "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", ns.name(),
+            "link",
+            "add",
+            &veth,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            ns.name(),
         ])?;
-        self.router
-            .ip_batch(&format!("link set {veth} master {}\nlink set {veth} up\n", plane.bridge))?;
+        self.router.ip_batch(&format!(
+            "link set {veth} master {}\nlink set {veth} up\n",
+            plane.bridge
+        ))?;
         let mut cmds = format!(
             "addr add {v4}/{} dev eth0\nlink set eth0 up\nroute add default via {}\n",
             plane.v4.prefix_len(),
             plane.gateway()
         );
         if let (Some(a), Some(n), Some(gw)) = (v6, plane.v6, plane.gateway_v6()) {
-            writeln!(cmds, "addr add {a}/{} dev eth0 nodad\nroute add ::/0 via {gw}", n.prefix_len()).ok();
+            writeln!(
+                cmds,
+                "addr add {a}/{} dev eth0 nodad\nroute add ::/0 via {gw}",
+                n.prefix_len()
+            )
+            .ok();
         }
         ns.ip_batch(&cmds)?;
         Ok(Host {
@@ -695,7 +801,9 @@ impl Lab {
     }
 
     fn nat_host(&self, id: &str) -> Option<&Host> {
-        self.hosts.iter().find(|h| h.kind == HostKind::Nat(id.to_string()))
+        self.hosts
+            .iter()
+            .find(|h| h.kind == HostKind::Nat(id.to_string()))
     }
 
     /// Routing: one table per subnet from its effective route table; the kernel does the
@@ -708,17 +816,47 @@ impl Lab {
         flush.extend(self.subnets.values().map(|p| p.table));
         for t in &flush {
             // Errors on an empty table are harmless; the batch below rewrites everything.
-            let _ = run(Command::new("ip").args(["-n", self.router.name(), "-4", "route", "flush", "table", &t.to_string()]));
-            let _ = run(Command::new("ip").args(["-n", self.router.name(), "-6", "route", "flush", "table", &t.to_string()]));
+            let _ = run(Command::new("ip").args([
+                "-n",
+                self.router.name(),
+                "-4",
+                "route",
+                "flush",
+                "table",
+                &t.to_string(),
+            ]));
+            let _ = run(Command::new("ip").args([
+                "-n",
+                self.router.name(),
+                "-6",
+                "route",
+                "flush",
+                "table",
+                &t.to_string(),
+            ]));
         }
         // Return table: back into the VPC from the internet and the DNS host.
         for p in self.subnets.values() {
-            writeln!(cmds, "route replace {} dev {} table {RETURN_TABLE}", p.v4, p.bridge).ok();
+            writeln!(
+                cmds,
+                "route replace {} dev {} table {RETURN_TABLE}",
+                p.v4, p.bridge
+            )
+            .ok();
             if let Some(v6) = p.v6 {
-                writeln!(cmds, "route replace {v6} dev {} table {RETURN_TABLE}", p.bridge).ok();
+                writeln!(
+                    cmds,
+                    "route replace {v6} dev {} table {RETURN_TABLE}",
+                    p.bridge
+                )
+                .ok();
             }
         }
-        writeln!(cmds, "route replace blackhole 0.0.0.0/0 table {RETURN_TABLE}").ok();
+        writeln!(
+            cmds,
+            "route replace blackhole 0.0.0.0/0 table {RETURN_TABLE}"
+        )
+        .ok();
         writeln!(cmds, "route replace blackhole ::/0 table {RETURN_TABLE}").ok();
 
         for (subnet_id, plane) in &self.subnets {
@@ -728,7 +866,12 @@ impl Lab {
                 writeln!(cmds, "route replace blackhole {c} table {t}").ok();
             }
             if cfg.cidr_v6.is_some() {
-                writeln!(cmds, "route replace blackhole {} table {t}", addrs::lab_vpc_v6()).ok();
+                writeln!(
+                    cmds,
+                    "route replace blackhole {} table {t}",
+                    addrs::lab_vpc_v6()
+                )
+                .ok();
             }
             for p in self.subnets.values() {
                 writeln!(cmds, "route replace {} dev {} table {t}", p.v4, p.bridge).ok();
@@ -738,7 +881,13 @@ impl Lab {
             }
             // R19: Amazon DNS is reached whatever the route table says.
             if let Some(d) = dns {
-                writeln!(cmds, "route replace {d}/32 via {} dev {} table {t}", addrs::DNS_ROUTER_V4, nft::DNS_LINK).ok();
+                writeln!(
+                    cmds,
+                    "route replace {d}/32 via {} dev {} table {t}",
+                    addrs::DNS_ROUTER_V4,
+                    nft::DNS_LINK
+                )
+                .ok();
             }
             let mut has_default4 = false;
             let mut has_default6 = false;
@@ -764,13 +913,21 @@ impl Lab {
                         None
                     } else {
                         match &r.target {
-                            RouteTarget::InternetGateway(id) if cfg.igws.contains(id) => Some(if v6 {
-                                format!("via {} dev {}", addrs::INET_ROUTER_V6, nft::INET_LINK)
-                            } else {
-                                format!("via {} dev {}", addrs::INET_ROUTER_V4, nft::INET_LINK)
-                            }),
-                            RouteTarget::EgressOnlyInternetGateway(id) if v6 && cfg.eigws.contains(id) => {
-                                Some(format!("via {} dev {}", addrs::INET_ROUTER_V6, nft::INET_LINK))
+                            RouteTarget::InternetGateway(id) if cfg.igws.contains(id) => {
+                                Some(if v6 {
+                                    format!("via {} dev {}", addrs::INET_ROUTER_V6, nft::INET_LINK)
+                                } else {
+                                    format!("via {} dev {}", addrs::INET_ROUTER_V4, nft::INET_LINK)
+                                })
+                            }
+                            RouteTarget::EgressOnlyInternetGateway(id)
+                                if v6 && cfg.eigws.contains(id) =>
+                            {
+                                Some(format!(
+                                    "via {} dev {}",
+                                    addrs::INET_ROUTER_V6,
+                                    nft::INET_LINK
+                                ))
                             }
                             // A NAT that is not `available` (deleted, failed, pending) is a
                             // blackhole, whatever moto reports as the route state.
@@ -827,7 +984,8 @@ impl Lab {
             .collect();
         let mut public = Vec::new();
         for n in &cfg.nat_gateways {
-            if let (true, Some(moto_eip), Some(host)) = (n.public, n.public_ip, self.nat_host(&n.id))
+            if let (true, Some(moto_eip), Some(host)) =
+                (n.public, n.public_ip, self.nat_host(&n.id))
                 && let Some(lab) = self.eips.get(&moto_eip)
             {
                 public.push((host.v4, *lab));
@@ -883,9 +1041,17 @@ impl Lab {
             return Ok(());
         };
         let addr = format!("{d}/32");
-        let has = run(Command::new("ip").args(["-n", self.dns.name(), "-4", "addr", "show", "dev", "lo"]))
-            .map(|o| String::from_utf8_lossy(&o.stdout).contains(&addr))
-            .unwrap_or(false);
+        let has = run(Command::new("ip").args([
+            "-n",
+            self.dns.name(),
+            "-4",
+            "addr",
+            "show",
+            "dev",
+            "lo",
+        ]))
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains(&addr))
+        .unwrap_or(false);
         if !has {
             let mut cmds = format!("addr add {addr} dev lo\n");
             for c in &self.config.cidrs_v4 {
@@ -925,7 +1091,10 @@ fn wait_listening(ns: &Netns, addr: &str, proto: &str) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    bail!("nothing listens on {proto} {addr} in {} after 5 s", ns.name())
+    bail!(
+        "nothing listens on {proto} {addr} in {} after 5 s",
+        ns.name()
+    )
 }
 
 /// Writes `ca.pem` (the test CA), `cert.pem` and `key.pem` (the internet's certificate

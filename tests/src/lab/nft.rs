@@ -166,7 +166,11 @@ pub fn router_ruleset(subnets: &[SubnetAcl<'_>], public: &[(Ipv4Addr, Ipv4Addr)]
 }
 
 /// A security group's rules for one direction as nft rule bodies (without verdict).
-fn sg_rule_lines(rule: &SgRule, field: &str, group_addrs: &dyn Fn(&str) -> Vec<IpAddr>) -> Vec<String> {
+fn sg_rule_lines(
+    rule: &SgRule,
+    field: &str,
+    group_addrs: &dyn Fn(&str) -> Vec<IpAddr>,
+) -> Vec<String> {
     let mut addrs: Vec<IpNet> = rule.cidrs.clone();
     for g in &rule.groups {
         addrs.extend(group_addrs(g).into_iter().map(IpNet::from));
@@ -226,7 +230,14 @@ pub fn sg_ruleset(
 mod tests {
     use super::*;
 
-    fn entry(n: i32, egress: bool, proto: &str, allow: bool, cidr: &str, ports: Option<(u16, u16)>) -> NaclEntry {
+    fn entry(
+        n: i32,
+        egress: bool,
+        proto: &str,
+        allow: bool,
+        cidr: &str,
+        ports: Option<(u16, u16)>,
+    ) -> NaclEntry {
         NaclEntry {
             rule_number: n,
             egress,

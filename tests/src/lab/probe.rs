@@ -8,9 +8,22 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-/// The probe binary: `$CARGO_TARGET_DIR/debug/egress-probe-lambda`, built if missing.
+/// The probe binary of this workspace: `cargo build -p egress-probe --bin
+/// egress-probe-lambda` once per process (quick when fresh), then copied to a private
+/// file, because a target directory shared by several worktrees may be overwritten by
+/// another checkout's build at any time. `EGRESS_PROBE_LAMBDA_BIN` overrides.
 pub fn probe_binary() -> Result<PathBuf> {
-    super::dataplane::find_or_build("egress-probe-lambda", "egress-probe")
+    static BIN: std::sync::OnceLock<std::result::Result<PathBuf, String>> =
+        std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("EGRESS_PROBE_LAMBDA_BIN") {
+            return Ok(PathBuf::from(p));
+        }
+        super::dataplane::build_private_copy("egress-probe-lambda", "egress-probe")
+            .map_err(|e| format!("{e:#}"))
+    })
+    .clone()
+    .map_err(anyhow::Error::msg)
 }
 
 /// Settings of one probe run.
@@ -68,15 +81,27 @@ impl Lab {
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("EGRESS_PROBE_TARGETS", &run.targets)
-            .env("EGRESS_PROBE_DNS_TIMEOUT_MS", run.dns_timeout.as_millis().to_string())
-            .env("EGRESS_PROBE_CONNECT_TIMEOUT_MS", run.connect_timeout.as_millis().to_string())
-            .env("EGRESS_PROBE_HTTPS_TIMEOUT_MS", run.https_timeout.as_millis().to_string())
+            .env(
+                "EGRESS_PROBE_DNS_TIMEOUT_MS",
+                run.dns_timeout.as_millis().to_string(),
+            )
+            .env(
+                "EGRESS_PROBE_CONNECT_TIMEOUT_MS",
+                run.connect_timeout.as_millis().to_string(),
+            )
+            .env(
+                "EGRESS_PROBE_HTTPS_TIMEOUT_MS",
+                run.https_timeout.as_millis().to_string(),
+            )
             .env("EGRESS_PROBE_SUBNET_ID", subnet_id)
             .env("EGRESS_PROBE_AZ", &subnet.az)
             .env("EGRESS_PROBE_VPC_ID", &self.vpc_id)
             .env("EGRESS_PROBE_SECURITY_GROUP_IDS", groups)
             .env("EGRESS_PROBE_EXTRA_CA_FILE", self.ca_file())
-            .env("EGRESS_PROBE_RESOLV_CONF", host.ns.etc_dir().join("resolv.conf"))
+            .env(
+                "EGRESS_PROBE_RESOLV_CONF",
+                host.ns.etc_dir().join("resolv.conf"),
+            )
             .env("AWS_ENDPOINT_URL", self.aws_endpoint_url())
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")

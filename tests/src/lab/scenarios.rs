@@ -180,6 +180,10 @@ pub async fn base(ec2: &Client, opts: &BaseOptions) -> Result<BaseVpc> {
         .map(String::from)
         .context("no SG id")?;
 
+    if opts.dual_stack {
+        allow_ipv6_in_default_nacl(ec2, &vpc_id).await?;
+    }
+
     let mut enis = Vec::new();
     for s in &function_subnets {
         enis.push(create_lambda_eni(ec2, s, &sg, "egress-probe").await?);
@@ -197,6 +201,36 @@ pub async fn base(ec2: &Client, opts: &BaseOptions) -> Result<BaseVpc> {
         enis,
         ipv6_cidr,
     })
+}
+
+/// AWS gives the default NACL of an IPv6 VPC rules 101 allowing `::/0` both ways; moto
+/// does not (moto-notes), so the scenario adds them through the API.
+async fn allow_ipv6_in_default_nacl(ec2: &Client, vpc_id: &str) -> Result<()> {
+    let acls = ec2
+        .describe_network_acls()
+        .filters(filter("vpc-id", vpc_id))
+        .filters(filter("default", "true"))
+        .send()
+        .await
+        .context("DescribeNetworkAcls default")?;
+    let acl = acls
+        .network_acls()
+        .first()
+        .and_then(|a| a.network_acl_id())
+        .context("no default NACL")?;
+    for egress in [false, true] {
+        ec2.create_network_acl_entry()
+            .network_acl_id(acl)
+            .rule_number(101)
+            .egress(egress)
+            .protocol("-1")
+            .rule_action(RuleAction::Allow)
+            .ipv6_cidr_block("::/0")
+            .send()
+            .await
+            .context("CreateNetworkAclEntry ::/0")?;
+    }
+    Ok(())
 }
 
 async fn create_route_table(ec2: &Client, vpc_id: &str) -> Result<String> {
@@ -235,11 +269,19 @@ pub async fn create_nat(ec2: &Client, subnet: &str) -> Result<String> {
 }
 
 /// A Lambda-style ENI (`AWS Lambda VPC ENI-<function>`) in `subnet` with `sg`.
-pub async fn create_lambda_eni(ec2: &Client, subnet: &str, sg: &str, function: &str) -> Result<String> {
+pub async fn create_lambda_eni(
+    ec2: &Client,
+    subnet: &str,
+    sg: &str,
+    function: &str,
+) -> Result<String> {
     ec2.create_network_interface()
         .subnet_id(subnet)
         .groups(sg)
-        .description(format!("{}-{function}", super::config::LAMBDA_ENI_DESCRIPTION))
+        .description(format!(
+            "{}-{function}",
+            super::config::LAMBDA_ENI_DESCRIPTION
+        ))
         .send()
         .await
         .context("CreateNetworkInterface")?
@@ -375,7 +417,11 @@ impl BaseVpc {
     }
 
     /// Replaces the probe SG's egress with exactly `rules` (protocol, from, to, cidr).
-    pub async fn set_sg_egress(&self, ec2: &Client, rules: &[(&str, i32, i32, &str)]) -> Result<()> {
+    pub async fn set_sg_egress(
+        &self,
+        ec2: &Client,
+        rules: &[(&str, i32, i32, &str)],
+    ) -> Result<()> {
         let sg = ec2
             .describe_security_groups()
             .group_ids(&self.sg)
@@ -406,9 +452,11 @@ impl BaseVpc {
                     .from_port(*from)
                     .to_port(*to);
                 if cidr.contains(':') {
-                    b.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(*cidr).build()).build()
+                    b.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(*cidr).build())
+                        .build()
                 } else {
-                    b.ip_ranges(IpRange::builder().cidr_ip(*cidr).build()).build()
+                    b.ip_ranges(IpRange::builder().cidr_ip(*cidr).build())
+                        .build()
                 }
             })
             .collect();
