@@ -1,0 +1,296 @@
+//! `diagnose`: the configuration-only analysis of a function, subnets or a VPC, with no
+//! probe: a snapshot (taken now, or read from `--snapshot FILE`), flows to the targets
+//! (host names resolved here), and the diagnosis engine's findings and paths.
+
+use crate::cli::{DiagnoseArgs, Lang};
+use crate::output::{self, Render};
+use crate::target;
+use crate::{Ctx, Outcome, outcome};
+use anyhow::{Context, Result, bail};
+use egress_probe::diagnosis::{self, Flow, Subject};
+use egress_probe::model::{
+    Finding, NetworkSnapshot, PathEvaluation, PathVerdict, Protocol, Severity, SnapshotGap, Target,
+};
+use egress_probe::snapshot::{self, Scope};
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DiagnoseResult {
+    /// `function NAME`, `subnets …`, `vpc …`.
+    pub scope: String,
+    /// `aws` or the snapshot file read.
+    pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub saved_snapshot: Option<String>,
+    pub subnet_ids: Vec<String>,
+    pub security_group_ids: Vec<String>,
+    pub targets: Vec<String>,
+    /// Targets not evaluated as flows, and why (DNS targets, names that did not resolve).
+    pub notes: Vec<String>,
+    pub findings: Vec<Finding>,
+    pub paths: Vec<PathEvaluation>,
+    pub gaps: Vec<SnapshotGap>,
+}
+
+impl DiagnoseResult {
+    pub fn broken(&self) -> bool {
+        self.findings.iter().any(|f| f.severity == Severity::Error)
+            || self.paths.iter().any(|p| p.verdict == PathVerdict::Blocked)
+    }
+}
+
+impl Render for DiagnoseResult {
+    fn text(&self, lang: Lang) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "Diagnosis of {} (from {}): subnets {}; security groups {}",
+            self.scope,
+            self.source,
+            self.subnet_ids.join(", "),
+            if self.security_group_ids.is_empty() {
+                "-".to_string()
+            } else {
+                self.security_group_ids.join(", ")
+            }
+        );
+        if let Some(p) = &self.saved_snapshot {
+            let _ = writeln!(s, "snapshot saved to {p}");
+        }
+        for n in &self.notes {
+            let _ = writeln!(s, "note: {n}");
+        }
+        for g in &self.gaps {
+            let _ = writeln!(s, "gap: {} ({:?}): {}", g.call, g.kind, g.reason);
+        }
+        if !self.paths.is_empty() {
+            s.push_str("\nPaths\n");
+            for p in &self.paths {
+                if let Some(t) = &p.target {
+                    let _ = writeln!(s, "{t}");
+                }
+                s.push_str(&output::path(p));
+            }
+        }
+        if self.findings.is_empty() {
+            s.push_str("\nNo findings: the configuration allows every evaluated path.\n");
+        } else {
+            s.push_str(match lang {
+                Lang::En => "\nFindings\n",
+                Lang::Ja => "\n検出事項\n",
+            });
+            for f in &self.findings {
+                s.push_str(&output::finding(f, lang));
+            }
+        }
+        s
+    }
+}
+
+pub async fn run(ctx: &mut Ctx, args: &DiagnoseArgs) -> Result<Outcome> {
+    let targets: Vec<String> = if args.targets.is_empty() {
+        target::DEFAULT_TARGETS
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    } else {
+        args.targets.clone()
+    };
+    let (snapshot, source, saved) = match &args.snapshot {
+        Some(path) => {
+            let snap =
+                snapshot::load(path).with_context(|| format!("--snapshot {}", path.display()))?;
+            (snap, path.display().to_string(), None)
+        }
+        None => {
+            let scope = if let Some(f) = &args.function {
+                Scope::Function(f.clone())
+            } else if !args.subnet.is_empty() {
+                Scope::Subnets(args.subnet.clone())
+            } else if let Some(v) = &args.vpc {
+                Scope::Vpc(v.clone())
+            } else {
+                bail!("nothing to diagnose: pass --function, --subnet, --vpc or --snapshot FILE");
+            };
+            let clients = ctx.clients().await?;
+            let snap = snapshot::take(&clients.snapshot_clients(), &scope).await?;
+            let saved = match &args.save_snapshot {
+                Some(p) => {
+                    snapshot::save(&snap, p)?;
+                    Some(p.display().to_string())
+                }
+                None => None,
+            };
+            (snap, "aws".to_string(), saved)
+        }
+    };
+    let (scope, subject) = subject(&snapshot, args)?;
+    let (flows, notes) = flows(&targets).await;
+    let d = diagnosis::diagnose(&snapshot, &subject, &flows, &[]);
+    let result = DiagnoseResult {
+        scope,
+        source,
+        saved_snapshot: saved,
+        subnet_ids: subject.subnet_ids.clone(),
+        security_group_ids: subject.security_group_ids.clone(),
+        targets,
+        notes,
+        findings: d.findings,
+        paths: d.paths,
+        gaps: snapshot.gaps.clone(),
+    };
+    let code = if result.broken() { 1 } else { 0 };
+    Ok(outcome(ctx, &result, code))
+}
+
+/// Whose egress: the function's subnets and groups, the given subnets, or a VPC's subnets.
+pub fn subject(snapshot: &NetworkSnapshot, args: &DiagnoseArgs) -> Result<(String, Subject)> {
+    let (scope, function, subnet_ids, mut groups) = if let Some(name) = &args.function {
+        let Some(f) = snapshot.function(name) else {
+            bail!("function {name} is not in the snapshot");
+        };
+        if !f.in_vpc() {
+            bail!("function {name} is not attached to a VPC: its egress does not go through one");
+        }
+        (
+            format!("function {name}"),
+            Some(f.name.clone()),
+            f.subnet_ids.clone(),
+            f.security_group_ids.clone(),
+        )
+    } else if !args.subnet.is_empty() {
+        if let Some(missing) = args.subnet.iter().find(|s| snapshot.subnet(s).is_none()) {
+            bail!("subnet {missing} is not in the snapshot");
+        }
+        (
+            format!("subnets {}", args.subnet.join(", ")),
+            None,
+            args.subnet.clone(),
+            vec![],
+        )
+    } else {
+        let vpc = match &args.vpc {
+            Some(v) => v.clone(),
+            None => match snapshot.vpcs.as_slice() {
+                [one] => one.id.clone(),
+                [] => bail!("the snapshot holds no VPC"),
+                _ => bail!("the snapshot holds several VPCs: pass --vpc, --subnet or --function"),
+            },
+        };
+        let subnets: Vec<String> = snapshot
+            .subnets
+            .iter()
+            .filter(|s| s.vpc_id == vpc)
+            .map(|s| s.id.clone())
+            .collect();
+        if subnets.is_empty() {
+            bail!("VPC {vpc} has no subnet in the snapshot");
+        }
+        (format!("vpc {vpc}"), None, subnets, vec![])
+    };
+    if !args.security_groups.is_empty() {
+        groups = args.security_groups.clone();
+    }
+    if groups.is_empty() {
+        // A new ENI without groups gets the VPC's default group.
+        let vpc = subnet_ids
+            .first()
+            .and_then(|s| snapshot.subnet(s))
+            .map(|s| s.vpc_id.clone());
+        if let Some(g) = snapshot
+            .security_groups
+            .iter()
+            .find(|g| Some(&g.vpc_id) == vpc.as_ref() && g.name.as_deref() == Some("default"))
+        {
+            groups.push(g.id.clone());
+        }
+    }
+    Ok((
+        scope,
+        Subject {
+            function,
+            subnet_ids,
+            security_group_ids: groups,
+        },
+    ))
+}
+
+/// Flows to the targets: IP literals as they are, host names resolved here (up to four
+/// addresses each). DNS targets are not flows: the Amazon resolver is not filtered by
+/// security groups or NACLs (R25); the engine checks the DNS settings itself.
+pub async fn flows(targets: &[String]) -> (Vec<Flow>, Vec<String>) {
+    let mut flows = Vec::new();
+    let mut notes = Vec::new();
+    for t in targets {
+        let Ok(parsed) = target::parse(t) else {
+            notes.push(format!("{t}: not a valid target"));
+            continue;
+        };
+        let (host, port) = match &parsed {
+            Target::Dns { name } => {
+                notes.push(format!(
+                    "dns:{name}: DNS settings are checked, not a path (R25)"
+                ));
+                continue;
+            }
+            Target::Tcp { host, port } | Target::Https { host, port, .. } => (host.clone(), *port),
+        };
+        let addresses: Vec<IpAddr> = match host.parse::<IpAddr>() {
+            Ok(ip) => vec![ip],
+            Err(_) => match tokio::net::lookup_host((host.as_str(), port)).await {
+                Ok(addrs) => {
+                    let mut v: Vec<IpAddr> = addrs.map(|a| a.ip()).collect();
+                    v.sort();
+                    v.dedup();
+                    v.truncate(4);
+                    v
+                }
+                Err(e) => {
+                    notes.push(format!(
+                        "{t}: {host} does not resolve here ({e}); not evaluated"
+                    ));
+                    continue;
+                }
+            },
+        };
+        let is_name = host.parse::<IpAddr>().is_err();
+        for destination in addresses {
+            flows.push(Flow {
+                target: t.clone(),
+                host: is_name.then(|| host.clone()),
+                destination,
+                protocol: Protocol::TCP,
+                port,
+            });
+        }
+    }
+    (flows, notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn ip_targets_become_flows_without_resolution() {
+        let (flows, notes) = flows(&[
+            "tcp://192.0.2.10:443".to_string(),
+            "https://[2001:db8::5]:8443/x".to_string(),
+            "dns:example.com".to_string(),
+        ])
+        .await;
+        assert_eq!(flows.len(), 2);
+        assert_eq!(
+            flows[0].destination,
+            "192.0.2.10".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(flows[0].port, 443);
+        assert_eq!(flows[0].host, None);
+        assert_eq!(flows[1].port, 8443);
+        assert_eq!(flows[1].protocol, Protocol::TCP);
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].contains("R25"));
+    }
+}

@@ -1,0 +1,1214 @@
+//! `install`: one probe function per chosen subnet, its schedule, the shared execution
+//! role and security groups. Reads everything first into a plan (printed by `--dry-run`),
+//! then applies it subnet by subnet, concurrently and bounded; one failed subnet never
+//! stops the others, and a re-run finishes the job.
+
+use crate::artifact::{self, Artifact};
+use crate::aws::{self, Clients, api_error, code};
+use crate::cli::{InstallArgs, Lang};
+use crate::output::Render;
+use crate::plan::{
+    self, ExistingFunction, FunctionChange, FunctionSpec, ProbeSettings, ScheduleChange, SubnetInfo,
+};
+use crate::progress::Progress;
+use crate::{Ctx, Outcome, outcome};
+use anyhow::{Context, Result, anyhow, bail};
+use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, Runtime, VpcConfig};
+use aws_smithy_types::Blob;
+use serde::Serialize;
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What happens to the execution role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "action")]
+pub enum RoleAction {
+    /// `--role-arn` given: used as is.
+    Given,
+    Create,
+    /// The inline policy or the managed policy attachment differs.
+    Update,
+    Unchanged,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleStep {
+    pub name: String,
+    /// Known once it exists (`(new)` in a dry run).
+    pub arn: String,
+    #[serde(flatten)]
+    pub action: RoleAction,
+    pub status: StepStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "action")]
+pub enum SgAction {
+    Given,
+    Mirrored,
+    Create,
+    Unchanged,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SgStep {
+    pub vpc_id: String,
+    pub group_ids: Vec<String>,
+    #[serde(flatten)]
+    pub action: SgAction,
+    pub status: StepStatus,
+}
+
+/// Planned, done, or failed (with the error).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "status", content = "error")]
+pub enum StepStatus {
+    Planned,
+    Done,
+    Failed(String),
+    /// Not attempted because an earlier step failed.
+    NotDone(String),
+}
+
+impl StepStatus {
+    fn label(&self) -> String {
+        match self {
+            StepStatus::Planned => "planned".into(),
+            StepStatus::Done => "done".into(),
+            StepStatus::Failed(e) => format!("FAILED: {e}"),
+            StepStatus::NotDone(e) => format!("not done: {e}"),
+        }
+    }
+    fn failed(&self) -> bool {
+        matches!(self, StepStatus::Failed(_) | StepStatus::NotDone(_))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeStep {
+    pub subnet_id: String,
+    pub availability_zone: String,
+    pub vpc_id: String,
+    pub function: String,
+    pub function_change: FunctionChange,
+    pub schedule_change: ScheduleChange,
+    pub status: StepStatus,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PruneStep {
+    pub function: String,
+    pub subnet_id: String,
+    pub remove_rule: bool,
+    pub status: StepStatus,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ZipInfo {
+    pub path: String,
+    pub architecture: String,
+    pub code_sha256: String,
+    pub bytes: usize,
+}
+
+/// The result of `install` (the plan, with each step's status).
+#[derive(Debug, Clone, Serialize)]
+pub struct InstallResult {
+    pub dry_run: bool,
+    pub region: String,
+    pub zip: ZipInfo,
+    pub role: RoleStep,
+    pub security_groups: Vec<SgStep>,
+    pub probes: Vec<ProbeStep>,
+    pub pruned: Vec<PruneStep>,
+}
+
+impl InstallResult {
+    pub fn changes(&self) -> usize {
+        let role = usize::from(matches!(
+            self.role.action,
+            RoleAction::Create | RoleAction::Update
+        ));
+        let sgs = self
+            .security_groups
+            .iter()
+            .filter(|s| s.action == SgAction::Create)
+            .count();
+        let probes = self
+            .probes
+            .iter()
+            .filter(|p| {
+                p.function_change.changes_something() || p.schedule_change.changes_something()
+            })
+            .count();
+        role + sgs + probes + self.pruned.len()
+    }
+
+    pub fn failures(&self) -> usize {
+        usize::from(self.role.status.failed())
+            + self
+                .security_groups
+                .iter()
+                .filter(|s| s.status.failed())
+                .count()
+            + self.probes.iter().filter(|p| p.status.failed()).count()
+            + self.pruned.iter().filter(|p| p.status.failed()).count()
+    }
+}
+
+fn function_change_text(c: &FunctionChange) -> String {
+    match c {
+        FunctionChange::Create => "create".into(),
+        FunctionChange::Unchanged => "unchanged".into(),
+        FunctionChange::RefuseUnmanaged => "left alone (exists, not tagged by egress-probe)".into(),
+        FunctionChange::Update {
+            code,
+            configuration,
+            tags,
+        } => {
+            let mut parts = Vec::new();
+            if *code {
+                parts.push("code".to_string());
+            }
+            parts.extend(configuration.iter().cloned());
+            if *tags {
+                parts.push("tags".into());
+            }
+            format!("update {}", parts.join(", "))
+        }
+    }
+}
+
+fn schedule_change_text(c: &ScheduleChange) -> String {
+    match c {
+        ScheduleChange::None => "-".into(),
+        ScheduleChange::Create { expression } => format!("create {expression}"),
+        ScheduleChange::Update { expression } => format!("update {expression}"),
+        ScheduleChange::Unchanged => "unchanged".into(),
+        ScheduleChange::Remove => "remove".into(),
+        ScheduleChange::RefuseUnmanaged => "left alone (rule not tagged by egress-probe)".into(),
+    }
+}
+
+impl Render for InstallResult {
+    fn text(&self, _lang: Lang) -> String {
+        let mut s = String::new();
+        let head = if self.dry_run {
+            "Plan (dry run, nothing changed)"
+        } else {
+            "Install"
+        };
+        let _ = writeln!(
+            s,
+            "{head} in {}: zip {} ({}, {})",
+            self.region, self.zip.path, self.zip.architecture, self.zip.code_sha256
+        );
+        let role_action = match self.role.action {
+            RoleAction::Given => "given",
+            RoleAction::Create => "create",
+            RoleAction::Update => "update policies",
+            RoleAction::Unchanged => "unchanged",
+        };
+        let _ = writeln!(
+            s,
+            "role {} ({}): {role_action} [{}]",
+            self.role.name,
+            self.role.arn,
+            self.role.status.label()
+        );
+        for g in &self.security_groups {
+            let action = match g.action {
+                SgAction::Given => "given",
+                SgAction::Mirrored => "mirrored from --like-function",
+                SgAction::Create => "create egress-probe group",
+                SgAction::Unchanged => "egress-probe group unchanged",
+            };
+            let _ = writeln!(
+                s,
+                "security groups of {}: {} {action} [{}]",
+                g.vpc_id,
+                g.group_ids.join(", "),
+                g.status.label()
+            );
+        }
+        let mut table = comfy_table::Table::new();
+        table.load_style(comfy_table::presets::ASCII_BORDERS_ONLY_CONDENSED);
+        table.set_header(vec!["AZ", "subnet", "function", "schedule", "status"]);
+        for p in &self.probes {
+            table.add_row(vec![
+                p.availability_zone.clone(),
+                p.subnet_id.clone(),
+                function_change_text(&p.function_change),
+                schedule_change_text(&p.schedule_change),
+                p.status.label(),
+            ]);
+        }
+        let _ = writeln!(s, "{table}");
+        for p in &self.pruned {
+            let _ = writeln!(
+                s,
+                "prune {} (subnet {} is gone){} [{}]",
+                p.function,
+                p.subnet_id,
+                if p.remove_rule { " and its rule" } else { "" },
+                p.status.label()
+            );
+        }
+        let failures = self.failures();
+        let changes = self.changes();
+        if self.dry_run {
+            let _ = writeln!(
+                s,
+                "{changes} change(s) planned; run without --dry-run to apply."
+            );
+        } else if failures == 0 {
+            let _ = writeln!(s, "{changes} change(s) made; all done.");
+        } else {
+            let _ = writeln!(
+                s,
+                "{failures} step(s) not done (see above); re-run the same command to finish."
+            );
+        }
+        s
+    }
+}
+
+/// Entry point.
+pub async fn run(ctx: &mut Ctx, args: &InstallArgs) -> Result<Outcome> {
+    if args.selection.is_empty() && !args.prune {
+        bail!(
+            "no subnets chosen: pass --vpc, --subnet, --tag, --like-function or --lambda-subnets"
+        );
+    }
+    if let Some(arn) = &args.role_arn {
+        if !arn.starts_with("arn:aws") || !arn.contains(":role/") {
+            bail!("--role-arn `{arn}` is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)");
+        }
+    }
+    let zip_path = artifact::locate(args.zip.as_deref())?;
+    let zip = artifact::load(&zip_path)?;
+    let clients = ctx.clients().await?;
+    let visible = ctx.progress_visible();
+
+    let selection = select_subnets(&clients, args).await?;
+    let settings = ProbeSettings {
+        targets: args.targets.clone(),
+        diagnose: args.diagnose.as_str().to_string(),
+        metric_namespace: args.metric_namespace.clone(),
+        schedule: args.schedule.clone(),
+    };
+    let mut sgs = plan_security_groups(&clients, args, &selection).await?;
+    let mut role = plan_role(&clients, args).await?;
+
+    // Read every probe's current state, concurrently.
+    let progress = Progress::new(selection.subnets.len() as u64, "reading", visible);
+    let existing = read_existing(&clients, &selection.subnets, args.concurrency, &progress).await?;
+    progress.finish();
+
+    let mut probes = Vec::new();
+    let mut specs = Vec::new();
+    for (subnet, (function, rule)) in selection.subnets.iter().zip(existing) {
+        let groups = sgs
+            .iter()
+            .find(|g| g.vpc_id == subnet.vpc_id)
+            .map(|g| g.group_ids.clone())
+            .unwrap_or_default();
+        let spec = FunctionSpec::new(
+            subnet.clone(),
+            groups,
+            role.arn.clone(),
+            zip.arch,
+            zip.code_sha256.clone(),
+            &settings,
+        );
+        let function_change = plan::diff_function(&spec, function.as_ref());
+        let fn_arn = function.as_ref().map(|f| f.arn.clone()).unwrap_or_default();
+        let input = plan::rule_input(&settings.targets);
+        let schedule_change =
+            plan::diff_schedule(settings.schedule.as_deref(), &fn_arn, &input, rule.as_ref());
+        probes.push(ProbeStep {
+            subnet_id: subnet.id.clone(),
+            availability_zone: subnet.availability_zone.clone(),
+            vpc_id: subnet.vpc_id.clone(),
+            function: spec.name.clone(),
+            function_change,
+            schedule_change,
+            status: StepStatus::Planned,
+        });
+        specs.push(spec);
+    }
+
+    let mut pruned = Vec::new();
+    if args.prune {
+        for f in prune_plan(&clients).await? {
+            let subnet = f.subnet_tag().unwrap_or_default().to_string();
+            let remove_rule = aws::get_rule(&clients, &plan::rule_name(&subnet))
+                .await?
+                .is_some_and(|r| r.managed);
+            pruned.push(PruneStep {
+                function: f.name.clone(),
+                subnet_id: subnet,
+                remove_rule,
+                status: StepStatus::Planned,
+            });
+        }
+    }
+
+    let zip_info = ZipInfo {
+        path: zip.path.display().to_string(),
+        architecture: zip.arch.as_lambda().to_string(),
+        code_sha256: zip.code_sha256.clone(),
+        bytes: zip.bytes.len(),
+    };
+    if args.dry_run {
+        let result = InstallResult {
+            dry_run: true,
+            region: clients.region.clone(),
+            zip: zip_info,
+            role,
+            security_groups: sgs,
+            probes,
+            pruned,
+        };
+        return Ok(outcome(ctx, &result, 0));
+    }
+
+    // Apply: shared resources first; a failure there stops the probes that need them.
+    let role_ok = apply_role(&clients, &mut role).await;
+    for s in &mut specs {
+        s.role_arn = role.arn.clone();
+    }
+    for g in &mut sgs {
+        apply_security_group(&clients, g).await;
+    }
+    let role_created = role.action == RoleAction::Create;
+    let progress = Progress::new(probes.len() as u64, "installing", visible);
+    let sem = Arc::new(tokio::sync::Semaphore::new(args.concurrency as usize));
+    let mut set = tokio::task::JoinSet::new();
+    let zip = Arc::new(zip);
+    for (i, (step, mut spec)) in probes.iter().zip(specs).enumerate() {
+        if let Some(sg) = sgs.iter().find(|g| g.vpc_id == step.vpc_id) {
+            spec.security_group_ids = sg.group_ids.clone();
+            spec.security_group_ids.sort();
+            if sg.status.failed() {
+                let why = format!("security group for {} not ready", step.vpc_id);
+                set.spawn(async move { (i, StepStatus::NotDone(why)) });
+                continue;
+            }
+        }
+        if !role_ok {
+            let why = "execution role not ready".to_string();
+            set.spawn(async move { (i, StepStatus::NotDone(why)) });
+            continue;
+        }
+        if matches!(step.function_change, FunctionChange::RefuseUnmanaged) {
+            let why = format!(
+                "{} exists and is not tagged {}=true",
+                step.function,
+                plan::MANAGED_TAG
+            );
+            set.spawn(async move { (i, StepStatus::Failed(why)) });
+            continue;
+        }
+        let clients = clients.clone();
+        let zip = zip.clone();
+        let sem = sem.clone();
+        let step = step.clone();
+        let settings = settings.clone();
+        let progress = progress.clone();
+        let wait = Duration::from_secs(args.wait_timeout);
+        set.spawn(async move {
+            let _permit = sem.acquire_owned().await;
+            progress.message(format!("installing {}", step.subnet_id));
+            let status = match apply_probe(
+                &clients,
+                &zip,
+                &spec,
+                &step,
+                &settings,
+                role_created,
+                wait,
+            )
+            .await
+            {
+                Ok(()) => StepStatus::Done,
+                Err(e) => StepStatus::Failed(format!("{e:#}")),
+            };
+            progress.inc();
+            (i, status)
+        });
+    }
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok((i, status)) => {
+                if let Some(p) = probes.get_mut(i) {
+                    p.status = status;
+                }
+            }
+            Err(e) => tracing::error!("an install task stopped: {e}"),
+        }
+    }
+    for p in &mut probes {
+        if p.status == StepStatus::Planned {
+            p.status = StepStatus::NotDone("the task stopped before finishing".into());
+        }
+    }
+    progress.finish();
+
+    for p in &mut pruned {
+        p.status = match prune_one(&clients, p).await {
+            Ok(()) => StepStatus::Done,
+            Err(e) => StepStatus::Failed(format!("{e:#}")),
+        };
+    }
+
+    let result = InstallResult {
+        dry_run: false,
+        region: clients.region.clone(),
+        zip: zip_info,
+        role,
+        security_groups: sgs,
+        probes,
+        pruned,
+    };
+    let code = if result.failures() == 0 { 0 } else { 2 };
+    Ok(outcome(ctx, &result, code))
+}
+
+/// The chosen subnets, and the security groups of `--like-function`.
+pub struct Selection {
+    pub subnets: Vec<SubnetInfo>,
+    pub like_function_groups: Option<Vec<String>>,
+}
+
+async fn select_subnets(clients: &Clients, args: &InstallArgs) -> Result<Selection> {
+    let sel = &args.selection;
+    let mut ids: Vec<String> = sel.subnets.clone();
+    let mut like_groups = None;
+    if !sel.subnets.is_empty() {
+        aws::subnets_by_id(clients, &sel.subnets).await?;
+    }
+    if let Some(name) = &sel.like_function {
+        let f = match clients
+            .lambda
+            .get_function_configuration()
+            .function_name(name)
+            .send()
+            .await
+        {
+            Ok(f) => f,
+            Err(e) if code(&e) == Some("ResourceNotFoundException") => {
+                bail!(
+                    "function {name} not found in {}: check --like-function",
+                    clients.region
+                )
+            }
+            Err(e) => return Err(api_error("lambda:GetFunctionConfiguration", e)),
+        };
+        let vpc = f.vpc_config();
+        let subnets = vpc.map(|v| v.subnet_ids().to_vec()).unwrap_or_default();
+        if subnets.is_empty() {
+            bail!("function {name} is not attached to a VPC: --like-function needs a VPC function");
+        }
+        aws::subnets_by_id(clients, &subnets).await?;
+        ids.extend(subnets);
+        like_groups = Some(
+            vpc.map(|v| v.security_group_ids().to_vec())
+                .unwrap_or_default(),
+        );
+    }
+    if sel.lambda_subnets {
+        let mut found = Vec::new();
+        for (name, subnets) in aws::all_function_vpc_configs(clients).await? {
+            if !name.starts_with(plan::PREFIX) {
+                found.extend(subnets);
+            }
+        }
+        if found.is_empty() {
+            bail!(
+                "--lambda-subnets: no VPC-attached function in {} (other than egress-probe's)",
+                clients.region
+            );
+        }
+        ids.extend(found);
+    }
+    ids.sort();
+    ids.dedup();
+    if let Some(vpc) = &sel.vpc {
+        aws::check_vpc(clients, vpc).await?;
+    }
+    let names_subnets =
+        !sel.subnets.is_empty() || sel.like_function.is_some() || sel.lambda_subnets;
+    let mut filters = Vec::new();
+    if names_subnets {
+        filters.push(aws::subnet_id_filter(&ids));
+    }
+    if let Some(vpc) = &sel.vpc {
+        filters.push(aws::vpc_filter(vpc));
+    }
+    for (k, v) in &sel.tags {
+        filters.push(aws::tag_filter(k, v));
+    }
+    let subnets = if filters.is_empty() {
+        Vec::new()
+    } else {
+        aws::describe_subnets(clients, filters).await?
+    };
+    if subnets.is_empty() && !sel.is_empty() {
+        bail!(
+            "no subnet in {} matches the selection (--vpc/--subnet/--tag/--like-function/--lambda-subnets)",
+            clients.region
+        );
+    }
+    Ok(Selection {
+        subnets,
+        like_function_groups: like_groups,
+    })
+}
+
+async fn plan_security_groups(
+    clients: &Clients,
+    args: &InstallArgs,
+    selection: &Selection,
+) -> Result<Vec<SgStep>> {
+    let mut vpcs: Vec<String> = selection.subnets.iter().map(|s| s.vpc_id.clone()).collect();
+    vpcs.sort();
+    vpcs.dedup();
+    let explicit = if !args.security_groups.is_empty() {
+        Some((args.security_groups.clone(), SgAction::Given))
+    } else {
+        selection
+            .like_function_groups
+            .clone()
+            .filter(|g| !g.is_empty())
+            .map(|g| (g, SgAction::Mirrored))
+    };
+    if let Some((groups, action)) = explicit {
+        let found = aws::security_groups(clients, &groups).await?;
+        for vpc in &vpcs {
+            if let Some((g, other)) = found.iter().find(|(_, v)| v != vpc) {
+                bail!(
+                    "security group {g} belongs to {other}, but subnets of {vpc} were chosen: pass groups of the subnets' VPC"
+                );
+            }
+        }
+        return Ok(vpcs
+            .into_iter()
+            .map(|vpc_id| SgStep {
+                vpc_id,
+                group_ids: groups.clone(),
+                action: action.clone(),
+                status: StepStatus::Planned,
+            })
+            .collect());
+    }
+    let mut out = Vec::new();
+    for vpc in vpcs {
+        let resp = clients
+            .ec2
+            .describe_security_groups()
+            .filters(aws::vpc_filter(&vpc))
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("group-name")
+                    .values(plan::SG_NAME)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:DescribeSecurityGroups", e))?;
+        match resp.security_groups().first() {
+            Some(g) => {
+                let managed = g
+                    .tags()
+                    .iter()
+                    .any(|t| t.key() == Some(plan::MANAGED_TAG) && t.value() == Some("true"));
+                let id = g.group_id().unwrap_or_default().to_string();
+                if !managed {
+                    bail!(
+                        "security group {id} in {vpc} is named `{}` but not tagged {}=true: pass --security-group, or tag or rename it",
+                        plan::SG_NAME,
+                        plan::MANAGED_TAG
+                    );
+                }
+                out.push(SgStep {
+                    vpc_id: vpc,
+                    group_ids: vec![id],
+                    action: SgAction::Unchanged,
+                    status: StepStatus::Planned,
+                });
+            }
+            None => out.push(SgStep {
+                vpc_id: vpc,
+                group_ids: vec!["(new)".into()],
+                action: SgAction::Create,
+                status: StepStatus::Planned,
+            }),
+        }
+    }
+    Ok(out)
+}
+
+async fn plan_role(clients: &Clients, args: &InstallArgs) -> Result<RoleStep> {
+    let name = plan::role_name(&clients.region);
+    if let Some(arn) = &args.role_arn {
+        return Ok(RoleStep {
+            name: arn.rsplit('/').next().unwrap_or(arn).to_string(),
+            arn: arn.clone(),
+            action: RoleAction::Given,
+            status: StepStatus::Planned,
+        });
+    }
+    let role = match clients.iam.get_role().role_name(&name).send().await {
+        Ok(r) => r,
+        Err(e) if code(&e) == Some("NoSuchEntity") => {
+            return Ok(RoleStep {
+                name,
+                arn: "(new)".into(),
+                action: RoleAction::Create,
+                status: StepStatus::Planned,
+            });
+        }
+        Err(e) => return Err(api_error("iam:GetRole", e)),
+    };
+    let arn = role
+        .role()
+        .map(|r| r.arn().to_string())
+        .ok_or_else(|| anyhow!("iam:GetRole {name}: answer without a role"))?;
+    let tags = clients
+        .iam
+        .list_role_tags()
+        .role_name(&name)
+        .send()
+        .await
+        .map_err(|e| api_error("iam:ListRoleTags", e))?;
+    if !tags
+        .tags()
+        .iter()
+        .any(|t| t.key() == plan::MANAGED_TAG && t.value() == "true")
+    {
+        bail!(
+            "role {name} exists but is not tagged {}=true: pass --role-arn to use it, or delete it",
+            plan::MANAGED_TAG
+        );
+    }
+    let account = aws::account_of_arn(&arn).unwrap_or("*").to_string();
+    let wanted = plan::inline_policy(&clients.region, &account);
+    let current = match clients
+        .iam
+        .get_role_policy()
+        .role_name(&name)
+        .policy_name(plan::INLINE_POLICY)
+        .send()
+        .await
+    {
+        Ok(p) => aws::decode_policy(p.policy_document()),
+        Err(e) if code(&e) == Some("NoSuchEntity") => None,
+        Err(e) => return Err(api_error("iam:GetRolePolicy", e)),
+    };
+    let attached = clients
+        .iam
+        .list_attached_role_policies()
+        .role_name(&name)
+        .send()
+        .await
+        .map_err(|e| api_error("iam:ListAttachedRolePolicies", e))?;
+    let has_vpc_access = attached
+        .attached_policies()
+        .iter()
+        .any(|p| p.policy_arn() == Some(plan::VPC_ACCESS_POLICY));
+    let action = if current.as_ref() == Some(&wanted) && has_vpc_access {
+        RoleAction::Unchanged
+    } else {
+        RoleAction::Update
+    };
+    Ok(RoleStep {
+        name,
+        arn,
+        action,
+        status: StepStatus::Planned,
+    })
+}
+
+/// Creates or updates the role; returns whether it is usable.
+async fn apply_role(clients: &Clients, role: &mut RoleStep) -> bool {
+    let result: Result<()> = async {
+        match role.action {
+            RoleAction::Given | RoleAction::Unchanged => return Ok(()),
+            RoleAction::Create => {
+                let tag = aws_sdk_iam::types::Tag::builder()
+                    .key(plan::MANAGED_TAG)
+                    .value("true")
+                    .build()
+                    .context("building the role tag")?;
+                let created = clients
+                    .iam
+                    .create_role()
+                    .role_name(&role.name)
+                    .assume_role_policy_document(plan::trust_policy().to_string())
+                    .description(
+                        "Execution role of the egress-probe functions (managed by egress-probe)",
+                    )
+                    .tags(tag)
+                    .send()
+                    .await
+                    .map_err(|e| api_error("iam:CreateRole", e))?;
+                role.arn = created
+                    .role()
+                    .map(|r| r.arn().to_string())
+                    .ok_or_else(|| anyhow!("iam:CreateRole: answer without a role"))?;
+            }
+            RoleAction::Update => {}
+        }
+        let account = aws::account_of_arn(&role.arn).unwrap_or("*").to_string();
+        clients
+            .iam
+            .put_role_policy()
+            .role_name(&role.name)
+            .policy_name(plan::INLINE_POLICY)
+            .policy_document(plan::inline_policy(&clients.region, &account).to_string())
+            .send()
+            .await
+            .map_err(|e| api_error("iam:PutRolePolicy", e))?;
+        clients
+            .iam
+            .attach_role_policy()
+            .role_name(&role.name)
+            .policy_arn(plan::VPC_ACCESS_POLICY)
+            .send()
+            .await
+            .map_err(|e| api_error("iam:AttachRolePolicy", e))?;
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => {
+            role.status = StepStatus::Done;
+            true
+        }
+        Err(e) => {
+            role.status = StepStatus::Failed(format!("{e:#}"));
+            false
+        }
+    }
+}
+
+async fn apply_security_group(clients: &Clients, step: &mut SgStep) {
+    if step.action != SgAction::Create {
+        step.status = StepStatus::Done;
+        return;
+    }
+    let result: Result<String> = async {
+        let spec = aws_sdk_ec2::types::TagSpecification::builder()
+            .resource_type(aws_sdk_ec2::types::ResourceType::SecurityGroup)
+            .tags(
+                aws_sdk_ec2::types::Tag::builder()
+                    .key(plan::MANAGED_TAG)
+                    .value("true")
+                    .build(),
+            )
+            .tags(
+                aws_sdk_ec2::types::Tag::builder()
+                    .key("Name")
+                    .value(plan::SG_NAME)
+                    .build(),
+            )
+            .build();
+        // The default egress rule (all traffic to 0.0.0.0/0, and ::/0 in IPv6 VPCs) is kept:
+        // the probe tests the subnet's path, not its own group (least surprise: like a
+        // function with a new group). Use --security-group to test specific groups.
+        let resp = clients
+            .ec2
+            .create_security_group()
+            .group_name(plan::SG_NAME)
+            .description("egress-probe functions (managed by egress-probe; all egress, no ingress)")
+            .vpc_id(&step.vpc_id)
+            .tag_specifications(spec)
+            .send()
+            .await
+            .map_err(|e| api_error("ec2:CreateSecurityGroup", e))?;
+        resp.group_id()
+            .map(str::to_string)
+            .ok_or_else(|| anyhow!("ec2:CreateSecurityGroup: answer without a group ID"))
+    }
+    .await;
+    match result {
+        Ok(id) => {
+            step.group_ids = vec![id];
+            step.status = StepStatus::Done;
+        }
+        Err(e) => step.status = StepStatus::Failed(format!("{e:#}")),
+    }
+}
+
+type Existing = (Option<ExistingFunction>, Option<plan::ExistingRule>);
+
+async fn read_existing(
+    clients: &Clients,
+    subnets: &[SubnetInfo],
+    concurrency: u32,
+    progress: &Progress,
+) -> Result<Vec<Existing>> {
+    let sem = Arc::new(tokio::sync::Semaphore::new(concurrency as usize));
+    let mut set = tokio::task::JoinSet::new();
+    for (i, s) in subnets.iter().enumerate() {
+        let clients = clients.clone();
+        let sem = sem.clone();
+        let id = s.id.clone();
+        let progress = progress.clone();
+        set.spawn(async move {
+            let _permit = sem.acquire_owned().await;
+            let f = aws::get_function(&clients, &plan::function_name(&id)).await;
+            let r = aws::get_rule(&clients, &plan::rule_name(&id)).await;
+            progress.inc();
+            (i, f, r)
+        });
+    }
+    let mut out: Vec<Existing> = vec![(None, None); subnets.len()];
+    while let Some(joined) = set.join_next().await {
+        let (i, f, r) = joined.context("reading the current probes")?;
+        out[i] = (f?, r?);
+    }
+    Ok(out)
+}
+
+async fn prune_plan(clients: &Clients) -> Result<Vec<ExistingFunction>> {
+    let managed = aws::managed_functions(clients).await?;
+    let tagged: Vec<String> = managed
+        .iter()
+        .filter_map(|f| f.subnet_tag().map(str::to_string))
+        .collect();
+    let existing: HashSet<String> = if tagged.is_empty() {
+        HashSet::new()
+    } else {
+        aws::describe_subnets(clients, vec![aws::subnet_id_filter(&tagged)])
+            .await?
+            .into_iter()
+            .map(|s| s.id)
+            .collect()
+    };
+    Ok(plan::prune_candidates(&managed, &existing)
+        .into_iter()
+        .cloned()
+        .collect())
+}
+
+async fn prune_one(clients: &Clients, p: &PruneStep) -> Result<()> {
+    if p.remove_rule {
+        aws::delete_rule(clients, &plan::rule_name(&p.subnet_id)).await?;
+    }
+    match clients
+        .lambda
+        .delete_function()
+        .function_name(&p.function)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if code(&e) == Some("ResourceNotFoundException") => Ok(()),
+        Err(e) => Err(api_error("lambda:DeleteFunction", e)),
+    }
+}
+
+fn architecture(zip: &Artifact) -> Architecture {
+    Architecture::from(zip.arch.as_lambda())
+}
+
+fn vpc_config(spec: &FunctionSpec) -> VpcConfig {
+    VpcConfig::builder()
+        .subnet_ids(spec.subnet.id.clone())
+        .set_security_group_ids(Some(spec.security_group_ids.clone()))
+        .build()
+}
+
+fn environment(spec: &FunctionSpec) -> Environment {
+    Environment::builder()
+        .set_variables(Some(
+            spec.environment
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ))
+        .build()
+}
+
+const DESCRIPTION: &str =
+    "egress-probe: DNS/TCP/HTTPS egress checks for one subnet (managed by egress-probe)";
+
+async fn apply_probe(
+    clients: &Clients,
+    zip: &Artifact,
+    spec: &FunctionSpec,
+    step: &ProbeStep,
+    settings: &ProbeSettings,
+    role_created: bool,
+    wait: Duration,
+) -> Result<()> {
+    let mut arn = None;
+    match &step.function_change {
+        FunctionChange::Create => {
+            arn = Some(create_function(clients, zip, spec, role_created).await?);
+            wait_ready(clients, &spec.name, wait).await?;
+        }
+        FunctionChange::Update {
+            code,
+            configuration,
+            tags,
+        } => {
+            wait_ready(clients, &spec.name, wait).await?;
+            if !configuration.is_empty() {
+                clients
+                    .lambda
+                    .update_function_configuration()
+                    .function_name(&spec.name)
+                    .role(&spec.role_arn)
+                    .runtime(Runtime::from(plan::RUNTIME))
+                    .handler(plan::HANDLER)
+                    .memory_size(plan::MEMORY_MB)
+                    .timeout(plan::TIMEOUT_S)
+                    .vpc_config(vpc_config(spec))
+                    .environment(environment(spec))
+                    .description(DESCRIPTION)
+                    .send()
+                    .await
+                    .map_err(|e| api_error("lambda:UpdateFunctionConfiguration", e))?;
+                wait_ready(clients, &spec.name, wait).await?;
+            }
+            if *code {
+                clients
+                    .lambda
+                    .update_function_code()
+                    .function_name(&spec.name)
+                    .zip_file(Blob::new(zip.bytes.clone()))
+                    .architectures(architecture(zip))
+                    .send()
+                    .await
+                    .map_err(|e| api_error("lambda:UpdateFunctionCode", e))?;
+                wait_ready(clients, &spec.name, wait).await?;
+            }
+            if *tags {
+                let current = aws::get_function(clients, &spec.name)
+                    .await?
+                    .ok_or_else(|| anyhow!("{} disappeared during the update", spec.name))?;
+                clients
+                    .lambda
+                    .tag_resource()
+                    .resource(&current.arn)
+                    .set_tags(Some(aws::tag_map(&spec.tags)))
+                    .send()
+                    .await
+                    .map_err(|e| api_error("lambda:TagResource", e))?;
+            }
+        }
+        FunctionChange::Unchanged => {}
+        FunctionChange::RefuseUnmanaged => {
+            bail!("{} exists and is not tagged by egress-probe", spec.name)
+        }
+    }
+    apply_schedule(clients, spec, step, settings, arn).await
+}
+
+async fn create_function(
+    clients: &Clients,
+    zip: &Artifact,
+    spec: &FunctionSpec,
+    role_created: bool,
+) -> Result<String> {
+    // A new role takes seconds to be assumable by Lambda (IAM eventual consistency): retry
+    // that one error, bounded.
+    let attempts = if role_created { 8 } else { 1 };
+    let mut delay = Duration::from_secs(2);
+    for attempt in 1..=attempts {
+        let result = clients
+            .lambda
+            .create_function()
+            .function_name(&spec.name)
+            .runtime(Runtime::from(plan::RUNTIME))
+            .handler(plan::HANDLER)
+            .role(&spec.role_arn)
+            .code(
+                FunctionCode::builder()
+                    .zip_file(Blob::new(zip.bytes.clone()))
+                    .build(),
+            )
+            .architectures(architecture(zip))
+            .memory_size(plan::MEMORY_MB)
+            .timeout(plan::TIMEOUT_S)
+            .vpc_config(vpc_config(spec))
+            .environment(environment(spec))
+            .description(DESCRIPTION)
+            .set_tags(Some(aws::tag_map(&spec.tags)))
+            .send()
+            .await;
+        match result {
+            Ok(out) => return Ok(out.function_arn().unwrap_or_default().to_string()),
+            Err(e)
+                if attempt < attempts
+                    && code(&e) == Some("InvalidParameterValueException")
+                    && aws_smithy_types::error::metadata::ProvideErrorMetadata::message(&e)
+                        .is_some_and(|m| m.contains("assume")) =>
+            {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+            Err(e) => return Err(api_error("lambda:CreateFunction", e)),
+        }
+    }
+    bail!(
+        "lambda:CreateFunction {}: the new role was not assumable in time; re-run install",
+        spec.name
+    )
+}
+
+/// Waits until the function is `Active` and no update is in progress (R1), bounded.
+pub async fn wait_ready(clients: &Clients, name: &str, limit: Duration) -> Result<()> {
+    let started = tokio::time::Instant::now();
+    let mut delay = Duration::from_millis(250);
+    loop {
+        let c = clients
+            .lambda
+            .get_function_configuration()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(|e| api_error("lambda:GetFunctionConfiguration", e))?;
+        let state = c.state().map(|s| s.as_str().to_string());
+        let update = c.last_update_status().map(|s| s.as_str().to_string());
+        match state.as_deref() {
+            Some("Failed") => bail!(
+                "{name} is Failed ({}): {}",
+                c.state_reason_code()
+                    .map(|r| r.as_str())
+                    .unwrap_or("no reason code"),
+                c.state_reason().unwrap_or("")
+            ),
+            Some("Active") | Some("Inactive") | None if update.as_deref() != Some("InProgress") => {
+                if update.as_deref() == Some("Failed") {
+                    bail!(
+                        "{name}: last update failed ({})",
+                        c.last_update_status_reason().unwrap_or("no reason")
+                    );
+                }
+                return Ok(());
+            }
+            _ => {}
+        }
+        if started.elapsed() >= limit {
+            bail!(
+                "{name} still {} after {} s (ENI creation can take minutes): re-run install later",
+                state.as_deref().unwrap_or("not ready"),
+                limit.as_secs()
+            );
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+async fn apply_schedule(
+    clients: &Clients,
+    spec: &FunctionSpec,
+    step: &ProbeStep,
+    settings: &ProbeSettings,
+    arn: Option<String>,
+) -> Result<()> {
+    let rule = plan::rule_name(&spec.subnet.id);
+    let expression = match &step.schedule_change {
+        ScheduleChange::None | ScheduleChange::Unchanged => return Ok(()),
+        ScheduleChange::RefuseUnmanaged => {
+            bail!("rule {rule} exists and is not tagged by egress-probe: left alone")
+        }
+        ScheduleChange::Remove => {
+            aws::delete_rule(clients, &rule).await?;
+            match clients
+                .lambda
+                .remove_permission()
+                .function_name(&spec.name)
+                .statement_id(plan::PERMISSION_SID)
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if code(&e) == Some("ResourceNotFoundException") => {}
+                Err(e) => return Err(api_error("lambda:RemovePermission", e)),
+            }
+            return Ok(());
+        }
+        ScheduleChange::Create { expression } | ScheduleChange::Update { expression } => {
+            expression.clone()
+        }
+    };
+    let fn_arn = match arn.filter(|a| !a.is_empty()) {
+        Some(a) => a,
+        None => aws::get_function(clients, &spec.name)
+            .await?
+            .map(|f| f.arn)
+            .ok_or_else(|| anyhow!("{} not found while scheduling", spec.name))?,
+    };
+    let tag = aws_sdk_eventbridge::types::Tag::builder()
+        .key(plan::MANAGED_TAG)
+        .value("true")
+        .build()
+        .context("building the rule tag")?;
+    let subnet_tag = aws_sdk_eventbridge::types::Tag::builder()
+        .key(plan::SUBNET_TAG)
+        .value(&spec.subnet.id)
+        .build()
+        .context("building the rule tag")?;
+    let put = clients
+        .events
+        .put_rule()
+        .name(&rule)
+        .schedule_expression(&expression)
+        .state(aws_sdk_eventbridge::types::RuleState::Enabled)
+        .description(format!(
+            "egress-probe schedule for {} (managed by egress-probe)",
+            spec.subnet.id
+        ))
+        .tags(tag)
+        .tags(subnet_tag)
+        .send()
+        .await
+        .map_err(|e| api_error("events:PutRule", e))?;
+    let rule_arn = put.rule_arn().unwrap_or_default().to_string();
+    let target = aws_sdk_eventbridge::types::Target::builder()
+        .id(plan::RULE_TARGET_ID)
+        .arn(&fn_arn)
+        .input(plan::rule_input(&settings.targets))
+        .build()
+        .context("building the rule target")?;
+    let put_targets = clients
+        .events
+        .put_targets()
+        .rule(&rule)
+        .targets(target)
+        .send()
+        .await
+        .map_err(|e| api_error("events:PutTargets", e))?;
+    if put_targets.failed_entry_count() > 0 {
+        let why: Vec<String> = put_targets
+            .failed_entries()
+            .iter()
+            .map(|f| f.error_message().unwrap_or("unknown").to_string())
+            .collect();
+        bail!("events:PutTargets on {rule}: {}", why.join("; "));
+    }
+    match clients
+        .lambda
+        .add_permission()
+        .function_name(&spec.name)
+        .statement_id(plan::PERMISSION_SID)
+        .action("lambda:InvokeFunction")
+        .principal("events.amazonaws.com")
+        .source_arn(&rule_arn)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        // Already granted by an earlier run.
+        Err(e) if code(&e) == Some("ResourceConflictException") => Ok(()),
+        Err(e) => Err(api_error("lambda:AddPermission", e)),
+    }
+}
