@@ -11,6 +11,9 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+/// A memoised NACL evaluation and the hop text it produced.
+pub(crate) type NaclMemo = (Rc<NaclResult>, Rc<str>);
+
 /// One NACL evaluation: which ACL, direction, protocol, peers and port range.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct NaclKey {
@@ -79,7 +82,7 @@ pub(crate) struct Index<'a> {
     eni_by_ip: HashMap<IpAddr, &'a NetworkInterface>,
     enis_by_subnet: HashMap<&'a str, Vec<&'a NetworkInterface>>,
     /// Memo of NACL evaluations and their hop text (pure: same input, same answer).
-    pub nacl_cache: RefCell<HashMap<NaclKey, (Rc<NaclResult>, Rc<str>)>>,
+    pub nacl_cache: RefCell<HashMap<NaclKey, NaclMemo>>,
 }
 
 impl<'a> Index<'a> {
