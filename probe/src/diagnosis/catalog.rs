@@ -7,6 +7,7 @@ use crate::model::{
     Confirmation, Family, Finding, PortRange, Protocol, Remediation, RouteDestination, Severity,
 };
 use std::net::IpAddr;
+use std::rc::Rc;
 
 /// Every code the engine can emit, with its severity. Tests check that each is raised by
 /// some fixture and absent from a near-miss.
@@ -312,7 +313,7 @@ pub(crate) enum Issue {
     },
     NaclOutboundDenied {
         subnet: String,
-        result: NaclResult,
+        result: Rc<NaclResult>,
         protocol: Protocol,
         port: u16,
         destination: IpAddr,
@@ -320,7 +321,7 @@ pub(crate) enum Issue {
     },
     NaclInboundEphemeral {
         subnet: String,
-        result: NaclResult,
+        result: Rc<NaclResult>,
         protocol: Protocol,
         source: IpAddr,
         fix: NaclFix,
@@ -330,7 +331,7 @@ pub(crate) enum Issue {
         nat_id: String,
         nat_subnet: String,
         leg: NatLeg,
-        result: NaclResult,
+        result: Rc<NaclResult>,
         protocol: Protocol,
         peer: String,
         fix: NaclFix,
@@ -401,7 +402,7 @@ pub(crate) enum Issue {
         subnet: String,
         endpoint: String,
         endpoint_subnet: String,
-        result: NaclResult,
+        result: Rc<NaclResult>,
         fix: NaclFix,
     },
     TimeoutBeyondVpc {
@@ -899,14 +900,15 @@ impl Issue {
                     fixes: vec![fix.command()],
                 }
             }
-            Issue::SgEgressDenied { subnet, security_groups, protocol, port, destination, cidr } => {
+            Issue::SgEgressDenied { subnet: _, security_groups, protocol, port, destination, cidr } => {
                 let v6 = destination.is_ipv6();
                 let sg = security_groups.first().cloned().unwrap_or_else(|| "<sg-id>".into());
                 let range = if v6 { format!("Ipv6Ranges=[{{CidrIpv6={cidr}}}]") } else { format!("IpRanges=[{{CidrIp={cidr}}}]") };
                 Text {
                     code: if v6 { "IPV6_SG_EGRESS_DENIED" } else { "SG_EGRESS_DENIED" },
                     summary: format!("no egress rule of {} allows {} {port} to {destination}", security_groups.join(", "), protocol.name()),
-                    subnet: Some(subnet.clone()),
+                    // The same groups deny it from every subnet: one finding, not one per subnet.
+                    subnet: None,
                     resources: security_groups.clone(),
                     rules: if v6 { r(&["R18", "R31"]) } else { r(&["R18"]) },
                     en: format!("Add an egress rule for {} {port} to {cidr} to {sg} (replies need no rule: security groups are stateful).", protocol.name()),
