@@ -417,3 +417,46 @@ async fn function_scope_reads_state_and_scopes_the_eni_query() {
         Err(SnapshotError::FunctionNotFound(n)) if n == "ghost"
     ));
 }
+
+#[tokio::test]
+async fn az_ids_and_prefix_lists_are_read_only_when_needed() {
+    let mock = Mock::new(|action, body| {
+        let page2 = form_value(body, "NextToken").is_some();
+        let xml = match action {
+            "DescribeVpcs" => VPC.replace("dopt-1", "default"),
+            // No AvailabilityZoneId (older answers): the AZ map needs its own call.
+            "DescribeSubnets" => "<subnetSet><item><subnetId>subnet-a</subnetId><vpcId>vpc-1</vpcId><cidrBlock>10.0.1.0/24</cidrBlock><availabilityZone>us-east-1a</availabilityZone></item></subnetSet>".to_string(),
+            "DescribeAvailabilityZones" => "<availabilityZoneInfo><item><zoneName>us-east-1a</zoneName><zoneId>use1-az6</zoneId></item><item><zoneName>us-east-1b</zoneName><zoneId>use1-az1</zoneId></item></availabilityZoneInfo>".to_string(),
+            "DescribeRouteTables" => "<routeTableSet><item><routeTableId>rtb-main</routeTableId><vpcId>vpc-1</vpcId><associationSet><item><main>true</main></item></associationSet><routeSet><item><destinationPrefixListId>pl-s3</destinationPrefixListId><gatewayId>vpce-1</gatewayId><state>active</state></item></routeSet></item></routeTableSet>".to_string(),
+            "DescribeManagedPrefixLists" => "<prefixListSet><item><prefixListId>pl-s3</prefixListId><prefixListName>com.amazonaws.us-east-1.s3</prefixListName></item></prefixListSet>".to_string(),
+            "GetManagedPrefixListEntries" if !page2 => "<entrySet><item><cidr>198.51.100.0/24</cidr></item></entrySet><nextToken>pl-2</nextToken>".to_string(),
+            "GetManagedPrefixListEntries" => "<entrySet><item><cidr>203.0.113.0/24</cidr></item></entrySet>".to_string(),
+            _ => String::new(),
+        };
+        Reply::Ok(xml)
+    });
+    let snap = snapshot::take(&mock.clients(), &Scope::Vpc("vpc-1".into()))
+        .await
+        .unwrap();
+    assert_eq!(mock.count("DescribeAvailabilityZones"), 1);
+    assert_eq!(snap.availability_zones.len(), 2);
+    assert_eq!(snap.availability_zones[0].zone_id, "use1-az6");
+    // DHCP `default` = AmazonProvidedDNS: no call.
+    assert_eq!(mock.count("DescribeDhcpOptions"), 0);
+    // BPA answered empty: mode defaults to off, so no exclusions call.
+    assert_eq!(
+        snap.block_public_access
+            .as_ref()
+            .map(|b| b.internet_gateway_block_mode.as_str()),
+        Some("off")
+    );
+    assert_eq!(mock.count("DescribeVpcBlockPublicAccessExclusions"), 0);
+    // R6: the referenced prefix list, both pages of entries, with its name.
+    let pl = snap.prefix_list("pl-s3").unwrap();
+    assert_eq!(pl.name.as_deref(), Some("com.amazonaws.us-east-1.s3"));
+    assert_eq!(pl.cidrs.len(), 2);
+    assert_eq!(mock.count("GetManagedPrefixListEntries"), 2);
+    assert_eq!(mock.count("DescribeManagedPrefixLists"), 1);
+    assert_eq!(snap.api_calls, 13 + 1 + 1 + 2);
+    assert_eq!(snap.api_calls as usize, mock.requests().len());
+}
