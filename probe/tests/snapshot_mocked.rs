@@ -3,6 +3,8 @@
 //! unreachable calls). Every request is logged, so the tests assert on what was sent and
 //! that `api_calls` counts every page.
 
+#![allow(clippy::unwrap_used)] // test helpers: a failed setup should fail the test
+
 use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
@@ -19,11 +21,18 @@ use std::sync::{Arc, Mutex};
 /// What the scripted server answers.
 enum Reply {
     Ok(String),
-    Error { status: u16, code: &'static str },
+    Error {
+        status: u16,
+        code: &'static str,
+    },
     /// No answer at all: a connect failure.
     Refused,
     /// Lambda (restJson1) answer.
-    Json { status: u16, body: String, error_type: Option<&'static str> },
+    Json {
+        status: u16,
+        body: String,
+        error_type: Option<&'static str>,
+    },
 }
 
 type Script = dyn Fn(&str, &str) -> Reply + Send + Sync;
@@ -93,7 +102,10 @@ impl HttpConnector for Mock {
         let action = form_value(&body, "Action")
             .map(str::to_string)
             .unwrap_or_else(|| request.uri().to_string());
-        self.log.lock().unwrap().push((action.clone(), body.clone()));
+        self.log
+            .lock()
+            .unwrap()
+            .push((action.clone(), body.clone()));
         let response = |status: u16, text: String| {
             HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::from(text))
         };
@@ -189,7 +201,10 @@ async fn reads_every_page_and_counts_each_request() {
     let ids: Vec<&str> = snap.subnets.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, ["subnet-a", "subnet-b"]);
     assert!(snap.route_table("rtb-main").unwrap().main);
-    assert_eq!(snap.effective_route_table("subnet-a").unwrap().id, "rtb-main");
+    assert_eq!(
+        snap.effective_route_table("subnet-a").unwrap().id,
+        "rtb-main"
+    );
     assert_eq!(snap.effective_route_table("subnet-b").unwrap().id, "rtb-b");
     // Every request, pages included, is counted.
     assert_eq!(snap.api_calls as usize, mock.requests().len());
@@ -199,9 +214,15 @@ async fn reads_every_page_and_counts_each_request() {
     // R8: blackhole kept; R6: propagated flag from the origin.
     let rtb = snap.route_table("rtb-b").unwrap();
     assert_eq!(rtb.routes[0].state, RouteState::Blackhole);
-    assert_eq!(rtb.routes[0].target, RouteTarget::NatGateway("nat-1".into()));
+    assert_eq!(
+        rtb.routes[0].target,
+        RouteTarget::NatGateway("nat-1".into())
+    );
     assert!(rtb.routes[1].propagated);
-    assert_eq!(rtb.routes[1].target, RouteTarget::VirtualPrivateGateway("vgw-1".into()));
+    assert_eq!(
+        rtb.routes[1].target,
+        RouteTarget::VirtualPrivateGateway("vgw-1".into())
+    );
     // R10/R11: pending NAT, connectivity type absent → public.
     let nat = snap.nat_gateway("nat-1").unwrap();
     assert_eq!(nat.state, "pending");
@@ -212,7 +233,10 @@ async fn reads_every_page_and_counts_each_request() {
     assert_eq!(eni.interface_type, "lambda");
     assert_eq!(eni.status, "in-use");
     assert_eq!(eni.security_group_ids, ["sg-1"]);
-    assert_eq!(eni.private_ips, ["10.0.2.9".parse::<std::net::Ipv4Addr>().unwrap()]);
+    assert_eq!(
+        eni.private_ips,
+        ["10.0.2.9".parse::<std::net::Ipv4Addr>().unwrap()]
+    );
     let (_, eni_body) = mock
         .requests()
         .into_iter()
@@ -229,7 +253,10 @@ async fn reads_every_page_and_counts_each_request() {
     assert_eq!(bpa.exclusions[0].resource_id, "subnet-a");
     assert_eq!(bpa.exclusions[0].mode, "allow-egress");
     // R25: the VPC's custom DHCP set.
-    assert_eq!(snap.dhcp_options[0].domain_name_servers, ["10.0.0.53", "AmazonProvidedDNS"]);
+    assert_eq!(
+        snap.dhcp_options[0].domain_name_servers,
+        ["10.0.0.53", "AmazonProvidedDNS"]
+    );
     // AZ IDs came with the subnets: no DescribeAvailabilityZones.
     assert_eq!(mock.count("DescribeAvailabilityZones"), 0);
     assert_eq!(snap.availability_zones.len(), 2);
@@ -265,7 +292,10 @@ async fn failed_calls_become_gaps_and_the_snapshot_is_still_returned() {
     let kind = |call: &str| snap.gap(call).map(|g| g.kind);
     assert_eq!(kind(call::DESCRIBE_NAT_GATEWAYS), Some(GapKind::Denied));
     assert_eq!(kind(call::DESCRIBE_NETWORK_ACLS), Some(GapKind::Throttled));
-    assert_eq!(kind(call::DESCRIBE_SECURITY_GROUPS), Some(GapKind::Unreachable));
+    assert_eq!(
+        kind(call::DESCRIBE_SECURITY_GROUPS),
+        Some(GapKind::Unreachable)
+    );
     assert_eq!(kind(call::DESCRIBE_BPA_OPTIONS), Some(GapKind::Unsupported));
     assert_eq!(kind(call::DESCRIBE_SUBNETS), Some(GapKind::Denied));
     assert!(
@@ -351,7 +381,10 @@ async fn function_scope_reads_state_and_scopes_the_eni_query() {
         .unwrap();
     let f = snap.function("f").unwrap();
     assert_eq!(f.state.as_deref(), Some("Failed"));
-    assert_eq!(f.state_reason_code.as_deref(), Some("SubnetOutOfIPAddresses"));
+    assert_eq!(
+        f.state_reason_code.as_deref(),
+        Some("SubnetOutOfIPAddresses")
+    );
     assert_eq!(f.state_reason.as_deref(), Some("no free IPs"));
     assert_eq!(f.last_update_status.as_deref(), Some("Failed"));
     assert_eq!(
@@ -367,7 +400,14 @@ async fn function_scope_reads_state_and_scopes_the_eni_query() {
         .into_iter()
         .find(|(a, _)| a == "DescribeNetworkInterfaces")
         .unwrap();
-    for part in ["interface-type", "vpc-id", "subnet-id", "group-id", "subnet-b", "sg-1"] {
+    for part in [
+        "interface-type",
+        "vpc-id",
+        "subnet-id",
+        "group-id",
+        "subnet-b",
+        "sg-1",
+    ] {
         assert!(eni_body.contains(part), "{part} missing from {eni_body}");
     }
     assert_eq!(snap.api_calls as usize, mock.requests().len());
@@ -376,4 +416,47 @@ async fn function_scope_reads_state_and_scopes_the_eni_query() {
         snapshot::take(&mock.clients(), &Scope::Function("ghost".into())).await,
         Err(SnapshotError::FunctionNotFound(n)) if n == "ghost"
     ));
+}
+
+#[tokio::test]
+async fn az_ids_and_prefix_lists_are_read_only_when_needed() {
+    let mock = Mock::new(|action, body| {
+        let page2 = form_value(body, "NextToken").is_some();
+        let xml = match action {
+            "DescribeVpcs" => VPC.replace("dopt-1", "default"),
+            // No AvailabilityZoneId (older answers): the AZ map needs its own call.
+            "DescribeSubnets" => "<subnetSet><item><subnetId>subnet-a</subnetId><vpcId>vpc-1</vpcId><cidrBlock>10.0.1.0/24</cidrBlock><availabilityZone>us-east-1a</availabilityZone></item></subnetSet>".to_string(),
+            "DescribeAvailabilityZones" => "<availabilityZoneInfo><item><zoneName>us-east-1a</zoneName><zoneId>use1-az6</zoneId></item><item><zoneName>us-east-1b</zoneName><zoneId>use1-az1</zoneId></item></availabilityZoneInfo>".to_string(),
+            "DescribeRouteTables" => "<routeTableSet><item><routeTableId>rtb-main</routeTableId><vpcId>vpc-1</vpcId><associationSet><item><main>true</main></item></associationSet><routeSet><item><destinationPrefixListId>pl-s3</destinationPrefixListId><gatewayId>vpce-1</gatewayId><state>active</state></item></routeSet></item></routeTableSet>".to_string(),
+            "DescribeManagedPrefixLists" => "<prefixListSet><item><prefixListId>pl-s3</prefixListId><prefixListName>com.amazonaws.us-east-1.s3</prefixListName></item></prefixListSet>".to_string(),
+            "GetManagedPrefixListEntries" if !page2 => "<entrySet><item><cidr>198.51.100.0/24</cidr></item></entrySet><nextToken>pl-2</nextToken>".to_string(),
+            "GetManagedPrefixListEntries" => "<entrySet><item><cidr>203.0.113.0/24</cidr></item></entrySet>".to_string(),
+            _ => String::new(),
+        };
+        Reply::Ok(xml)
+    });
+    let snap = snapshot::take(&mock.clients(), &Scope::Vpc("vpc-1".into()))
+        .await
+        .unwrap();
+    assert_eq!(mock.count("DescribeAvailabilityZones"), 1);
+    assert_eq!(snap.availability_zones.len(), 2);
+    assert_eq!(snap.availability_zones[0].zone_id, "use1-az6");
+    // DHCP `default` = AmazonProvidedDNS: no call.
+    assert_eq!(mock.count("DescribeDhcpOptions"), 0);
+    // BPA answered empty: mode defaults to off, so no exclusions call.
+    assert_eq!(
+        snap.block_public_access
+            .as_ref()
+            .map(|b| b.internet_gateway_block_mode.as_str()),
+        Some("off")
+    );
+    assert_eq!(mock.count("DescribeVpcBlockPublicAccessExclusions"), 0);
+    // R6: the referenced prefix list, both pages of entries, with its name.
+    let pl = snap.prefix_list("pl-s3").unwrap();
+    assert_eq!(pl.name.as_deref(), Some("com.amazonaws.us-east-1.s3"));
+    assert_eq!(pl.cidrs.len(), 2);
+    assert_eq!(mock.count("GetManagedPrefixListEntries"), 2);
+    assert_eq!(mock.count("DescribeManagedPrefixLists"), 1);
+    assert_eq!(snap.api_calls, 13 + 1 + 1 + 2);
+    assert_eq!(snap.api_calls as usize, mock.requests().len());
 }

@@ -3,6 +3,8 @@
 //!
 //! Each test starts its own moto server (killed on drop, also on failure) on loopback.
 
+#![allow(clippy::unwrap_used)] // test helpers: a failed setup should fail the test
+
 use egress_probe::model::{
     GapKind, NetworkSnapshot, Protocol, RouteDestination, RouteState, RouteTarget, RuleAction,
     SgPeer,
@@ -534,4 +536,131 @@ async fn missing_subjects_are_errors_naming_them() {
         Err(SnapshotError::SubnetNotFound(id)) => assert_eq!(id, "subnet-0123456789abcdef0"),
         other => panic!("expected SubnetNotFound, got {other:?}"),
     }
+}
+
+/// The engine on snapshots read from moto: each scenario's cause is named (config only,
+/// no observations). moto keeps a deleted NAT's route `active`, so the cause must come
+/// from the NAT's own state (R8, R10).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diagnosis_names_each_scenario_from_the_moto_snapshot() {
+    use egress_probe::diagnosis::{Flow, Subject, diagnose};
+    use egress_probe::model::Severity;
+    type Build<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<Ids>> + 'a>>;
+
+    let env = env().await;
+    let t = &env.topo;
+    let az = "us-east-1a";
+    let one_az = [az];
+    let flow = |dest: &str| Flow {
+        target: format!("tcp://{dest}:443"),
+        host: None,
+        destination: dest.parse().unwrap(),
+        protocol: Protocol::TCP,
+        port: 443,
+    };
+    let cases: Vec<(&str, Build<'_>, bool, Option<&str>)> = vec![
+        (
+            "healthy",
+            Box::pin(t.healthy_private_with_nat(&one_az)),
+            false,
+            None,
+        ),
+        (
+            "public subnet",
+            Box::pin(t.lambda_in_public_subnet(az)),
+            false,
+            Some("LAMBDA_SUBNET_ROUTES_TO_IGW"),
+        ),
+        (
+            "no default route",
+            Box::pin(t.no_default_route(az)),
+            false,
+            Some("NO_DEFAULT_ROUTE"),
+        ),
+        (
+            "NAT deleted",
+            Box::pin(t.nat_deleted(az)),
+            false,
+            Some("NAT_GATEWAY_NOT_AVAILABLE"),
+        ),
+        (
+            "NAT in private subnet",
+            Box::pin(t.nat_in_private_subnet(az)),
+            false,
+            Some("NAT_SUBNET_NO_IGW_ROUTE"),
+        ),
+        (
+            "NACL ephemeral",
+            Box::pin(t.nacl_denies_ephemeral(az)),
+            false,
+            Some("NACL_INBOUND_EPHEMERAL_DENIED"),
+        ),
+        (
+            "NACL partial",
+            Box::pin(t.nacl_partial_ephemeral(az)),
+            false,
+            Some("NACL_INBOUND_EPHEMERAL_PARTIAL"),
+        ),
+        (
+            "NAT subnet NACL",
+            Box::pin(t.nat_subnet_nacl_blocks(az)),
+            false,
+            Some("NAT_SUBNET_NACL_DENIED"),
+        ),
+        (
+            "SG no 443",
+            Box::pin(t.sg_no_443_egress(az)),
+            false,
+            Some("SG_EGRESS_DENIED"),
+        ),
+        (
+            "custom DNS",
+            Box::pin(t.custom_dns_unreachable(az)),
+            false,
+            Some("CUSTOM_DNS_UNREACHABLE"),
+        ),
+        (
+            "DNS support off",
+            Box::pin(t.dns_support_off(az)),
+            false,
+            Some("VPC_DNS_SUPPORT_DISABLED"),
+        ),
+        (
+            "IPv6 no route",
+            Box::pin(t.dual_stack_no_ipv6_route(az)),
+            true,
+            Some("IPV6_NO_EGRESS_ROUTE"),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, build, ipv6, want) in cases {
+        env.server.reset().unwrap();
+        let ids = build.await.unwrap();
+        let snap = vpc_snapshot(&env, &ids).await;
+        let subject = Subject {
+            function: None,
+            subnet_ids: vec![ids.lambda_subnets[0].clone()],
+            security_group_ids: vec![ids.lambda_sg.clone()],
+        };
+        let flows = if ipv6 {
+            vec![flow("198.51.100.10"), flow("2001:db8::10")]
+        } else {
+            vec![flow("198.51.100.10")]
+        };
+        let d = diagnose(&snap, &subject, &flows, &[]);
+        let errors: Vec<&str> = d
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| f.code.as_str())
+            .collect();
+        let ok = match want {
+            None => errors.is_empty(),
+            Some(code) => errors.contains(&code),
+        };
+        if !ok {
+            failures.push(format!("{name}: want {want:?}, errors {errors:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
 }
