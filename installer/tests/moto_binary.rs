@@ -1,6 +1,7 @@
 //! The real `egress-probe` binary against moto (environment from `MotoServer::env()`):
 //! install, status, an idempotent dry run, and `run` with reports queued in moto's
 //! Docker-free Lambda (moto answers each Invoke with the next queued payload).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
 use egress_probe_e2e::moto::{MotoServer, REGION};
 use egress_probe_installer::artifact::{Arch, fake_elf_header, zip_with_bootstrap};

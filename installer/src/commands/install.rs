@@ -282,10 +282,10 @@ pub async fn run(ctx: &mut Ctx, args: &InstallArgs) -> Result<Outcome> {
             "no subnets chosen: pass --vpc, --subnet, --tag, --like-function or --lambda-subnets"
         );
     }
-    if let Some(arn) = &args.role_arn {
-        if !arn.starts_with("arn:aws") || !arn.contains(":role/") {
-            bail!("--role-arn `{arn}` is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)");
-        }
+    if let Some(arn) = &args.role_arn
+        && (!arn.starts_with("arn:aws") || !arn.contains(":role/"))
+    {
+        bail!("--role-arn `{arn}` is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)");
     }
     let zip_path = artifact::locate(args.zip.as_deref())?;
     let zip = artifact::load(&zip_path)?;
