@@ -124,7 +124,7 @@ impl MotoServer {
             "/moto-api/config",
             r#"{"lambda":{"use_docker":false}}"#,
         )?;
-        // moto 5 answers 201 Created here.
+        // moto 5.2 answers 201 Created here.
         if !(200..300).contains(&status) {
             bail!("moto /moto-api/config answered {status}: {body}");
         }
