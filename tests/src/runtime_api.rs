@@ -693,7 +693,7 @@ impl LambdaEnvironment {
 }
 
 /// The workspace's binaries, built once per process with the workspace's feature set
-/// (`cargo build --workspace --bins`, so always current) and found through cargo's own
+/// (`cargo build --workspace --bins --tests`, so always current) and found through cargo's own
 /// report of their paths. Outside `cargo test` (no `$CARGO`), looks in
 /// `$CARGO_TARGET_DIR/debug` or `<workspace>/target/debug` — run `cargo build --workspace`
 /// first.
@@ -709,6 +709,9 @@ pub fn workspace_binary(name: &str) -> Result<std::path::PathBuf> {
                     "build",
                     "--workspace",
                     "--bins",
+                    // With the test targets the feature set is `cargo test --workspace`'s,
+                    // so this reuses its build instead of rebuilding with other features.
+                    "--tests",
                     "--message-format=json-render-diagnostics",
                 ])
                 .stderr(std::process::Stdio::inherit())
@@ -725,7 +728,18 @@ pub fn workspace_binary(name: &str) -> Result<std::path::PathBuf> {
                 let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
                     continue;
                 };
-                if let (Some(exe), Some(n)) = (
+                // The real binaries, not the unit-test harnesses built from them.
+                let is_bin = v
+                    .pointer("/target/kind")
+                    .and_then(|k| k.as_array())
+                    .is_some_and(|k| k.iter().any(|x| x == "bin"));
+                let is_test = v
+                    .pointer("/profile/test")
+                    .and_then(|t| t.as_bool())
+                    .unwrap_or(true);
+                if let (true, false, Some(exe), Some(n)) = (
+                    is_bin,
+                    is_test,
                     v.get("executable").and_then(|e| e.as_str()),
                     v.pointer("/target/name").and_then(|n| n.as_str()),
                 ) {
