@@ -694,14 +694,24 @@ impl LambdaEnvironment {
 
 /// The workspace's binaries, built once per process with the workspace's feature set
 /// (`cargo build --workspace --bins --tests`, so always current) and found through cargo's own
-/// report of their paths. Outside `cargo test` (no `$CARGO`), looks in
-/// `$CARGO_TARGET_DIR/debug` or `<workspace>/target/debug` — run `cargo build --workspace`
-/// first.
+/// report of their paths. Without cargo, looks in `$CARGO_TARGET_DIR/debug` or
+/// `<workspace>/target/debug` — run `cargo build --workspace` first.
 pub fn workspace_binary(name: &str) -> Result<std::path::PathBuf> {
     static BUILT: std::sync::OnceLock<Result<HashMap<String, std::path::PathBuf>, String>> =
         std::sync::OnceLock::new();
     let root = crate::moto::workspace_root();
-    if let Some(cargo) = std::env::var_os("CARGO") {
+    // Under cargo `$CARGO`; otherwise (the demo binary run directly) `cargo` from PATH when
+    // the workspace is still here, so a stale or foreign build is never used.
+    let cargo = std::env::var_os("CARGO").or_else(|| {
+        let on_path = std::process::Command::new("cargo")
+            .arg("--version")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        (on_path && root.join("Cargo.toml").is_file()).then(|| "cargo".into())
+    });
+    if let Some(cargo) = cargo {
         let built = BUILT.get_or_init(|| {
             let out = std::process::Command::new(cargo)
                 .current_dir(&root)
