@@ -22,12 +22,13 @@ use std::time::Duration;
 
 /// The application function whose subnets get probes (`install --like-function app`).
 pub const APP_FUNCTION: &str = "app";
-/// What the probes check: names the lab's internet serves (DNS, TCP 443, HTTPS with the
-/// lab's test CA).
+/// What the probes check: a name the lab's internet serves (DNS, TCP 443, HTTPS with the
+/// lab's test CA). IPv4-only, like the VPC: a dual-stack name would add IPv6 attempts that
+/// an IPv4-only subnet cannot make (ENETUNREACH), which is scenario 11's business.
 pub const LAB_TARGETS: &[&str] = &[
-    "dns:www.lab.example",
-    "tcp://www.lab.example:443",
-    "https://www.lab.example/",
+    "dns:v4.lab.example",
+    "tcp://v4.lab.example:443",
+    "https://v4.lab.example/",
 ];
 
 const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
@@ -66,14 +67,25 @@ impl LabRun {
     /// moto, the two-AZ base VPC, the lab, the front, and the `app` function (created
     /// through the front, so the pass-through is exercised from the first call).
     pub async fn start_two_az() -> Result<LabRun> {
-        let probe = workspace_binary("egress-probe-lambda")?;
-        let lab_runtime = workspace_binary("lab-runtime")?;
-        let installer = workspace_binary("egress-probe")?;
-        let services = workspace_binary("lab-services")?;
         let work = tempfile::Builder::new()
             .prefix("eplab-run-")
             .tempdir()
             .context("creating a scratch directory")?;
+        // Private copies: a target directory shared between worktrees can be rewritten by
+        // another build while the lab runs.
+        let bin = work.path().join("bin");
+        std::fs::create_dir_all(&bin)?;
+        let copy = |name: &str| -> Result<PathBuf> {
+            let from = workspace_binary(name)?;
+            let to = bin.join(name);
+            std::fs::copy(&from, &to)
+                .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+            Ok(to)
+        };
+        let probe = copy("egress-probe-lambda")?;
+        let lab_runtime = copy("lab-runtime")?;
+        let installer = copy("egress-probe")?;
+        let services = copy("lab-services")?;
         let zip = work.path().join("bootstrap.zip");
         bootstrap_zip(&probe, &zip)?;
 

@@ -693,15 +693,25 @@ impl LambdaEnvironment {
 }
 
 /// The workspace's binaries, built once per process with the workspace's feature set
-/// (`cargo build --workspace --bins`, so always current) and found through cargo's own
-/// report of their paths. Outside `cargo test` (no `$CARGO`), looks in
-/// `$CARGO_TARGET_DIR/debug` or `<workspace>/target/debug` — run `cargo build --workspace`
-/// first.
+/// (`cargo build --workspace --bins --tests`, so always current) and found through cargo's own
+/// report of their paths. Without cargo, looks in `$CARGO_TARGET_DIR/debug` or
+/// `<workspace>/target/debug` — run `cargo build --workspace` first.
 pub fn workspace_binary(name: &str) -> Result<std::path::PathBuf> {
     static BUILT: std::sync::OnceLock<Result<HashMap<String, std::path::PathBuf>, String>> =
         std::sync::OnceLock::new();
     let root = crate::moto::workspace_root();
-    if let Some(cargo) = std::env::var_os("CARGO") {
+    // Under cargo `$CARGO`; otherwise (the demo binary run directly) `cargo` from PATH when
+    // the workspace is still here, so a stale or foreign build is never used.
+    let cargo = std::env::var_os("CARGO").or_else(|| {
+        let on_path = std::process::Command::new("cargo")
+            .arg("--version")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        (on_path && root.join("Cargo.toml").is_file()).then(|| "cargo".into())
+    });
+    if let Some(cargo) = cargo {
         let built = BUILT.get_or_init(|| {
             let out = std::process::Command::new(cargo)
                 .current_dir(&root)
@@ -709,6 +719,9 @@ pub fn workspace_binary(name: &str) -> Result<std::path::PathBuf> {
                     "build",
                     "--workspace",
                     "--bins",
+                    // With the test targets the feature set is `cargo test --workspace`'s,
+                    // so this reuses its build instead of rebuilding with other features.
+                    "--tests",
                     "--message-format=json-render-diagnostics",
                 ])
                 .stderr(std::process::Stdio::inherit())
@@ -725,7 +738,18 @@ pub fn workspace_binary(name: &str) -> Result<std::path::PathBuf> {
                 let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
                     continue;
                 };
-                if let (Some(exe), Some(n)) = (
+                // The real binaries, not the unit-test harnesses built from them.
+                let is_bin = v
+                    .pointer("/target/kind")
+                    .and_then(|k| k.as_array())
+                    .is_some_and(|k| k.iter().any(|x| x == "bin"));
+                let is_test = v
+                    .pointer("/profile/test")
+                    .and_then(|t| t.as_bool())
+                    .unwrap_or(true);
+                if let (true, false, Some(exe), Some(n)) = (
+                    is_bin,
+                    is_test,
                     v.get("executable").and_then(|e| e.as_str()),
                     v.pointer("/target/name").and_then(|n| n.as_str()),
                 ) {
