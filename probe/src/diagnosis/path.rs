@@ -428,8 +428,11 @@ fn walk(w: &mut Walk<'_, '_>) {
         dns::walk_endpoint(w, ep);
         return;
     }
-    // R31: IPv6 prerequisites.
+    // R31: IPv6 prerequisites. Without them no IPv6 packet ever leaves the ENI: the
+    // hops after it would only restate that (e.g. an IPv4-only VPC's NACLs have no IPv6
+    // entries), so the walk stops at the ENI.
     if w.family == Family::Ipv6 {
+        let mut no_ipv6_source = false;
         if let Some(f) = w.src.function
             && !f.ipv6_allowed_for_dual_stack
         {
@@ -442,6 +445,7 @@ fn walk(w: &mut Walk<'_, '_>) {
                 "Ipv6AllowedForDualStack is false: the function sends no IPv6".into(),
                 &["R31"],
             );
+            no_ipv6_source = true;
             w.issues.push(Issue::Ipv6NotEnabled {
                 subnet: subnet.clone(),
                 gap: Ipv6Gap::FunctionFlag,
@@ -467,6 +471,10 @@ fn walk(w: &mut Walk<'_, '_>) {
                 function_subnets: vec![],
                 security_groups: vec![],
             });
+            no_ipv6_source = true;
+        }
+        if no_ipv6_source {
+            return;
         }
     }
     sg_egress_hop(w, None);
