@@ -39,8 +39,15 @@ fn curl_ms(ca: &std::path::Path, url: &str) -> f64 {
         .args(["-w", "%{time_total}", url])
         .output()
         .expect("run curl");
-    assert!(out.status.success(), "curl failed: {}", String::from_utf8_lossy(&out.stderr));
-    let secs: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().expect("time_total");
+    assert!(
+        out.status.success(),
+        "curl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let secs: f64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("time_total");
     secs * 1000.0
 }
 
@@ -67,7 +74,9 @@ fn main() {
             std::future::pending::<()>().await;
         });
     });
-    let addr = rx.recv_timeout(Duration::from_secs(10)).expect("server address");
+    let addr = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("server address");
     let url = format!("https://127.0.0.1:{}/", addr.port());
     let target = https_target("127.0.0.1", addr.port(), "/");
 

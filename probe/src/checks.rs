@@ -247,7 +247,10 @@ mod tests {
     #[test]
     fn new_builds_nothing_before_first_use() {
         let checker = Checker::new(settings()).expect("checker");
-        assert!(checker.resolver.get().is_none(), "resolv.conf read too early");
+        assert!(
+            checker.resolver.get().is_none(),
+            "resolv.conf read too early"
+        );
         assert!(checker.tls.get().is_none(), "TLS roots built too early");
         let _ = checker.resolver_info();
         assert!(checker.resolver.get().is_some());
