@@ -260,7 +260,6 @@ fn aws_sdk_ec2_client(config: &aws_config::SdkConfig) -> aws_sdk_ec2::Client {
 /// takes the VPC's snapshot from outside and names the cause (R9: the subnet routes to an
 /// internet gateway, and a Lambda ENI has no public IP).
 #[tokio::test]
-#[ignore = "needs egress_probe::snapshot::take (snapshot branch); run with --ignored once merged"]
 async fn run_diagnoses_from_outside_when_the_probe_could_not() {
     let server = MotoServer::start().unwrap();
     let config = server.sdk_config().await;

@@ -187,7 +187,10 @@ mod tests {
         let mut v6 = obs("a", Status::Unreachable);
         v6.family = Some(Family::Ipv6);
         v6.os_error = Some("ENETUNREACH".into());
-        assert_eq!(verdict(&[obs("a", Status::Ok), v6.clone()]), Verdict::Healthy);
+        assert_eq!(
+            verdict(&[obs("a", Status::Ok), v6.clone()]),
+            Verdict::Healthy
+        );
         assert_eq!(verdict(&[v6.clone()]), Verdict::Broken);
         v6.status = Status::Timeout;
         v6.os_error = None;

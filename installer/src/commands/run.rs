@@ -104,6 +104,12 @@ async fn invoke_all(
     let sem = Arc::new(tokio::sync::Semaphore::new(concurrency as usize));
     let mut set = tokio::task::JoinSet::new();
     let count = functions.len();
+    // The security groups each probe was installed with: the outside diagnosis needs
+    // them when a report does not carry them (its own analysis did not run).
+    let groups: Vec<Vec<String>> = functions
+        .iter()
+        .map(|f| f.security_group_ids.clone())
+        .collect();
     let mut runs: Vec<ProbeRun> = functions
         .iter()
         .map(|f| ProbeRun {
@@ -134,7 +140,10 @@ async fn invoke_all(
     while let Some(joined) = set.join_next().await {
         match joined {
             Ok((i, result)) if i < count => match result {
-                Ok(report) => {
+                Ok(mut report) => {
+                    if report.identity.security_group_ids.is_empty() {
+                        report.identity.security_group_ids = groups[i].clone();
+                    }
                     if let Some(az) = &report.identity.availability_zone {
                         runs[i].availability_zone = az.clone();
                     }
