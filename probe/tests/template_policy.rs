@@ -6,6 +6,9 @@
 //! - the dashboard body is valid JSON over the probe's EMF metric names and dimensions;
 //! - `cargo lambda deploy` metadata gives the same memory, timeout and runtime.
 
+// A test that cannot read or parse the repository's own files should fail loudly.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -34,7 +37,9 @@ const EMF_METRICS: &[&str] = &[
 ];
 
 fn workspace_file(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(name)
 }
 
 fn template() -> Value {
@@ -128,7 +133,11 @@ fn set_diff_message(template: &BTreeSet<String>, code: &BTreeSet<String>) -> Str
 fn role_actions_equal_the_code_lists() {
     let t = template();
     let roles = resources_of_type(&t, "AWS::IAM::Role");
-    assert_eq!(roles.len(), 1, "expected exactly one IAM role, found {roles:?}");
+    assert_eq!(
+        roles.len(),
+        1,
+        "expected exactly one IAM role, found {roles:?}"
+    );
     let role = resource(&t, "ProbeRole");
 
     let granted: BTreeSet<String> = policy_statements(role)
@@ -158,12 +167,17 @@ fn describes_on_star_and_self_actions_on_this_function_only() {
     );
 
     for st in &statements {
-        let is_self = st.actions.iter().any(|a| SELF_ACTIONS.contains(&a.as_str()));
+        let is_self = st
+            .actions
+            .iter()
+            .any(|a| SELF_ACTIONS.contains(&a.as_str()));
         if is_self {
             // A self action never shares a statement with anything else, and its
             // resources are the function and its qualified versions, nothing wider.
             assert!(
-                st.actions.iter().all(|a| SELF_ACTIONS.contains(&a.as_str())),
+                st.actions
+                    .iter()
+                    .all(|a| SELF_ACTIONS.contains(&a.as_str())),
                 "self actions mixed with others: {:?}",
                 st.actions
             );
@@ -226,7 +240,10 @@ fn environment_names_only_variables_the_probe_reads() {
     let names: BTreeSet<&str> = vars.keys().map(|k| k.as_str().unwrap()).collect();
     let known: BTreeSet<&str> = PROBE_ENV_VARS.iter().copied().collect();
     let unknown: Vec<_> = names.difference(&known).collect();
-    assert!(unknown.is_empty(), "unknown env vars in template: {unknown:?}");
+    assert!(
+        unknown.is_empty(),
+        "unknown env vars in template: {unknown:?}"
+    );
     // The two settings every deployment must pin are always present.
     assert!(names.contains("EGRESS_PROBE_METRIC_NAMESPACE"));
     assert!(names.contains("EGRESS_PROBE_DIAGNOSE"));
@@ -266,14 +283,19 @@ fn dashboard_body_is_json_over_the_emf_metrics() {
     let json: serde_json::Value = serde_json::from_str(&substitute_placeholders(body))
         .unwrap_or_else(|e| panic!("dashboard body is not valid JSON: {e}"));
     let widgets = json["widgets"].as_array().expect("widgets");
-    assert!(widgets.iter().any(|w| w["type"] == "log"), "no Logs Insights widget");
+    assert!(
+        widgets.iter().any(|w| w["type"] == "log"),
+        "no Logs Insights widget"
+    );
     for metric in EMF_METRICS {
         assert!(
             body.contains(&format!("MetricName=\\\"{metric}\\\"")),
             "dashboard does not show {metric}"
         );
     }
-    assert!(body.contains("{${MetricNamespace},AvailabilityZone}"));
+    // The namespace is quoted in SEARCH so names with `/`, `.` or `-` still match.
+    assert!(body.contains(r#"{\"${MetricNamespace}\",AvailabilityZone}"#));
+    assert!(body.contains(r#"{\"${MetricNamespace}\",AvailabilityZone,SubnetId}"#));
     for p in ["p50", "p90"] {
         assert!(body.contains(&format!("'{p}'")), "no {p} latency series");
     }
@@ -304,12 +326,16 @@ fn cargo_lambda_metadata_matches_the_template() {
     let env = deploy["env"].as_inline_table().expect("deploy.env table");
     let known: BTreeSet<&str> = PROBE_ENV_VARS.iter().copied().collect();
     for (k, _) in env.iter() {
-        assert!(known.contains(k), "unknown env var {k} in cargo-lambda metadata");
+        assert!(
+            known.contains(k),
+            "unknown env var {k} in cargo-lambda metadata"
+        );
     }
     // Same defaults as the template's parameters.
     let params = t.get("Parameters").expect("Parameters");
     assert_eq!(
-        env.get("EGRESS_PROBE_METRIC_NAMESPACE").and_then(|v| v.as_str()),
+        env.get("EGRESS_PROBE_METRIC_NAMESPACE")
+            .and_then(|v| v.as_str()),
         params["MetricNamespace"]["Default"].as_str()
     );
     assert_eq!(
@@ -325,6 +351,53 @@ fn diff_message_names_both_directions() {
     let template: BTreeSet<String> = ["ec2:DescribeVpcs".into(), "ec2:DeleteVpc".into()].into();
     let code: BTreeSet<String> = ["ec2:DescribeVpcs".into(), "ec2:DescribeSubnets".into()].into();
     let msg = set_diff_message(&template, &code);
-    assert!(msg.contains("in template.yaml only (remove, or add to permissions.rs): [\"ec2:DeleteVpc\"]"));
-    assert!(msg.contains("in permissions.rs only (add to ProbeRole in template.yaml): [\"ec2:DescribeSubnets\"]"));
+    assert!(
+        msg.contains(
+            "in template.yaml only (remove, or add to permissions.rs): [\"ec2:DeleteVpc\"]"
+        )
+    );
+    assert!(msg.contains(
+        "in permissions.rs only (add to ProbeRole in template.yaml): [\"ec2:DescribeSubnets\"]"
+    ));
+}
+
+#[test]
+fn docs_role_policy_for_cargo_lambda_lists_the_same_actions() {
+    // docs/deploy.md gives the policy for the `cargo lambda deploy` path; it is the first
+    // ```json block after the <!-- probe-role-policy --> marker.
+    let doc = std::fs::read_to_string(workspace_file("docs/deploy.md")).unwrap();
+    let after_marker = doc
+        .split_once("<!-- probe-role-policy -->")
+        .expect("docs/deploy.md lost its probe-role-policy marker")
+        .1;
+    let block = after_marker
+        .split_once("```json")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .expect("no ```json block after the marker")
+        .0;
+    let policy: serde_json::Value = serde_json::from_str(block).unwrap();
+    let mut granted = BTreeSet::new();
+    for st in policy["Statement"].as_array().expect("Statement list") {
+        assert_eq!(st["Effect"], "Allow");
+        let actions = st["Action"].as_array().expect("Action list");
+        let is_self = actions
+            .iter()
+            .any(|a| SELF_ACTIONS.contains(&a.as_str().unwrap()));
+        for r in st["Resource"].as_array().into_iter().flatten() {
+            // Self actions are scoped to the function, never "*".
+            assert!(
+                !is_self
+                    || r.as_str()
+                        .unwrap()
+                        .contains(":function:egress-probe-lambda")
+            );
+        }
+        granted.extend(actions.iter().map(|a| a.as_str().unwrap().to_owned()));
+    }
+    let code: BTreeSet<String> = DIAGNOSIS_ACTIONS
+        .iter()
+        .chain(SELF_ACTIONS)
+        .map(|s| (*s).to_owned())
+        .collect();
+    assert_eq!(granted, code, "{}", set_diff_message(&granted, &code));
 }
