@@ -104,6 +104,7 @@ impl LabRun {
             &base.vpc_id,
             LabOptions {
                 services_bin: services,
+                internet_delay: None,
             },
         )
         .await?;
