@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The main job: the VPC lab builds a VPC (moto + network namespaces) whose application
+# function spans two subnets in two AZs, one of them broken through the EC2 API;
+# `egress-probe install` places the probes, `egress-probe run` invokes the real probe
+# binaries and prints the per-AZ matrix and the diagnosis; everything is cleaned up.
+# Needs root, iproute2 and nftables (scripts/setup.sh installs them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
+cargo build --workspace --quiet
+bin="${CARGO_TARGET_DIR:-target}/debug/egress-probe-lab"
+set +e
+"$bin" demo
+rc=$?
+set -e
+case "$rc" in
+  1) echo "demo: egress-probe run exited 1: it found the broken subnet, as intended" >&2; exit 0 ;;
+  0) echo "demo: egress-probe run found no failure, but one subnet is broken on purpose" >&2; exit 1 ;;
+  *) exit "$rc" ;;
+esac
