@@ -291,10 +291,10 @@ pub async fn managed_functions(clients: &Clients) -> Result<Vec<ExistingFunction
     }
     let mut out = Vec::new();
     while let Some(r) = set.join_next().await {
-        if let Some(f) = r.context("reading a function")?? {
-            if f.is_managed() {
-                out.push(f);
-            }
+        if let Some(f) = r.context("reading a function")??
+            && f.is_managed()
+        {
+            out.push(f);
         }
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));

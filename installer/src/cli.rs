@@ -17,6 +17,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Named profile from the shared AWS config files.
     #[arg(long, global = true, env = "AWS_PROFILE")]

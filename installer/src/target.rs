@@ -30,8 +30,7 @@ pub fn parse(s: &str) -> Result<Target, String> {
         let port = port.ok_or_else(|| format!("target `{s}` needs a port (tcp://host:port)"))?;
         return Ok(Target::Tcp { host, port });
     }
-    if s.starts_with("https://") {
-        let rest = &s["https://".len()..];
+    if let Some(rest) = s.strip_prefix("https://") {
         let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
         if authority.contains('@') {
             return Err(format!("target `{s}` must not carry credentials"));

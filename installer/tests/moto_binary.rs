@@ -1,6 +1,7 @@
 //! The real `egress-probe` binary against moto (environment from `MotoServer::env()`):
 //! install, status, an idempotent dry run, and `run` with reports queued in moto's
 //! Docker-free Lambda (moto answers each Invoke with the next queued payload).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
 use egress_probe_e2e::moto::{MotoServer, REGION};
 use egress_probe_installer::artifact::{Arch, fake_elf_header, zip_with_bootstrap};
@@ -48,8 +49,21 @@ fn queue_invoke_results(server: &MotoServer, results: &[String]) {
 
 /// A report as a probe returns it: DNS ok, TCP ok or timing out (explained by a finding).
 fn report(subnet: &str, az: &str, broken: bool) -> String {
+    report_in(subnet, az, "vpc-x", broken, "complete", true)
+}
+
+fn report_in(
+    subnet: &str,
+    az: &str,
+    vpc: &str,
+    broken: bool,
+    analysis: &str,
+    with_finding: bool,
+) -> String {
     let tcp_id = format!("tcp://192.0.2.10:443@192.0.2.10#{subnet}");
-    let (status, findings, verdict) = if broken {
+    let (status, findings, verdict) = if broken && !with_finding {
+        ("timeout", serde_json::json!([]), "broken")
+    } else if broken {
         (
             "timeout",
             serde_json::json!([{
@@ -67,7 +81,7 @@ fn report(subnet: &str, az: &str, broken: bool) -> String {
     };
     serde_json::json!({
         "schema": "egress-probe.report/v1", "probe_version": "0.1.0",
-        "identity": {"subnet_id": subnet, "availability_zone": az, "vpc_id": "vpc-x", "security_group_ids": []},
+        "identity": {"subnet_id": subnet, "availability_zone": az, "vpc_id": vpc, "security_group_ids": []},
         "started_at": "2026-01-01T00:00:00Z", "duration_ms": 120.0, "budget_ms": 18000,
         "resolver": {"source": "/etc/resolv.conf", "servers": ["10.0.0.2"]},
         "plan": {"targets": [{"kind": "dns", "name": "example.com"}, {"kind": "tcp", "host": "192.0.2.10", "port": 443}],
@@ -81,7 +95,7 @@ fn report(subnet: &str, az: &str, broken: bool) -> String {
              "timeout_ms": 3000}
         ],
         "verdict": verdict, "findings": findings, "paths": [],
-        "analysis": {"status": "complete", "performed_by": "probe"}
+        "analysis": {"status": analysis, "performed_by": "probe", "reason": "EC2 API unreachable from this subnet"}
     })
     .to_string()
 }
@@ -240,4 +254,121 @@ async fn binary_installs_reports_status_and_runs_against_moto() {
 
 fn aws_sdk_ec2_client(config: &aws_config::SdkConfig) -> aws_sdk_ec2::Client {
     aws_sdk_ec2::Client::new(config)
+}
+
+/// A probe whose own analysis was unavailable (its subnet cannot reach the EC2 API): `run`
+/// takes the VPC's snapshot from outside and names the cause (R9: the subnet routes to an
+/// internet gateway, and a Lambda ENI has no public IP).
+#[tokio::test]
+async fn run_diagnoses_from_outside_when_the_probe_could_not() {
+    let server = MotoServer::start().unwrap();
+    let config = server.sdk_config().await;
+    let ec2 = aws_sdk_ec2_client(&config);
+    let vpc_id = ec2
+        .create_vpc()
+        .cidr_block("10.8.0.0/16")
+        .send()
+        .await
+        .unwrap()
+        .vpc()
+        .unwrap()
+        .vpc_id()
+        .unwrap()
+        .to_string();
+    let subnet = ec2
+        .create_subnet()
+        .vpc_id(&vpc_id)
+        .cidr_block("10.8.1.0/24")
+        .availability_zone("us-east-1a")
+        .send()
+        .await
+        .unwrap()
+        .subnet()
+        .unwrap()
+        .subnet_id()
+        .unwrap()
+        .to_string();
+    let igw = ec2
+        .create_internet_gateway()
+        .send()
+        .await
+        .unwrap()
+        .internet_gateway()
+        .unwrap()
+        .internet_gateway_id()
+        .unwrap()
+        .to_string();
+    ec2.attach_internet_gateway()
+        .internet_gateway_id(&igw)
+        .vpc_id(&vpc_id)
+        .send()
+        .await
+        .unwrap();
+    let rt = ec2
+        .create_route_table()
+        .vpc_id(&vpc_id)
+        .send()
+        .await
+        .unwrap()
+        .route_table()
+        .unwrap()
+        .route_table_id()
+        .unwrap()
+        .to_string();
+    ec2.create_route()
+        .route_table_id(&rt)
+        .destination_cidr_block("0.0.0.0/0")
+        .gateway_id(&igw)
+        .send()
+        .await
+        .unwrap();
+    ec2.associate_route_table()
+        .route_table_id(&rt)
+        .subnet_id(&subnet)
+        .send()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let zip = dir.path().join("bootstrap.zip");
+    std::fs::write(
+        &zip,
+        zip_with_bootstrap(&fake_elf_header(Arch::Arm64)).unwrap(),
+    )
+    .unwrap();
+    let o = bin(
+        &server,
+        &[
+            "install",
+            "--subnet",
+            &subnet,
+            "--zip",
+            zip.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    queue_invoke_results(
+        &server,
+        &[report_in(
+            &subnet,
+            "us-east-1a",
+            &vpc_id,
+            true,
+            "unavailable",
+            false,
+        )],
+    );
+    let o = bin(&server, &["run", "--output", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let p = &v["probes"][0];
+    assert_eq!(p["diagnosed_from_outside"], true, "{v:#}");
+    assert_eq!(p["report"]["analysis"]["performed_by"], "installer");
+    let codes: Vec<&str> = p["report"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"LAMBDA_SUBNET_ROUTES_TO_IGW"), "{codes:?}");
 }

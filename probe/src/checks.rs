@@ -231,3 +231,64 @@ fn bare_host(host: &str) -> &str {
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> CheckSettings {
+        CheckSettings {
+            extra_ca_file: None,
+            proxy: ProxySettings::default(),
+            resolv_conf: PathBuf::from("/nonexistent/resolv.conf"),
+        }
+    }
+
+    #[test]
+    fn new_builds_nothing_before_first_use() {
+        let checker = Checker::new(settings()).expect("checker");
+        assert!(
+            checker.resolver.get().is_none(),
+            "resolv.conf read too early"
+        );
+        assert!(checker.tls.get().is_none(), "TLS roots built too early");
+        let _ = checker.resolver_info();
+        assert!(checker.resolver.get().is_some());
+        assert!(checker.tls_config().is_ok());
+        assert!(checker.tls.get().is_some());
+    }
+
+    #[test]
+    fn checker_and_its_futures_can_be_shared_and_spawned() {
+        fn send_sync<T: Send + Sync>(_: &T) {}
+        fn send<T: Send>(_: &T) {}
+        let checker = Checker::new(settings()).expect("checker");
+        send_sync(&checker);
+        let target = Target::Dns {
+            name: "example.com".into(),
+        };
+        let timeouts = Timeouts {
+            dns: Duration::from_secs(1),
+            connect: Duration::from_secs(1),
+            https: Duration::from_secs(1),
+        };
+        let fut = checker.run(&target, timeouts, Instant::now());
+        send(&fut);
+    }
+
+    #[test]
+    fn proxy_setup_errors_never_carry_credentials() {
+        let mut s = settings();
+        s.proxy.https_proxy = Some("socks5://user:topsecret@proxy:1080".into());
+        let err = Checker::new(s).err().expect("error");
+        assert!(!err.to_string().contains("topsecret"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_proxy_variable_means_no_proxy() {
+        let mut s = settings();
+        s.proxy.https_proxy = Some("  ".into());
+        let checker = Checker::new(s).expect("checker");
+        assert!(checker.proxy.is_none());
+    }
+}

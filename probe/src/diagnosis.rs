@@ -146,7 +146,7 @@ fn render(slots: Vec<Slot>) -> Vec<Finding> {
     let mut by_key: HashMap<String, usize> = HashMap::new();
     for s in slots {
         let confirmation = s.issue.fixed_confirmation().unwrap_or_else(|| {
-            if s.issue.blocks_path() {
+            if s.issue.blocks_path() && !s.issue.is_not_verifiable() {
                 Confirmation::Predicted
             } else {
                 Confirmation::NotApplicable

@@ -17,8 +17,17 @@ pub mod metrics {
 
 /// Healthy: every observation ok. Broken: some target has no successful observation.
 /// Degraded: every target reached, but some address/family failed (e.g. IPv6 only).
+///
+/// An IPv6 address that fails at once with `ENETUNREACH` while the same target answers
+/// over IPv4 does not count: the execution environment has no IPv6 at all (an IPv4-only
+/// subnet, or `Ipv6AllowedForDualStack` off — R31), which is a choice, not a fault. The
+/// observation stays in the report.
 pub fn verdict(observations: &[Observation]) -> Verdict {
-    if observations.iter().all(|o| o.status.is_ok()) {
+    let counted: Vec<&Observation> = observations
+        .iter()
+        .filter(|o| !(no_ipv6_here(o) && target_ok(observations, &o.target)))
+        .collect();
+    if counted.iter().all(|o| o.status.is_ok()) {
         return Verdict::Healthy;
     }
     let mut targets: Vec<&str> = observations.iter().map(|o| o.target.as_str()).collect();
@@ -39,6 +48,19 @@ pub fn verdict(observations: &[Observation]) -> Verdict {
 /// The single structured log line that carries the whole report.
 pub fn log_line(report: &Report) -> String {
     json!({"type": "egress-probe.report", "report": report}).to_string()
+}
+
+/// IPv6 refused locally: no IPv6 route in this environment.
+fn no_ipv6_here(o: &Observation) -> bool {
+    o.family == Some(crate::model::Family::Ipv6)
+        && o.status == Status::Unreachable
+        && matches!(o.os_error.as_deref(), Some("ENETUNREACH" | "EADDRNOTAVAIL"))
+}
+
+fn target_ok(observations: &[Observation], target: &str) -> bool {
+    observations
+        .iter()
+        .any(|o| o.target == target && o.status.is_ok())
 }
 
 fn kind_name(k: CheckKind) -> &'static str {
@@ -160,6 +182,19 @@ mod tests {
             verdict(&[obs("a", Status::Ok), obs("b", Status::Timeout)]),
             Verdict::Broken
         );
+        // No IPv6 in this environment (ENETUNREACH at once) is not a fault when IPv4
+        // reaches the same target; an IPv6 timeout is (R31).
+        let mut v6 = obs("a", Status::Unreachable);
+        v6.family = Some(Family::Ipv6);
+        v6.os_error = Some("ENETUNREACH".into());
+        assert_eq!(
+            verdict(&[obs("a", Status::Ok), v6.clone()]),
+            Verdict::Healthy
+        );
+        assert_eq!(verdict(&[v6.clone()]), Verdict::Broken);
+        v6.status = Status::Timeout;
+        v6.os_error = None;
+        assert_eq!(verdict(&[obs("a", Status::Ok), v6]), Verdict::Degraded);
     }
 
     #[test]

@@ -252,7 +252,11 @@ mod tests {
         let before = calls.len();
         calls.dedup();
         assert_eq!(before, calls.len(), "CALLS has duplicates");
-        let mut allowed: Vec<&str> = DIAGNOSIS_ACTIONS.iter().chain(SELF_ACTIONS).copied().collect();
+        let mut allowed: Vec<&str> = DIAGNOSIS_ACTIONS
+            .iter()
+            .chain(SELF_ACTIONS)
+            .copied()
+            .collect();
         allowed.sort_unstable();
         assert_eq!(calls, allowed);
     }
@@ -261,7 +265,8 @@ mod tests {
     fn taken_at_is_rfc3339_utc() {
         let t = now_rfc3339().unwrap();
         assert!(t.ends_with('Z') && t.as_bytes()[10] == b'T', "{t}");
-        let back = aws_smithy_types::DateTime::from_str(&t, aws_smithy_types::date_time::Format::DateTime);
+        let back =
+            aws_smithy_types::DateTime::from_str(&t, aws_smithy_types::date_time::Format::DateTime);
         assert!(back.is_ok(), "{t} does not parse back as RFC 3339");
     }
 }

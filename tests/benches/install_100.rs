@@ -3,6 +3,7 @@
 //! run against the same server; each install is undone (uninstall) before the next.
 //! Prints every round, the medians and the ratio. Run: `scripts/bench-install.sh`
 //! (BENCH_ROUNDS, BENCH_SUBNETS and BENCH_CONCURRENCY change the defaults 5, 100, 16).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
 #[path = "../tests/installer_common/mod.rs"]
 mod installer_common;

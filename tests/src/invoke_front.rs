@@ -162,12 +162,15 @@ impl Drop for WarmEnv {
     }
 }
 
+/// Warm execution environments by (function name, code/config key).
+type WarmEnvs = HashMap<(String, String), Arc<tokio::sync::Mutex<WarmEnv>>>;
+
 struct State {
     config: FrontConfig,
     lambda: aws_sdk_lambda::Client,
     ec2: aws_sdk_ec2::Client,
     moto_addr: String,
-    envs: tokio::sync::Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<WarmEnv>>>>,
+    envs: tokio::sync::Mutex<WarmEnvs>,
     round_robin: AtomicUsize,
     records: Mutex<Vec<InvocationRecord>>,
 }

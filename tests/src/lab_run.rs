@@ -117,6 +117,7 @@ impl LabRun {
             &base.vpc_id,
             LabOptions {
                 services_bin: services,
+                internet_delay: None,
             },
         )
         .await?;

@@ -7,8 +7,8 @@
 use anyhow::{Context, Result};
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{
-    AttributeBooleanValue, ConnectivityType, DomainType, Filter, IpPermission, IpRange,
-    Ipv6Range, NewDhcpConfiguration, PortRange, PrefixListId, RuleAction, VpcEndpointType,
+    AttributeBooleanValue, ConnectivityType, DomainType, Filter, IpPermission, IpRange, Ipv6Range,
+    NewDhcpConfiguration, PortRange, PrefixListId, RuleAction, VpcEndpointType,
 };
 
 /// IDs of what a scenario made.
@@ -57,7 +57,10 @@ fn filter(name: &str, value: &str) -> Filter {
     Filter::builder().name(name).values(value).build()
 }
 
-fn perm(protocol: &str, ports: Option<(i32, i32)>) -> aws_sdk_ec2::types::builders::IpPermissionBuilder {
+fn perm(
+    protocol: &str,
+    ports: Option<(i32, i32)>,
+) -> aws_sdk_ec2::types::builders::IpPermissionBuilder {
     let mut p = IpPermission::builder().ip_protocol(protocol);
     if let Some((from, to)) = ports {
         p = p.from_port(from).to_port(to);
@@ -92,7 +95,13 @@ impl Topology {
             .and_then(|a| a.ipv6_cidr_block().map(str::to_string)))
     }
 
-    pub async fn subnet(&self, vpc: &str, cidr: &str, az: &str, ipv6: Option<&str>) -> Result<String> {
+    pub async fn subnet(
+        &self,
+        vpc: &str,
+        cidr: &str,
+        az: &str,
+        ipv6: Option<&str>,
+    ) -> Result<String> {
         let out = self
             .ec2
             .create_subnet()
@@ -131,8 +140,11 @@ impl Topology {
             .send()
             .await?;
         need(
-            need(out.egress_only_internet_gateway, "EgressOnlyInternetGateway")?
-                .egress_only_internet_gateway_id,
+            need(
+                out.egress_only_internet_gateway,
+                "EgressOnlyInternetGateway",
+            )?
+            .egress_only_internet_gateway_id,
             "EgressOnlyInternetGatewayId",
         )
     }
@@ -153,19 +165,29 @@ impl Topology {
             req = req.connectivity_type(ConnectivityType::Private);
         }
         let out = req.send().await.context("CreateNatGateway")?;
-        need(need(out.nat_gateway, "NatGateway")?.nat_gateway_id, "NatGatewayId")
+        need(
+            need(out.nat_gateway, "NatGateway")?.nat_gateway_id,
+            "NatGatewayId",
+        )
     }
 
     /// Deletes a NAT gateway; routes to it stay (a blackhole in AWS, `active` in moto).
     pub async fn delete_nat_gateway(&self, nat: &str) -> Result<()> {
-        self.ec2.delete_nat_gateway().nat_gateway_id(nat).send().await?;
+        self.ec2
+            .delete_nat_gateway()
+            .nat_gateway_id(nat)
+            .send()
+            .await?;
         Ok(())
     }
 
     /// A route table explicitly associated with `subnets`.
     pub async fn route_table(&self, vpc: &str, subnets: &[&str]) -> Result<String> {
         let out = self.ec2.create_route_table().vpc_id(vpc).send().await?;
-        let id = need(need(out.route_table, "RouteTable")?.route_table_id, "RouteTableId")?;
+        let id = need(
+            need(out.route_table, "RouteTable")?.route_table_id,
+            "RouteTableId",
+        )?;
         for subnet in subnets {
             self.ec2
                 .associate_route_table()
@@ -217,7 +239,10 @@ impl Topology {
     /// A custom NACL (no entries: deny all) associated with `subnets`.
     pub async fn network_acl(&self, vpc: &str, subnets: &[&str]) -> Result<String> {
         let out = self.ec2.create_network_acl().vpc_id(vpc).send().await?;
-        let id = need(need(out.network_acl, "NetworkAcl")?.network_acl_id, "NetworkAclId")?;
+        let id = need(
+            need(out.network_acl, "NetworkAcl")?.network_acl_id,
+            "NetworkAclId",
+        )?;
         for subnet in subnets {
             let current = self
                 .ec2
@@ -263,7 +288,11 @@ impl Topology {
             .rule_number(rule)
             .egress(egress)
             .protocol(protocol)
-            .rule_action(if allow { RuleAction::Allow } else { RuleAction::Deny });
+            .rule_action(if allow {
+                RuleAction::Allow
+            } else {
+                RuleAction::Deny
+            });
         req = if cidr.contains(':') {
             req.ipv6_cidr_block(cidr)
         } else {
@@ -280,13 +309,20 @@ impl Topology {
 
     /// Allows everything both ways (rule 100, IPv4).
     pub async fn nacl_allow_all(&self, acl: &str) -> Result<()> {
-        self.nacl_entry(acl, 100, true, "-1", true, "0.0.0.0/0", None).await?;
-        self.nacl_entry(acl, 100, false, "-1", true, "0.0.0.0/0", None).await
+        self.nacl_entry(acl, 100, true, "-1", true, "0.0.0.0/0", None)
+            .await?;
+        self.nacl_entry(acl, 100, false, "-1", true, "0.0.0.0/0", None)
+            .await
     }
 
     /// A security group; `revoke_default` removes the default allow-all egress (IPv4 and,
     /// if present, IPv6).
-    pub async fn security_group(&self, vpc: &str, name: &str, revoke_default: bool) -> Result<String> {
+    pub async fn security_group(
+        &self,
+        vpc: &str,
+        name: &str,
+        revoke_default: bool,
+    ) -> Result<String> {
         let out = self
             .ec2
             .create_security_group()
@@ -375,7 +411,10 @@ impl Topology {
             )
             .send()
             .await?;
-        let id = need(need(out.dhcp_options, "DhcpOptions")?.dhcp_options_id, "DhcpOptionsId")?;
+        let id = need(
+            need(out.dhcp_options, "DhcpOptions")?.dhcp_options_id,
+            "DhcpOptionsId",
+        )?;
         self.ec2
             .associate_dhcp_options()
             .dhcp_options_id(&id)
@@ -386,7 +425,12 @@ impl Topology {
     }
 
     /// enableDnsSupport / enableDnsHostnames (one per call, as AWS requires).
-    pub async fn vpc_dns(&self, vpc: &str, support: Option<bool>, hostnames: Option<bool>) -> Result<()> {
+    pub async fn vpc_dns(
+        &self,
+        vpc: &str,
+        support: Option<bool>,
+        hostnames: Option<bool>,
+    ) -> Result<()> {
         if let Some(v) = support {
             self.ec2
                 .modify_vpc_attribute()
@@ -427,11 +471,19 @@ impl Topology {
             .send()
             .await
             .context("CreateVpcEndpoint Interface")?;
-        need(need(out.vpc_endpoint, "VpcEndpoint")?.vpc_endpoint_id, "VpcEndpointId")
+        need(
+            need(out.vpc_endpoint, "VpcEndpoint")?.vpc_endpoint_id,
+            "VpcEndpointId",
+        )
     }
 
     /// A gateway endpoint (S3/DynamoDB): adds a prefix-list route to each table.
-    pub async fn gateway_endpoint(&self, vpc: &str, service: &str, tables: &[&str]) -> Result<String> {
+    pub async fn gateway_endpoint(
+        &self,
+        vpc: &str,
+        service: &str,
+        tables: &[&str],
+    ) -> Result<String> {
         let out = self
             .ec2
             .create_vpc_endpoint()
@@ -442,7 +494,10 @@ impl Topology {
             .send()
             .await
             .context("CreateVpcEndpoint Gateway")?;
-        need(need(out.vpc_endpoint, "VpcEndpoint")?.vpc_endpoint_id, "VpcEndpointId")
+        need(
+            need(out.vpc_endpoint, "VpcEndpoint")?.vpc_endpoint_id,
+            "VpcEndpointId",
+        )
     }
 
     /// The ID of an AWS-managed prefix list by name (`com.amazonaws.us-east-1.s3`).
@@ -479,7 +534,11 @@ impl Topology {
 
     async fn private_with_nat(&self, azs: &[&str], ipv6: bool) -> Result<Ids> {
         let vpc = self.vpc(VPC_CIDR, ipv6).await?;
-        let v6 = if ipv6 { self.vpc_ipv6_cidr(&vpc).await? } else { None };
+        let v6 = if ipv6 {
+            self.vpc_ipv6_cidr(&vpc).await?
+        } else {
+            None
+        };
         // /56 → /64 per subnet: replace the block's last `00::/56` with `<nn>::/64`.
         let v6_subnet = |n: usize| -> Option<String> {
             let block = v6.as_deref()?;
@@ -505,7 +564,8 @@ impl Topology {
         }
         let public_refs: Vec<&str> = ids.public_subnets.iter().map(String::as_str).collect();
         let public_rt = self.route_table(&vpc, &public_refs).await?;
-        self.route(&public_rt, "0.0.0.0/0", RouteTo::Igw(&igw)).await?;
+        self.route(&public_rt, "0.0.0.0/0", RouteTo::Igw(&igw))
+            .await?;
         ids.public_route_table = Some(public_rt);
         for i in 0..azs.len() {
             let nat = self.nat_gateway(&ids.public_subnets[i], true).await?;
@@ -533,7 +593,8 @@ impl Topology {
         let public = self.subnet(&vpc, &cidr(0), az, None).await?;
         let private = self.subnet(&vpc, &cidr(100), az, None).await?;
         let public_rt = self.route_table(&vpc, &[&public]).await?;
-        self.route(&public_rt, "0.0.0.0/0", RouteTo::Igw(&igw)).await?;
+        self.route(&public_rt, "0.0.0.0/0", RouteTo::Igw(&igw))
+            .await?;
         let nat = self.nat_gateway(&public, true).await?;
         let rt = self.route_table(&vpc, &[&private]).await?;
         Ok(Ids {
@@ -585,8 +646,11 @@ impl Topology {
     /// ephemeral ports in (inbound allows only TCP 443).
     pub async fn nacl_denies_ephemeral(&self, az: &str) -> Result<Ids> {
         let mut ids = self.healthy_private_with_nat(&[az]).await?;
-        let acl = self.network_acl(&ids.vpc, &[&ids.lambda_subnets[0]]).await?;
-        self.nacl_entry(&acl, 100, true, "-1", true, "0.0.0.0/0", None).await?;
+        let acl = self
+            .network_acl(&ids.vpc, &[&ids.lambda_subnets[0]])
+            .await?;
+        self.nacl_entry(&acl, 100, true, "-1", true, "0.0.0.0/0", None)
+            .await?;
         self.nacl_entry(&acl, 100, false, "6", true, "0.0.0.0/0", Some((443, 443)))
             .await?;
         ids.nacls.push(acl);
@@ -597,13 +661,32 @@ impl Topology {
     /// NAT use 1024-65535, so some connections fail (intermittent).
     pub async fn nacl_partial_ephemeral(&self, az: &str) -> Result<Ids> {
         let mut ids = self.healthy_private_with_nat(&[az]).await?;
-        let acl = self.network_acl(&ids.vpc, &[&ids.lambda_subnets[0]]).await?;
-        self.nacl_entry(&acl, 100, true, "-1", true, "0.0.0.0/0", None).await?;
+        let acl = self
+            .network_acl(&ids.vpc, &[&ids.lambda_subnets[0]])
+            .await?;
+        self.nacl_entry(&acl, 100, true, "-1", true, "0.0.0.0/0", None)
+            .await?;
         // `tcp` spelled as a name: moto stores it verbatim; the reader must normalise it.
-        self.nacl_entry(&acl, 110, false, "tcp", true, "0.0.0.0/0", Some((32768, 65535)))
-            .await?;
-        self.nacl_entry(&acl, 120, false, "17", true, "0.0.0.0/0", Some((32768, 65535)))
-            .await?;
+        self.nacl_entry(
+            &acl,
+            110,
+            false,
+            "tcp",
+            true,
+            "0.0.0.0/0",
+            Some((32768, 65535)),
+        )
+        .await?;
+        self.nacl_entry(
+            &acl,
+            120,
+            false,
+            "17",
+            true,
+            "0.0.0.0/0",
+            Some((32768, 65535)),
+        )
+        .await?;
         ids.nacls.push(acl);
         Ok(ids)
     }
@@ -611,7 +694,9 @@ impl Topology {
     /// R20: the NAT subnet's NACL drops the function subnet's traffic on its way in.
     pub async fn nat_subnet_nacl_blocks(&self, az: &str) -> Result<Ids> {
         let mut ids = self.healthy_private_with_nat(&[az]).await?;
-        let acl = self.network_acl(&ids.vpc, &[&ids.public_subnets[0]]).await?;
+        let acl = self
+            .network_acl(&ids.vpc, &[&ids.public_subnets[0]])
+            .await?;
         self.nacl_entry(&acl, 90, false, "6", false, VPC_CIDR, Some((443, 443)))
             .await?;
         self.nacl_allow_all(&acl).await?;
@@ -623,8 +708,10 @@ impl Topology {
     pub async fn sg_no_443_egress(&self, az: &str) -> Result<Ids> {
         let mut ids = self.healthy_private_with_nat(&[az]).await?;
         let sg = self.security_group(&ids.vpc, "lambda-no-443", true).await?;
-        self.sg_egress(&sg, "tcp", Some((80, 80)), "0.0.0.0/0").await?;
-        self.sg_egress(&sg, "udp", Some((53, 53)), "0.0.0.0/0").await?;
+        self.sg_egress(&sg, "tcp", Some((80, 80)), "0.0.0.0/0")
+            .await?;
+        self.sg_egress(&sg, "udp", Some((53, 53)), "0.0.0.0/0")
+            .await?;
         ids.lambda_sg = sg;
         Ok(ids)
     }
@@ -634,8 +721,11 @@ impl Topology {
     pub async fn custom_dns_unreachable(&self, az: &str) -> Result<Ids> {
         let mut ids = self.healthy_private_with_nat(&[az]).await?;
         ids.dhcp_options = Some(self.dhcp_options(&ids.vpc, &["192.0.2.53"]).await?);
-        let sg = self.security_group(&ids.vpc, "lambda-https-only", true).await?;
-        self.sg_egress(&sg, "tcp", Some((443, 443)), "0.0.0.0/0").await?;
+        let sg = self
+            .security_group(&ids.vpc, "lambda-https-only", true)
+            .await?;
+        self.sg_egress(&sg, "tcp", Some((443, 443)), "0.0.0.0/0")
+            .await?;
         ids.lambda_sg = sg;
         Ok(ids)
     }

@@ -2,6 +2,7 @@
 //! install across AZs, re-install (no change), update in place, prune, uninstall that
 //! leaves untagged resources alone, dry runs that change nothing, and bad input (exit 2).
 //! moto cannot run functions: `run` end to end lives in the VPC lab.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
 mod installer_common;
 
@@ -69,8 +70,12 @@ async fn install_update_prune_uninstall_lifecycle() {
             .unwrap();
         let c = f.configuration().unwrap();
         let vpc = c.vpc_config().unwrap();
-        assert_eq!(vpc.subnet_ids(), &[subnet.clone()], "one subnet per probe");
-        assert_eq!(vpc.security_group_ids(), &[sg.clone()]);
+        assert_eq!(
+            vpc.subnet_ids(),
+            std::slice::from_ref(subnet),
+            "one subnet per probe"
+        );
+        assert_eq!(vpc.security_group_ids(), std::slice::from_ref(&sg));
         let env = c.environment().unwrap().variables().unwrap();
         assert_eq!(env["EGRESS_PROBE_SUBNET_ID"], *subnet);
         assert_eq!(env["EGRESS_PROBE_AZ"], *az);

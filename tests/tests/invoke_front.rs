@@ -2,6 +2,8 @@
 //! loopback. Every AWS call of the test goes through the front (pass-through to moto);
 //! Invoke runs the real `egress-probe-lambda` under `lab-runtime`.
 
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime, VpcConfig};
 use egress_probe_e2e::invoke_front::{FrontConfig, InvokeFront, Placement};

@@ -41,7 +41,11 @@ fn run(targets: &str) -> ProbeRun {
 impl Env {
     fn probe(&self, targets: &str) -> Report {
         self.lab
-            .run_probe_once(&self.base.function_subnets[0], &serde_json::json!({}), &run(targets))
+            .run_probe_once(
+                &self.base.function_subnets[0],
+                &serde_json::json!({}),
+                &run(targets),
+            )
             .expect("probe report")
     }
 }
@@ -77,9 +81,21 @@ async fn probe_healthy_subnet_is_healthy() {
     let report = env.probe("dns:v4.lab.example tcp://v4.lab.example:80 https://v4.lab.example/");
     assert_eq!(report.observations.len(), 3, "{:#?}", report.observations);
     for o in &report.observations {
-        assert_eq!(o.status, Status::Ok, "{}: {:?} {:?}", o.id, o.status, o.detail);
+        assert_eq!(
+            o.status,
+            Status::Ok,
+            "{}: {:?} {:?}",
+            o.id,
+            o.status,
+            o.detail
+        );
     }
-    assert_eq!(report.verdict, Verdict::Healthy, "{:#?}", report.observations);
+    assert_eq!(
+        report.verdict,
+        Verdict::Healthy,
+        "{:#?}",
+        report.observations
+    );
     assert_eq!(
         report.identity.subnet_id.as_deref(),
         Some(env.base.function_subnets[0].as_str())
@@ -91,14 +107,29 @@ async fn probe_ipv4_only_subnet_sees_dual_stack_names_ipv6_as_unreachable() {
     lab_test!(probe_ipv4_only_subnet_sees_dual_stack_names_ipv6_as_unreachable);
     let env = setup(BaseOptions::default()).await;
     let report = env.probe(TARGETS);
-    for o in report.observations.iter().filter(|o| o.kind != egress_probe::model::CheckKind::Dns) {
+    for o in report
+        .observations
+        .iter()
+        .filter(|o| o.kind != egress_probe::model::CheckKind::Dns)
+    {
         if is_v6(o) {
             // The ENI has no IPv6 address or route, as a Lambda ENI in an IPv4-only subnet:
             // the kernel answers ENETUNREACH at once — no packet leaves, nothing times out.
             assert_eq!(o.status, Status::Unreachable, "{}: {:?}", o.id, o.detail);
-            assert!(o.phases.total_ms < 500.0, "{}: immediate, not a timeout", o.id);
+            assert!(
+                o.phases.total_ms < 500.0,
+                "{}: immediate, not a timeout",
+                o.id
+            );
         } else {
-            assert_eq!(o.status, Status::Ok, "{}: {:?} {:?}", o.id, o.status, o.detail);
+            assert_eq!(
+                o.status,
+                Status::Ok,
+                "{}: {:?} {:?}",
+                o.id,
+                o.status,
+                o.detail
+            );
         }
     }
 }
@@ -107,7 +138,10 @@ async fn probe_ipv4_only_subnet_sees_dual_stack_names_ipv6_as_unreachable() {
 async fn probe_public_subnet_times_out_with_etimedout_or_bound() {
     lab_test!(probe_public_subnet_times_out_with_etimedout_or_bound);
     let mut env = setup(BaseOptions::default()).await;
-    env.base.route_functions_to_igw(env.lab.ec2()).await.unwrap();
+    env.base
+        .route_functions_to_igw(env.lab.ec2())
+        .await
+        .unwrap();
     env.lab.sync().await.unwrap();
     let report = env.probe(TARGETS);
     assert_eq!(status_of(&report, "dns:www.lab.example"), vec![Status::Ok]);
@@ -116,9 +150,21 @@ async fn probe_public_subnet_times_out_with_etimedout_or_bound() {
         .iter()
         .filter(|o| o.target != "dns:www.lab.example" && !is_v6(o))
     {
-        assert!(o.status.is_timeout_like(), "{}: {:?} {:?}", o.id, o.status, o.detail);
+        assert!(
+            o.status.is_timeout_like(),
+            "{}: {:?} {:?}",
+            o.id,
+            o.status,
+            o.detail
+        );
         // The probe's own bound, not an error invented by the lab.
-        assert!(o.phases.total_ms >= o.timeout_ms as f64 * 0.95, "{}: {} ms < its {} ms timeout", o.id, o.phases.total_ms, o.timeout_ms);
+        assert!(
+            o.phases.total_ms >= o.timeout_ms as f64 * 0.95,
+            "{}: {} ms < its {} ms timeout",
+            o.id,
+            o.phases.total_ms,
+            o.timeout_ms
+        );
     }
     assert_eq!(report.verdict, Verdict::Broken);
 }
@@ -127,18 +173,28 @@ async fn probe_public_subnet_times_out_with_etimedout_or_bound() {
 async fn probe_dns_support_disabled_is_a_dns_timeout() {
     lab_test!(probe_dns_support_disabled_is_a_dns_timeout);
     let mut env = setup(BaseOptions::default()).await;
-    env.base.set_dns_support(env.lab.ec2(), false).await.unwrap();
+    env.base
+        .set_dns_support(env.lab.ec2(), false)
+        .await
+        .unwrap();
     env.lab.sync().await.unwrap();
     let report = env.probe("dns:www.lab.example tcp://203.0.113.10:80");
-    assert_eq!(status_of(&report, "dns:www.lab.example"), vec![Status::DnsTimeout]);
-    assert_eq!(status_of(&report, "tcp://203.0.113.10:80"), vec![Status::Ok]);
+    assert_eq!(
+        status_of(&report, "dns:www.lab.example"),
+        vec![Status::DnsTimeout]
+    );
+    assert_eq!(
+        status_of(&report, "tcp://203.0.113.10:80"),
+        vec![Status::Ok]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probe_blames_destination_for_reset_and_tls_alert() {
     lab_test!(probe_blames_destination_for_reset_and_tls_alert);
     let env = setup(BaseOptions::default()).await;
-    let report = env.probe("tcp://rst.lab.example:443 https://alert.lab.example/ https://www.lab.example/");
+    let report =
+        env.probe("tcp://rst.lab.example:443 https://alert.lab.example/ https://www.lab.example/");
     let v4 = |t: &str| {
         report
             .observations
@@ -150,7 +206,12 @@ async fn probe_blames_destination_for_reset_and_tls_alert() {
     assert_eq!(v4("https://alert.lab.example/"), Some(Status::TlsAlert));
     assert_eq!(v4("https://www.lab.example/"), Some(Status::Ok));
     for o in report.observations.iter().filter(|o| !is_v6(o)) {
-        assert!(o.status.proves_path(), "{}: {:?} proves the path (R36)", o.id, o.status);
+        assert!(
+            o.status.proves_path(),
+            "{}: {:?} proves the path (R36)",
+            o.id,
+            o.status
+        );
     }
 }
 
@@ -162,7 +223,10 @@ async fn probe_dual_stack_without_ipv6_route_fails_ipv6_only() {
         ..Default::default()
     })
     .await;
-    env.base.delete_function_ipv6_default_route(env.lab.ec2()).await.unwrap();
+    env.base
+        .delete_function_ipv6_default_route(env.lab.ec2())
+        .await
+        .unwrap();
     env.lab.sync().await.unwrap();
     let report = env.probe("tcp://www.lab.example:443");
     let mut v4 = None;

@@ -5,6 +5,8 @@
 //! Traffic stays on 127.0.0.1. The probe's self-diagnosis is off (`EGRESS_PROBE_DIAGNOSE=never`)
 //! and its AWS endpoint points at a closed loopback port, so nothing leaves the host.
 
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
 use egress_probe_e2e::runtime_api::{
     InvokeOutcome, LambdaEnvironment, MetadataConfig, RuntimeApi, RuntimeApiConfig,
     workspace_binary,

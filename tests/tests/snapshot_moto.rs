@@ -3,6 +3,8 @@
 //!
 //! Each test starts its own moto server (killed on drop, also on failure) on loopback.
 
+#![allow(clippy::unwrap_used)] // test helpers: a failed setup should fail the test
+
 use egress_probe::model::{
     GapKind, NetworkSnapshot, Protocol, RouteDestination, RouteState, RouteTarget, RuleAction,
     SgPeer,
@@ -84,7 +86,10 @@ async fn healthy_vpc_is_read_completely_within_the_call_budget() {
     assert_eq!(vpc.enable_dns_support, Some(true));
     assert_eq!(vpc.enable_dns_hostnames, Some(false));
     assert_eq!(vpc.dhcp_options_id.as_deref(), Some("default"));
-    assert!(snap.dhcp_options.is_empty(), "default DHCP set needs no call");
+    assert!(
+        snap.dhcp_options.is_empty(),
+        "default DHCP set needs no call"
+    );
 
     // Subnets with AZ and AZ ID; the AZ map comes from them (no extra call).
     assert_eq!(snap.subnets.len(), 4);
@@ -111,25 +116,26 @@ async fn healthy_vpc_is_read_completely_within_the_call_budget() {
         assert!(matches!(&default.target, RouteTarget::NatGateway(_)));
         assert_eq!(default.state, RouteState::Active);
         assert!(!default.propagated);
-        assert!(
-            table
-                .routes
-                .iter()
-                .any(|r| r.target == RouteTarget::Local
-                    && r.destination == RouteDestination::Ipv4("10.0.0.0/16".parse().unwrap()))
-        );
+        assert!(table.routes.iter().any(|r| r.target == RouteTarget::Local
+            && r.destination == RouteDestination::Ipv4("10.0.0.0/16".parse().unwrap())));
         // The gateway endpoint's prefix-list route.
         assert!(table.routes.iter().any(|r| r.destination
             == RouteDestination::PrefixList(s3_pl.clone())
             && r.target == RouteTarget::VpcEndpoint(gw_endpoint.clone())));
     }
-    let public = snap
-        .effective_route_table(&ids.public_subnets[1])
-        .unwrap();
+    let public = snap.effective_route_table(&ids.public_subnets[1]).unwrap();
     assert_eq!(Some(&public.id), ids.public_route_table.as_ref());
-    assert!(public.routes.iter().any(|r| r.target
-        == RouteTarget::InternetGateway(ids.igw.clone().unwrap())));
-    assert!(snap.route_tables.iter().any(|r| r.main && r.vpc_id == ids.vpc));
+    assert!(
+        public
+            .routes
+            .iter()
+            .any(|r| r.target == RouteTarget::InternetGateway(ids.igw.clone().unwrap()))
+    );
+    assert!(
+        snap.route_tables
+            .iter()
+            .any(|r| r.main && r.vpc_id == ids.vpc)
+    );
 
     // NAT gateways: state, connectivity type defaulted to public (moto omits it), subnet, EIP.
     assert_eq!(snap.nat_gateways.len(), 2);
@@ -179,7 +185,11 @@ async fn healthy_vpc_is_read_completely_within_the_call_budget() {
     assert_eq!(ep.subnet_ids, vec![ids.lambda_subnets[0].clone()]);
     assert_eq!(ep.security_group_ids, vec![ids.lambda_sg.clone()]);
     assert_eq!(ep.network_interface_ids.len(), 1);
-    let gw = snap.vpc_endpoints.iter().find(|e| e.id == gw_endpoint).unwrap();
+    let gw = snap
+        .vpc_endpoints
+        .iter()
+        .find(|e| e.id == gw_endpoint)
+        .unwrap();
     assert_eq!(gw.endpoint_type, "Gateway");
     assert_eq!(gw.route_table_ids.len(), 2);
 
@@ -206,9 +216,12 @@ async fn healthy_vpc_is_read_completely_within_the_call_budget() {
     assert!(text.contains("\"schema\": \"egress-probe.snapshot/v1\""));
 
     // Scope::Subnets reads the same VPC, with one extra identifying call.
-    let by_subnet = snapshot::take(&env.clients, &Scope::Subnets(vec![ids.lambda_subnets[1].clone()]))
-        .await
-        .unwrap();
+    let by_subnet = snapshot::take(
+        &env.clients,
+        &Scope::Subnets(vec![ids.lambda_subnets[1].clone()]),
+    )
+    .await
+    .unwrap();
     assert_eq!(by_subnet.subnets.len(), 4);
     assert_eq!(by_subnet.route_tables, snap.route_tables);
     assert_eq!(by_subnet.api_calls, snap.api_calls + 1);
@@ -236,7 +249,12 @@ async fn scenarios_are_read_as_built() {
     // R12: NAT in a subnet that uses the main table (local route only).
     let ids = t.nat_in_private_subnet(az).await.unwrap();
     let snap = vpc_snapshot(&env, &ids).await;
-    let nat_subnet = snap.nat_gateway(&ids.nat_gateways[0]).unwrap().subnet_id.clone().unwrap();
+    let nat_subnet = snap
+        .nat_gateway(&ids.nat_gateways[0])
+        .unwrap()
+        .subnet_id
+        .clone()
+        .unwrap();
     let nat_rt = snap.effective_route_table(&nat_subnet).unwrap();
     assert!(nat_rt.main);
     assert!(nat_rt.routes.iter().all(|r| r.target == RouteTarget::Local));
@@ -247,14 +265,21 @@ async fn scenarios_are_read_as_built() {
     let snap = vpc_snapshot(&env, &ids).await;
     let rt = snap.effective_route_table(&ids.lambda_subnets[0]).unwrap();
     assert_eq!(rt.id, ids.lambda_route_tables[0]);
-    assert!(rt.routes.iter().all(|r| r.target == RouteTarget::Local), "{rt:?}");
+    assert!(
+        rt.routes.iter().all(|r| r.target == RouteTarget::Local),
+        "{rt:?}"
+    );
     env.server.reset().unwrap();
 
     // R9: the function's subnet routes to the IGW.
     let ids = t.lambda_in_public_subnet(az).await.unwrap();
     let snap = vpc_snapshot(&env, &ids).await;
     let rt = snap.effective_route_table(&ids.lambda_subnets[0]).unwrap();
-    assert!(rt.routes.iter().any(|r| matches!(r.target, RouteTarget::InternetGateway(_))));
+    assert!(
+        rt.routes
+            .iter()
+            .any(|r| matches!(r.target, RouteTarget::InternetGateway(_)))
+    );
     env.server.reset().unwrap();
 
     // R21: inbound allows only TCP 443 on the function subnet's custom NACL.
@@ -266,16 +291,26 @@ async fn scenarios_are_read_as_built() {
     let inbound: Vec<_> = acl.entries.iter().filter(|e| !e.egress).collect();
     assert_eq!(inbound.len(), 1, "moto adds no default deny: {inbound:?}");
     assert_eq!(inbound[0].protocol, Protocol::TCP);
-    assert_eq!(inbound[0].port_range.map(|p| (p.from, p.to)), Some((443, 443)));
+    assert_eq!(
+        inbound[0].port_range.map(|p| (p.from, p.to)),
+        Some((443, 443))
+    );
     env.server.reset().unwrap();
 
     // R22: partial ephemeral range; `tcp` stored verbatim by moto is normalised to 6.
     let ids = t.nacl_partial_ephemeral(az).await.unwrap();
     let snap = vpc_snapshot(&env, &ids).await;
     let acl = snap.network_acl_for_subnet(&ids.lambda_subnets[0]).unwrap();
-    let rule110 = acl.entries.iter().find(|e| e.rule_number == 110 && !e.egress).unwrap();
+    let rule110 = acl
+        .entries
+        .iter()
+        .find(|e| e.rule_number == 110 && !e.egress)
+        .unwrap();
     assert_eq!(rule110.protocol, Protocol::TCP);
-    assert_eq!(rule110.port_range.map(|p| (p.from, p.to)), Some((32768, 65535)));
+    assert_eq!(
+        rule110.port_range.map(|p| (p.from, p.to)),
+        Some((32768, 65535))
+    );
     assert_eq!(rule110.cidr, net("0.0.0.0/0"));
     let rule120 = acl.entries.iter().find(|e| e.rule_number == 120).unwrap();
     assert_eq!(rule120.protocol, Protocol::UDP);
@@ -291,7 +326,11 @@ async fn scenarios_are_read_as_built() {
     assert_eq!(deny.cidr, net("10.0.0.0/16"));
     assert!(!deny.egress);
     // The function subnet keeps the default NACL.
-    assert!(snap.network_acl_for_subnet(&ids.lambda_subnets[0]).unwrap().is_default);
+    assert!(
+        snap.network_acl_for_subnet(&ids.lambda_subnets[0])
+            .unwrap()
+            .is_default
+    );
     env.server.reset().unwrap();
 
     // R23: SG egress without 443, flattened.
@@ -306,7 +345,10 @@ async fn scenarios_are_read_as_built() {
     rules.sort_by_key(|(p, r)| (p.0, *r));
     assert_eq!(
         rules,
-        vec![(Protocol::TCP, Some((80, 80))), (Protocol::UDP, Some((53, 53)))]
+        vec![
+            (Protocol::TCP, Some((80, 80))),
+            (Protocol::UDP, Some((53, 53)))
+        ]
     );
     env.server.reset().unwrap();
 
@@ -315,7 +357,10 @@ async fn scenarios_are_read_as_built() {
     let snap = vpc_snapshot(&env, &ids).await;
     assert_eq!(snap.vpcs[0].dhcp_options_id, ids.dhcp_options);
     assert_eq!(snap.dhcp_options.len(), 1);
-    assert_eq!(snap.dhcp_options[0].domain_name_servers, vec!["192.0.2.53".to_string()]);
+    assert_eq!(
+        snap.dhcp_options[0].domain_name_servers,
+        vec!["192.0.2.53".to_string()]
+    );
     assert_eq!(snap.api_calls, STAGE_ONE_CALLS + 1);
     env.server.reset().unwrap();
 
@@ -329,17 +374,34 @@ async fn scenarios_are_read_as_built() {
     let ids = t.dual_stack_no_ipv6_route(az).await.unwrap();
     let snap = vpc_snapshot(&env, &ids).await;
     assert_eq!(snap.vpcs[0].ipv6_cidr_blocks.len(), 1);
-    assert_eq!(snap.subnet(&ids.lambda_subnets[0]).unwrap().ipv6_cidr_blocks.len(), 1);
+    assert_eq!(
+        snap.subnet(&ids.lambda_subnets[0])
+            .unwrap()
+            .ipv6_cidr_blocks
+            .len(),
+        1
+    );
     assert_eq!(snap.egress_only_internet_gateways.len(), 1);
     assert!(snap.egress_only_internet_gateways[0].is_attached_to(&ids.vpc));
     let rt = snap.effective_route_table(&ids.lambda_subnets[0]).unwrap();
-    assert!(rt.routes.iter().any(|r| matches!(r.destination, RouteDestination::Ipv6(_))));
-    assert!(!rt.routes.iter().any(|r| r.destination
-        == RouteDestination::Ipv6("::/0".parse().unwrap())));
+    assert!(
+        rt.routes
+            .iter()
+            .any(|r| matches!(r.destination, RouteDestination::Ipv6(_)))
+    );
+    assert!(
+        !rt.routes
+            .iter()
+            .any(|r| r.destination == RouteDestination::Ipv6("::/0".parse().unwrap()))
+    );
     // An IPv6 route to the EIGW, added now, is read with its target kind.
-    t.route(&ids.lambda_route_tables[0], "::/0", RouteTo::Eigw(ids.eigw.as_deref().unwrap()))
-        .await
-        .unwrap();
+    t.route(
+        &ids.lambda_route_tables[0],
+        "::/0",
+        RouteTo::Eigw(ids.eigw.as_deref().unwrap()),
+    )
+    .await
+    .unwrap();
     let snap = vpc_snapshot(&env, &ids).await;
     let rt = snap.effective_route_table(&ids.lambda_subnets[0]).unwrap();
     assert!(rt.routes.iter().any(|r| r.destination
@@ -395,7 +457,13 @@ async fn function_scope_derives_the_vpc_from_its_subnets() {
         .await
         .unwrap();
     let role = lambda_role(&env.config).await;
-    create_function(&env, "in-vpc", &role, Some((&ids.lambda_subnets, &ids.lambda_sg))).await;
+    create_function(
+        &env,
+        "in-vpc",
+        &role,
+        Some((&ids.lambda_subnets, &ids.lambda_sg)),
+    )
+    .await;
 
     let snap = snapshot::take(&env.clients, &Scope::Function("in-vpc".into()))
         .await
@@ -434,7 +502,11 @@ async fn function_scope_derives_the_vpc_from_its_subnets() {
         .await
         .unwrap();
     assert_eq!(snap.functions[0].vpc_id, None);
-    assert!(snap.notes.iter().any(|n| n.contains("subnet-0000000000000dead")));
+    assert!(
+        snap.notes
+            .iter()
+            .any(|n| n.contains("subnet-0000000000000dead"))
+    );
     assert!(snap.vpcs.is_empty());
 
     // Unknown function: an error naming it.
@@ -447,7 +519,11 @@ async fn function_scope_derives_the_vpc_from_its_subnets() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_subjects_are_errors_naming_them() {
     let env = env().await;
-    let ids = env.topo.healthy_private_with_nat(&["us-east-1a"]).await.unwrap();
+    let ids = env
+        .topo
+        .healthy_private_with_nat(&["us-east-1a"])
+        .await
+        .unwrap();
     match snapshot::take(&env.clients, &Scope::Vpc("vpc-0123456789abcdef0".into())).await {
         Err(SnapshotError::VpcNotFound(id)) => assert_eq!(id, "vpc-0123456789abcdef0"),
         other => panic!("expected VpcNotFound, got {other:?}"),
@@ -460,4 +536,131 @@ async fn missing_subjects_are_errors_naming_them() {
         Err(SnapshotError::SubnetNotFound(id)) => assert_eq!(id, "subnet-0123456789abcdef0"),
         other => panic!("expected SubnetNotFound, got {other:?}"),
     }
+}
+
+/// The engine on snapshots read from moto: each scenario's cause is named (config only,
+/// no observations). moto keeps a deleted NAT's route `active`, so the cause must come
+/// from the NAT's own state (R8, R10).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diagnosis_names_each_scenario_from_the_moto_snapshot() {
+    use egress_probe::diagnosis::{Flow, Subject, diagnose};
+    use egress_probe::model::Severity;
+    type Build<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<Ids>> + 'a>>;
+
+    let env = env().await;
+    let t = &env.topo;
+    let az = "us-east-1a";
+    let one_az = [az];
+    let flow = |dest: &str| Flow {
+        target: format!("tcp://{dest}:443"),
+        host: None,
+        destination: dest.parse().unwrap(),
+        protocol: Protocol::TCP,
+        port: 443,
+    };
+    let cases: Vec<(&str, Build<'_>, bool, Option<&str>)> = vec![
+        (
+            "healthy",
+            Box::pin(t.healthy_private_with_nat(&one_az)),
+            false,
+            None,
+        ),
+        (
+            "public subnet",
+            Box::pin(t.lambda_in_public_subnet(az)),
+            false,
+            Some("LAMBDA_SUBNET_ROUTES_TO_IGW"),
+        ),
+        (
+            "no default route",
+            Box::pin(t.no_default_route(az)),
+            false,
+            Some("NO_DEFAULT_ROUTE"),
+        ),
+        (
+            "NAT deleted",
+            Box::pin(t.nat_deleted(az)),
+            false,
+            Some("NAT_GATEWAY_NOT_AVAILABLE"),
+        ),
+        (
+            "NAT in private subnet",
+            Box::pin(t.nat_in_private_subnet(az)),
+            false,
+            Some("NAT_SUBNET_NO_IGW_ROUTE"),
+        ),
+        (
+            "NACL ephemeral",
+            Box::pin(t.nacl_denies_ephemeral(az)),
+            false,
+            Some("NACL_INBOUND_EPHEMERAL_DENIED"),
+        ),
+        (
+            "NACL partial",
+            Box::pin(t.nacl_partial_ephemeral(az)),
+            false,
+            Some("NACL_INBOUND_EPHEMERAL_PARTIAL"),
+        ),
+        (
+            "NAT subnet NACL",
+            Box::pin(t.nat_subnet_nacl_blocks(az)),
+            false,
+            Some("NAT_SUBNET_NACL_DENIED"),
+        ),
+        (
+            "SG no 443",
+            Box::pin(t.sg_no_443_egress(az)),
+            false,
+            Some("SG_EGRESS_DENIED"),
+        ),
+        (
+            "custom DNS",
+            Box::pin(t.custom_dns_unreachable(az)),
+            false,
+            Some("CUSTOM_DNS_UNREACHABLE"),
+        ),
+        (
+            "DNS support off",
+            Box::pin(t.dns_support_off(az)),
+            false,
+            Some("VPC_DNS_SUPPORT_DISABLED"),
+        ),
+        (
+            "IPv6 no route",
+            Box::pin(t.dual_stack_no_ipv6_route(az)),
+            true,
+            Some("IPV6_NO_EGRESS_ROUTE"),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, build, ipv6, want) in cases {
+        env.server.reset().unwrap();
+        let ids = build.await.unwrap();
+        let snap = vpc_snapshot(&env, &ids).await;
+        let subject = Subject {
+            function: None,
+            subnet_ids: vec![ids.lambda_subnets[0].clone()],
+            security_group_ids: vec![ids.lambda_sg.clone()],
+        };
+        let flows = if ipv6 {
+            vec![flow("198.51.100.10"), flow("2001:db8::10")]
+        } else {
+            vec![flow("198.51.100.10")]
+        };
+        let d = diagnose(&snap, &subject, &flows, &[]);
+        let errors: Vec<&str> = d
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| f.code.as_str())
+            .collect();
+        let ok = match want {
+            None => errors.is_empty(),
+            Some(code) => errors.contains(&code),
+        };
+        if !ok {
+            failures.push(format!("{name}: want {want:?}, errors {errors:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
 }

@@ -282,10 +282,10 @@ pub async fn run(ctx: &mut Ctx, args: &InstallArgs) -> Result<Outcome> {
             "no subnets chosen: pass --vpc, --subnet, --tag, --like-function or --lambda-subnets"
         );
     }
-    if let Some(arn) = &args.role_arn {
-        if !arn.starts_with("arn:aws") || !arn.contains(":role/") {
-            bail!("--role-arn `{arn}` is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)");
-        }
+    if let Some(arn) = &args.role_arn
+        && (!arn.starts_with("arn:aws") || !arn.contains(":role/"))
+    {
+        bail!("--role-arn `{arn}` is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)");
     }
     let zip_path = artifact::locate(args.zip.as_deref())?;
     let zip = artifact::load(&zip_path)?;
@@ -430,6 +430,7 @@ pub async fn run(ctx: &mut Ctx, args: &InstallArgs) -> Result<Outcome> {
                 &settings,
                 role_created,
                 wait,
+                &progress,
             )
             .await
             {
@@ -937,6 +938,7 @@ fn environment(spec: &FunctionSpec) -> Environment {
 const DESCRIPTION: &str =
     "egress-probe: DNS/TCP/HTTPS egress checks for one subnet (managed by egress-probe)";
 
+#[allow(clippy::too_many_arguments)]
 async fn apply_probe(
     clients: &Clients,
     zip: &Artifact,
@@ -945,19 +947,20 @@ async fn apply_probe(
     settings: &ProbeSettings,
     role_created: bool,
     wait: Duration,
+    progress: &Progress,
 ) -> Result<()> {
     let mut arn = None;
     match &step.function_change {
         FunctionChange::Create => {
             arn = Some(create_function(clients, zip, spec, role_created).await?);
-            wait_ready(clients, &spec.name, wait).await?;
+            wait_ready(clients, &spec.name, wait, progress).await?;
         }
         FunctionChange::Update {
             code,
             configuration,
             tags,
         } => {
-            wait_ready(clients, &spec.name, wait).await?;
+            wait_ready(clients, &spec.name, wait, progress).await?;
             if !configuration.is_empty() {
                 clients
                     .lambda
@@ -974,7 +977,7 @@ async fn apply_probe(
                     .send()
                     .await
                     .map_err(|e| api_error("lambda:UpdateFunctionConfiguration", e))?;
-                wait_ready(clients, &spec.name, wait).await?;
+                wait_ready(clients, &spec.name, wait, progress).await?;
             }
             if *code {
                 clients
@@ -986,7 +989,7 @@ async fn apply_probe(
                     .send()
                     .await
                     .map_err(|e| api_error("lambda:UpdateFunctionCode", e))?;
-                wait_ready(clients, &spec.name, wait).await?;
+                wait_ready(clients, &spec.name, wait, progress).await?;
             }
             if *tags {
                 let current = aws::get_function(clients, &spec.name)
@@ -1063,7 +1066,12 @@ async fn create_function(
 }
 
 /// Waits until the function is `Active` and no update is in progress (R1), bounded.
-pub async fn wait_ready(clients: &Clients, name: &str, limit: Duration) -> Result<()> {
+pub async fn wait_ready(
+    clients: &Clients,
+    name: &str,
+    limit: Duration,
+    progress: &Progress,
+) -> Result<()> {
     let started = tokio::time::Instant::now();
     let mut delay = Duration::from_millis(250);
     loop {
@@ -1102,6 +1110,11 @@ pub async fn wait_ready(clients: &Clients, name: &str, limit: Duration) -> Resul
                 limit.as_secs()
             );
         }
+        progress.message(format!(
+            "{name} is {} ({} s; ENI creation can take minutes)",
+            state.as_deref().unwrap_or("not ready"),
+            started.elapsed().as_secs()
+        ));
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(5));
     }

@@ -104,6 +104,12 @@ async fn invoke_all(
     let sem = Arc::new(tokio::sync::Semaphore::new(concurrency as usize));
     let mut set = tokio::task::JoinSet::new();
     let count = functions.len();
+    // The security groups each probe was installed with: the outside diagnosis needs
+    // them when a report does not carry them (its own analysis did not run).
+    let groups: Vec<Vec<String>> = functions
+        .iter()
+        .map(|f| f.security_group_ids.clone())
+        .collect();
     let mut runs: Vec<ProbeRun> = functions
         .iter()
         .map(|f| ProbeRun {
@@ -134,7 +140,10 @@ async fn invoke_all(
     while let Some(joined) = set.join_next().await {
         match joined {
             Ok((i, result)) if i < count => match result {
-                Ok(report) => {
+                Ok(mut report) => {
+                    if report.identity.security_group_ids.is_empty() {
+                        report.identity.security_group_ids = groups[i].clone();
+                    }
                     if let Some(az) = &report.identity.availability_zone {
                         runs[i].availability_zone = az.clone();
                     }
@@ -167,7 +176,7 @@ pub async fn invoke(clients: &Clients, name: &str, payload: &str) -> Result<Repo
     if let Some(kind) = out.function_error() {
         let msg = serde_json::from_slice::<serde_json::Value>(&body)
             .ok()
-            .and_then(|v| {
+            .map(|v| {
                 let t = v
                     .get("errorType")
                     .and_then(|x| x.as_str())
@@ -178,7 +187,7 @@ pub async fn invoke(clients: &Clients, name: &str, payload: &str) -> Result<Repo
                     .and_then(|x| x.as_str())
                     .unwrap_or("")
                     .to_string();
-                Some(format!("{t} {m}").trim().to_string())
+                format!("{t} {m}").trim().to_string()
             })
             .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(200).collect());
         bail!("{name} returned a function error ({kind}): {msg}");
@@ -227,12 +236,11 @@ async fn diagnose_from_outside(clients: &Clients, probes: &mut [ProbeRun]) {
     // One snapshot per VPC.
     let mut by_vpc: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, p) in probes.iter().enumerate() {
-        if let Some(r) = &p.report {
-            if needs_outside_diagnosis(r) {
-                if let Some(vpc) = &r.identity.vpc_id {
-                    by_vpc.entry(vpc.clone()).or_default().push(i);
-                }
-            }
+        if let Some(r) = &p.report
+            && needs_outside_diagnosis(r)
+            && let Some(vpc) = &r.identity.vpc_id
+        {
+            by_vpc.entry(vpc.clone()).or_default().push(i);
         }
     }
     if by_vpc.is_empty() {

@@ -76,19 +76,19 @@ pub async fn run(ctx: &mut Ctx, args: &UninstallArgs) -> Result<Outcome> {
             continue;
         }
         let rule_name = plan::rule_name(&subnet);
-        if let Some(rule) = aws::get_rule(&clients, &rule_name).await? {
-            if rule.managed {
-                let status = if args.dry_run {
-                    "planned".to_string()
-                } else {
-                    status_of(aws::delete_rule(&clients, &rule_name).await)
-                };
-                removals.push(Removal {
-                    kind: "rule".into(),
-                    id: rule_name,
-                    status,
-                });
-            }
+        if let Some(rule) = aws::get_rule(&clients, &rule_name).await?
+            && rule.managed
+        {
+            let status = if args.dry_run {
+                "planned".to_string()
+            } else {
+                status_of(aws::delete_rule(&clients, &rule_name).await)
+            };
+            removals.push(Removal {
+                kind: "rule".into(),
+                id: rule_name,
+                status,
+            });
         }
         let status = if args.dry_run {
             "planned".to_string()
@@ -115,19 +115,19 @@ pub async fn run(ctx: &mut Ctx, args: &UninstallArgs) -> Result<Outcome> {
             if removals.iter().any(|x| x.kind == "rule" && x.id == name) {
                 continue;
             }
-            if let Some(rule) = aws::get_rule(&clients, name).await? {
-                if rule.managed {
-                    let status = if args.dry_run {
-                        "planned".to_string()
-                    } else {
-                        status_of(aws::delete_rule(&clients, name).await)
-                    };
-                    removals.push(Removal {
-                        kind: "rule".into(),
-                        id: name.to_string(),
-                        status,
-                    });
-                }
+            if let Some(rule) = aws::get_rule(&clients, name).await?
+                && rule.managed
+            {
+                let status = if args.dry_run {
+                    "planned".to_string()
+                } else {
+                    status_of(aws::delete_rule(&clients, name).await)
+                };
+                removals.push(Removal {
+                    kind: "rule".into(),
+                    id: name.to_string(),
+                    status,
+                });
             }
         }
         if let Some(r) = remove_role(&clients, args.dry_run).await? {

@@ -7,6 +7,7 @@ use crate::model::{
     Confirmation, Family, Finding, PortRange, Protocol, Remediation, RouteDestination, Severity,
 };
 use std::net::IpAddr;
+use std::rc::Rc;
 
 /// Every code the engine can emit, with its severity. Tests check that each is raised by
 /// some fixture and absent from a near-miss.
@@ -47,6 +48,7 @@ pub const CODES: &[(&str, Severity)] = &[
     ("CUSTOM_DNS_UNREACHABLE", Severity::Error),
     ("ENDPOINT_PRIVATE_DNS_CAPTURE", Severity::Info),
     ("ENDPOINT_SG_INGRESS_DENIED", Severity::Error),
+    ("ENDPOINT_SUBNET_NACL_DENIED", Severity::Error),
     ("TIMEOUT_BEYOND_VPC", Severity::Error),
     ("DNS_FAILURE_BEYOND_VPC", Severity::Error),
     ("ANALYSIS_INCONSISTENT", Severity::Warning),
@@ -311,7 +313,7 @@ pub(crate) enum Issue {
     },
     NaclOutboundDenied {
         subnet: String,
-        result: NaclResult,
+        result: Rc<NaclResult>,
         protocol: Protocol,
         port: u16,
         destination: IpAddr,
@@ -319,7 +321,7 @@ pub(crate) enum Issue {
     },
     NaclInboundEphemeral {
         subnet: String,
-        result: NaclResult,
+        result: Rc<NaclResult>,
         protocol: Protocol,
         source: IpAddr,
         fix: NaclFix,
@@ -329,7 +331,7 @@ pub(crate) enum Issue {
         nat_id: String,
         nat_subnet: String,
         leg: NatLeg,
-        result: NaclResult,
+        result: Rc<NaclResult>,
         protocol: Protocol,
         peer: String,
         fix: NaclFix,
@@ -395,6 +397,13 @@ pub(crate) enum Issue {
         function_sgs: Vec<String>,
         source_cidr: String,
         port: u16,
+    },
+    EndpointSubnetNacl {
+        subnet: String,
+        endpoint: String,
+        endpoint_subnet: String,
+        result: Rc<NaclResult>,
+        fix: NaclFix,
     },
     TimeoutBeyondVpc {
         target: String,
@@ -891,14 +900,15 @@ impl Issue {
                     fixes: vec![fix.command()],
                 }
             }
-            Issue::SgEgressDenied { subnet, security_groups, protocol, port, destination, cidr } => {
+            Issue::SgEgressDenied { subnet: _, security_groups, protocol, port, destination, cidr } => {
                 let v6 = destination.is_ipv6();
                 let sg = security_groups.first().cloned().unwrap_or_else(|| "<sg-id>".into());
                 let range = if v6 { format!("Ipv6Ranges=[{{CidrIpv6={cidr}}}]") } else { format!("IpRanges=[{{CidrIp={cidr}}}]") };
                 Text {
                     code: if v6 { "IPV6_SG_EGRESS_DENIED" } else { "SG_EGRESS_DENIED" },
                     summary: format!("no egress rule of {} allows {} {port} to {destination}", security_groups.join(", "), protocol.name()),
-                    subnet: Some(subnet.clone()),
+                    // The same groups deny it from every subnet: one finding, not one per subnet.
+                    subnet: None,
                     resources: security_groups.clone(),
                     rules: if v6 { r(&["R18", "R31"]) } else { r(&["R18"]) },
                     en: format!("Add an egress rule for {} {port} to {cidr} to {sg} (replies need no rule: security groups are stateful).", protocol.name()),
@@ -998,6 +1008,23 @@ impl Issue {
                     en: format!("Allow inbound TCP {port} on {esg} from the function's security group or subnet."),
                     ja: format!("{esg} で関数のセキュリティグループまたはサブネットからの TCP {port} のインバウンドを許可してください。"),
                     fixes: vec![format!("aws ec2 authorize-security-group-ingress --group-id {esg} --protocol tcp --port {port} {src}")],
+                }
+            }
+            Issue::EndpointSubnetNacl { subnet, endpoint, endpoint_subnet, result, fix } => {
+                let (dir_en, dir_ja) = if result.egress {
+                    ("replies to the function on 1024-65535", "関数への 1024-65535 での応答")
+                } else {
+                    ("requests from the function", "関数からのリクエスト")
+                };
+                Text {
+                    code: "ENDPOINT_SUBNET_NACL_DENIED",
+                    summary: format!("{} of endpoint subnet {endpoint_subnet} ({endpoint}) {} {dir_en}: {}", result.acl_id, if result.verdict == crate::model::HopVerdict::Partial { "only partly allows" } else { "denies" }, result.decided_by()),
+                    subnet: Some(subnet.clone()),
+                    resources: vec![result.acl_id.clone(), endpoint_subnet.clone(), endpoint.clone()],
+                    rules: [vec!["R29".to_string(), if result.egress { "R21".to_string() } else { "R20".to_string() }], result.deny_refs()].concat(),
+                    en: format!("Allow {dir_en} in {} (NACLs are stateless: both directions).", result.acl_id),
+                    ja: format!("{} で{dir_ja}を許可してください（NACL はステートレスなので両方向が必要です）。", result.acl_id),
+                    fixes: vec![fix.command()],
                 }
             }
             Issue::TimeoutBeyondVpc { target, destination, nats } => {

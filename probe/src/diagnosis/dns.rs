@@ -264,15 +264,29 @@ pub(crate) fn walk_endpoint(w: &mut Walk<'_, '_>, ep: &VpcEndpoint) {
             to: w.flow.port,
         };
         if let Some(es) = ep_subnet.as_deref() {
-            w.nacl_hop(Direction::Forward, es, false, &peers, port, &["R29", "R20"]);
-            w.nacl_hop(
-                Direction::Return,
-                es,
-                true,
-                &peers,
-                PortRange::EPHEMERAL,
-                &["R29", "R21"],
-            );
+            let cidr = w.src.cidr(Family::Ipv4);
+            for (direction, egress, ports) in [
+                (Direction::Forward, false, port),
+                (Direction::Return, true, PortRange::EPHEMERAL),
+            ] {
+                let rules: &[&str] = if egress {
+                    &["R29", "R21"]
+                } else {
+                    &["R29", "R20"]
+                };
+                if let Some((result, acl)) = w.nacl_hop(direction, es, egress, &peers, ports, rules)
+                    && result.verdict != HopVerdict::Pass
+                {
+                    let fix = path::nacl_fix(acl, &result, w.flow.protocol, ports, cidr.clone());
+                    w.issues.push(Issue::EndpointSubnetNacl {
+                        subnet: subnet.clone(),
+                        endpoint: ep.id.clone(),
+                        endpoint_subnet: es.to_string(),
+                        result,
+                        fix,
+                    });
+                }
+            }
         }
         let dest = w.dest;
         path::function_nacl_in(w, dest);

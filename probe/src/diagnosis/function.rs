@@ -82,10 +82,10 @@ pub(crate) fn lambda_enis<'a>(
     subnet: &str,
     sgs: &[String],
 ) -> Vec<&'a crate::model::NetworkInterface> {
-    ix.snap
-        .network_interfaces
+    ix.enis_in_subnet(subnet)
         .iter()
-        .filter(|e| e.interface_type == "lambda" && e.subnet_id == subnet)
+        .copied()
+        .filter(|e| e.interface_type == "lambda")
         .filter(|e| sgs.is_empty() || same_set(&e.security_group_ids, sgs))
         .collect()
 }

@@ -1,11 +1,29 @@
 //! Lookup tables built once per diagnosis, so that evaluating hundreds of (subnet, flow)
 //! pairs stays linear in the snapshot's size.
 
+use super::nacl::{NaclResult, Peer};
+use crate::model::Protocol;
 use crate::model::{
     InternetGateway, NaclEntry, NatGateway, NetworkAcl, NetworkInterface, NetworkSnapshot,
     PrefixList, RouteTable, SecurityGroup, Subnet, Vpc, VpcEndpoint,
 };
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
+
+/// A memoised NACL evaluation and the hop text it produced.
+pub(crate) type NaclMemo = (Rc<NaclResult>, Rc<str>);
+
+/// One NACL evaluation: which ACL, direction, protocol, peers and port range.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct NaclKey {
+    /// Address of the ACL within the snapshot (stable for one diagnosis).
+    pub acl: usize,
+    pub egress: bool,
+    pub protocol: Protocol,
+    pub peers: Vec<Peer>,
+    pub ports: (u16, u16),
+}
 use std::net::IpAddr;
 
 /// A network ACL with its entries split by direction and sorted by rule number (§F).
@@ -62,6 +80,9 @@ pub(crate) struct Index<'a> {
     endpoints: HashMap<&'a str, &'a VpcEndpoint>,
     enis: HashMap<&'a str, &'a NetworkInterface>,
     eni_by_ip: HashMap<IpAddr, &'a NetworkInterface>,
+    enis_by_subnet: HashMap<&'a str, Vec<&'a NetworkInterface>>,
+    /// Memo of NACL evaluations and their hop text (pure: same input, same answer).
+    pub nacl_cache: RefCell<HashMap<NaclKey, NaclMemo>>,
 }
 
 impl<'a> Index<'a> {
@@ -88,7 +109,12 @@ impl<'a> Index<'a> {
             }
         }
         let mut eni_by_ip = HashMap::new();
+        let mut enis_by_subnet: HashMap<&str, Vec<&NetworkInterface>> = HashMap::new();
         for e in &snap.network_interfaces {
+            enis_by_subnet
+                .entry(e.subnet_id.as_str())
+                .or_default()
+                .push(e);
             for ip in &e.private_ips {
                 eni_by_ip.entry(IpAddr::V4(*ip)).or_insert(e);
             }
@@ -141,6 +167,8 @@ impl<'a> Index<'a> {
                 .map(|e| (e.id.as_str(), e))
                 .collect(),
             eni_by_ip,
+            enis_by_subnet,
+            nacl_cache: RefCell::new(HashMap::new()),
         }
     }
     pub fn subnet(&self, id: &str) -> Option<&'a Subnet> {
@@ -186,6 +214,13 @@ impl<'a> Index<'a> {
     }
     pub fn eni(&self, id: &str) -> Option<&'a NetworkInterface> {
         self.enis.get(id).copied()
+    }
+    /// ENIs in a subnet, in snapshot order.
+    pub fn enis_in_subnet(&self, subnet: &str) -> &[&'a NetworkInterface] {
+        self.enis_by_subnet
+            .get(subnet)
+            .map(|v| v.as_slice())
+            .unwrap_or(&[])
     }
     pub fn eni_with_ip(&self, ip: &IpAddr) -> Option<&'a NetworkInterface> {
         self.eni_by_ip.get(ip).copied()

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 
 /// The far side of the packet as the NACL sees it: the destination for an egress entry,
 /// the source for an ingress entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Peer {
     Addr(IpAddr),
     /// A whole range (a subnet CIDR, when no ENI address is known): an entry matches only

@@ -6,7 +6,7 @@
 use super::Flow;
 use super::bpa::{self, BpaOutcome, Via};
 use super::catalog::{Ipv6Gap, Issue, NaclFix, RouteRef, any_cidr};
-use super::index::{Index, SortedAcl};
+use super::index::{Index, NaclKey, SortedAcl};
 use super::nacl::{self, NaclResult, Peer};
 use super::routes;
 use super::security_groups::{self, Remote, SgVerdict};
@@ -17,6 +17,7 @@ use crate::model::{
 };
 use ipnet::IpNet;
 use std::net::IpAddr;
+use std::rc::Rc;
 
 /// The source side of a path: a subnet and the ENI the function has in it.
 #[derive(Debug, Clone)]
@@ -142,7 +143,7 @@ impl<'a, 'b> Walk<'a, 'b> {
         peers: &[Peer],
         ports: PortRange,
         rules: &[&str],
-    ) -> Option<(NaclResult, &'b SortedAcl<'a>)> {
+    ) -> Option<(Rc<NaclResult>, &'b SortedAcl<'a>)> {
         let component = if egress { "nacl_out" } else { "nacl_in" };
         let Some(acl) = self.ix.acl_for_subnet(subnet) else {
             self.hop(
@@ -157,24 +158,46 @@ impl<'a, 'b> Walk<'a, 'b> {
             self.not_verifiable(subnet, "network ACL not in the snapshot".into());
             return None;
         };
-        let results: Vec<NaclResult> = peers
-            .iter()
-            .map(|p| nacl::evaluate(acl, egress, self.flow.protocol, *p, ports))
-            .collect();
-        let result = nacl::combine(results)?;
-        let who = peers
-            .iter()
-            .map(|p| p.to_string())
-            .collect::<Vec<_>>()
-            .join(",");
-        let dir = if egress { "to" } else { "from" };
-        let decided = format!(
-            "{} {} {dir} {who} ports {}: {}",
-            self.flow.protocol.name(),
-            if egress { "out" } else { "in" },
-            nacl::ranges_text(&[ports]),
-            result.decided_by()
-        );
+        // Many subnets share a NACL and every flow repeats the same legs: evaluate each
+        // (ACL, direction, protocol, peers, ports) once per diagnosis.
+        let key = NaclKey {
+            acl: std::ptr::from_ref(acl.acl) as usize,
+            egress,
+            protocol: self.flow.protocol,
+            peers: peers.to_vec(),
+            ports: (ports.from, ports.to),
+        };
+        let cached = self.ix.nacl_cache.borrow().get(&key).cloned();
+        let (result, decided) = match cached {
+            Some(hit) => hit,
+            None => {
+                let results: Vec<NaclResult> = peers
+                    .iter()
+                    .map(|p| nacl::evaluate(acl, egress, self.flow.protocol, *p, ports))
+                    .collect();
+                let result = Rc::new(nacl::combine(results)?);
+                let who = peers
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let dir = if egress { "to" } else { "from" };
+                let decided: Rc<str> = format!(
+                    "{} {} {dir} {who} ports {}: {}",
+                    self.flow.protocol.name(),
+                    if egress { "out" } else { "in" },
+                    nacl::ranges_text(&[ports]),
+                    result.decided_by()
+                )
+                .into();
+                self.ix
+                    .nacl_cache
+                    .borrow_mut()
+                    .insert(key, (result.clone(), decided.clone()));
+                (result, decided)
+            }
+        };
+        let decided = decided.to_string();
         self.hop(
             direction,
             component,
@@ -405,8 +428,11 @@ fn walk(w: &mut Walk<'_, '_>) {
         dns::walk_endpoint(w, ep);
         return;
     }
-    // R31: IPv6 prerequisites.
+    // R31: IPv6 prerequisites. Without them no IPv6 packet ever leaves the ENI: the
+    // hops after it would only restate that (e.g. an IPv4-only VPC's NACLs have no IPv6
+    // entries), so the walk stops at the ENI.
     if w.family == Family::Ipv6 {
+        let mut no_ipv6_source = false;
         if let Some(f) = w.src.function
             && !f.ipv6_allowed_for_dual_stack
         {
@@ -419,6 +445,7 @@ fn walk(w: &mut Walk<'_, '_>) {
                 "Ipv6AllowedForDualStack is false: the function sends no IPv6".into(),
                 &["R31"],
             );
+            no_ipv6_source = true;
             w.issues.push(Issue::Ipv6NotEnabled {
                 subnet: subnet.clone(),
                 gap: Ipv6Gap::FunctionFlag,
@@ -444,6 +471,10 @@ fn walk(w: &mut Walk<'_, '_>) {
                 function_subnets: vec![],
                 security_groups: vec![],
             });
+            no_ipv6_source = true;
+        }
+        if no_ipv6_source {
+            return;
         }
     }
     sg_egress_hop(w, None);

@@ -190,12 +190,22 @@ mod tests {
             (Some("RequestLimitExceeded"), Some(503), Service, Throttled),
             (Some("Throttling"), Some(400), Service, Throttled),
             (Some("ThrottlingException"), Some(400), Service, Throttled),
-            (Some("TooManyRequestsException"), Some(429), Service, Throttled),
+            (
+                Some("TooManyRequestsException"),
+                Some(429),
+                Service,
+                Throttled,
+            ),
             (Some("SomethingNew"), Some(429), Service, Throttled),
             (None, Some(429), Response, Throttled),
             // Unsupported here.
             (Some("InvalidAction"), Some(400), Service, Unsupported),
-            (Some("UnknownOperationException"), Some(400), Service, Unsupported),
+            (
+                Some("UnknownOperationException"),
+                Some(400),
+                Service,
+                Unsupported,
+            ),
             (Some("NotImplemented"), Some(501), Service, Unsupported),
             (None, Some(500), Service, Unsupported), // moto: HTML 500, no code
             (None, Some(500), Response, Unsupported),

@@ -68,7 +68,10 @@ pub fn vpc(v: &ec2::Vpc, notes: &mut Notes) -> Option<Vpc> {
         }
         match assoc.cidr_block().and_then(parse_v4) {
             Some(net) => cidr_blocks.push(net),
-            None => notes.push(format!("{id}: unreadable IPv4 CIDR {:?}", assoc.cidr_block())),
+            None => notes.push(format!(
+                "{id}: unreadable IPv4 CIDR {:?}",
+                assoc.cidr_block()
+            )),
         }
     }
     if cidr_blocks.is_empty()
@@ -400,7 +403,9 @@ pub fn nacl_entry(acl_id: &str, e: &ec2::NetworkAclEntry, notes: &mut Notes) -> 
         ));
         return None;
     };
-    let port_range = e.port_range().and_then(|p| port_range(protocol, p.from(), p.to()));
+    let port_range = e
+        .port_range()
+        .and_then(|p| port_range(protocol, p.from(), p.to()));
     let icmp_type_code = e
         .icmp_type_code()
         .and_then(|c| Some((c.r#type()?, c.code()?)));
@@ -528,7 +533,10 @@ pub fn vpc_endpoint(e: &ec2::VpcEndpoint) -> Option<VpcEndpoint> {
             .map(|t| t.as_str().to_string())
             .unwrap_or_default(),
         // moto and AWS both send lowercase `available`, outside the model's enum.
-        state: e.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
+        state: e
+            .state()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
         private_dns_enabled: e.private_dns_enabled().unwrap_or(false),
         subnet_ids: e.subnet_ids().to_vec(),
         security_group_ids: e
@@ -718,4 +726,188 @@ pub fn referenced_prefix_lists(snapshot: &model::NetworkSnapshot) -> Vec<String>
     ids.sort();
     ids.dedup();
     ids
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn perm(proto: &str, from: Option<i32>, to: Option<i32>) -> ec2::builders::IpPermissionBuilder {
+        ec2::IpPermission::builder()
+            .ip_protocol(proto)
+            .set_from_port(from)
+            .set_to_port(to)
+    }
+
+    #[test]
+    fn sg_permission_is_flattened_one_rule_per_peer() {
+        let p = perm("tcp", Some(443), Some(443))
+            .ip_ranges(ec2::IpRange::builder().cidr_ip("0.0.0.0/0").build())
+            .ip_ranges(ec2::IpRange::builder().cidr_ip("not-a-cidr").build())
+            .ipv6_ranges(ec2::Ipv6Range::builder().cidr_ipv6("::/0").build())
+            .prefix_list_ids(ec2::PrefixListId::builder().prefix_list_id("pl-1").build())
+            .user_id_group_pairs(ec2::UserIdGroupPair::builder().group_id("sg-2").build())
+            .build();
+        let mut notes = Notes::new();
+        let rules = sg_rules("sg-1", &p, &mut notes);
+        let peers: Vec<&SgPeer> = rules.iter().map(|r| &r.peer).collect();
+        assert_eq!(
+            peers,
+            [
+                &SgPeer::Cidr("0.0.0.0/0".parse().unwrap()),
+                &SgPeer::Cidr("::/0".parse().unwrap()),
+                &SgPeer::PrefixList("pl-1".into()),
+                &SgPeer::SecurityGroup("sg-2".into()),
+            ]
+        );
+        assert!(rules.iter().all(|r| r.protocol == Protocol::TCP
+            && r.port_range == Some(PortRange { from: 443, to: 443 })));
+        assert_eq!(notes.len(), 1, "the unreadable CIDR is noted: {notes:?}");
+    }
+
+    #[test]
+    fn sg_ports_minus_one_or_all_protocols_mean_all_ports() {
+        let mut notes = Notes::new();
+        let cidr = || ec2::IpRange::builder().cidr_ip("10.0.0.0/8").build();
+        for p in [
+            perm("-1", Some(-1), Some(-1)).ip_ranges(cidr()).build(),
+            perm("6", Some(-1), Some(-1)).ip_ranges(cidr()).build(),
+            perm("udp", None, None).ip_ranges(cidr()).build(),
+            perm("icmp", Some(3), Some(4)).ip_ranges(cidr()).build(),
+        ] {
+            let rules = sg_rules("sg-1", &p, &mut notes);
+            assert_eq!(rules.len(), 1);
+            assert_eq!(rules[0].port_range, None, "{p:?}");
+        }
+        let rules = sg_rules(
+            "sg-1",
+            &perm("gre-ish", None, None).ip_ranges(cidr()).build(),
+            &mut notes,
+        );
+        assert!(rules.is_empty());
+        assert!(notes.iter().any(|n| n.contains("gre-ish")));
+    }
+
+    #[test]
+    fn nacl_entry_normalises_protocol_and_skips_what_it_cannot_read() {
+        let mut notes = Notes::new();
+        let entry = |proto: &str| {
+            ec2::NetworkAclEntry::builder()
+                .rule_number(100)
+                .egress(false)
+                .protocol(proto)
+                .rule_action(ec2::RuleAction::Allow)
+                .cidr_block("0.0.0.0/0")
+                .port_range(ec2::PortRange::builder().from(1024).to(65535).build())
+                .build()
+        };
+        let e = nacl_entry("acl-1", &entry("tcp"), &mut notes).unwrap();
+        assert_eq!(e.protocol, Protocol::TCP);
+        assert_eq!(e.port_range, Some(PortRange::EPHEMERAL));
+        let e = nacl_entry("acl-1", &entry("-1"), &mut notes).unwrap();
+        assert_eq!(e.port_range, None, "ports mean nothing for all protocols");
+        assert!(notes.is_empty());
+        assert!(nacl_entry("acl-1", &entry("bogus"), &mut notes).is_none());
+        let v6 = ec2::NetworkAclEntry::builder()
+            .rule_number(101)
+            .egress(true)
+            .protocol("-1")
+            .rule_action(ec2::RuleAction::Deny)
+            .ipv6_cidr_block("::/0")
+            .build();
+        let e = nacl_entry("acl-1", &v6, &mut notes).unwrap();
+        assert_eq!(e.cidr, "::/0".parse::<IpNet>().unwrap());
+        assert_eq!(e.action, RuleAction::Deny);
+        assert_eq!(notes.len(), 1);
+    }
+
+    #[test]
+    fn route_targets_by_kind() {
+        let r = |b: ec2::builders::RouteBuilder| route_target(&b.build());
+        let base = || ec2::Route::builder().destination_cidr_block("0.0.0.0/0");
+        assert_eq!(r(base().gateway_id("local")), Some(RouteTarget::Local));
+        assert_eq!(
+            r(base().gateway_id("igw-1")),
+            Some(RouteTarget::InternetGateway("igw-1".into()))
+        );
+        assert_eq!(
+            r(base().gateway_id("vpce-1")),
+            Some(RouteTarget::VpcEndpoint("vpce-1".into()))
+        );
+        // An instance route also carries the instance's ENI: the instance wins.
+        assert_eq!(
+            r(base().instance_id("i-1").network_interface_id("eni-1")),
+            Some(RouteTarget::Instance("i-1".into()))
+        );
+        assert_eq!(
+            r(base().network_interface_id("eni-1")),
+            Some(RouteTarget::NetworkInterface("eni-1".into()))
+        );
+        assert_eq!(
+            r(base().transit_gateway_id("tgw-1")),
+            Some(RouteTarget::TransitGateway("tgw-1".into()))
+        );
+        assert_eq!(r(base()), None);
+        let mut notes = Notes::new();
+        let odd = ec2::Route::builder()
+            .destination_cidr_block("nonsense")
+            .build();
+        assert!(route("rtb-1", &odd, &mut notes).is_none());
+        let no_target = ec2::Route::builder()
+            .destination_cidr_block("1.0.0.0/8")
+            .build();
+        let kept = route("rtb-1", &no_target, &mut notes).unwrap();
+        assert_eq!(kept.target, RouteTarget::Other("unknown".into()));
+        assert_eq!(kept.state, RouteState::Unknown);
+        assert_eq!(notes.len(), 2);
+    }
+
+    #[test]
+    fn arn_resource_ids() {
+        assert_eq!(
+            arn_resource_id("arn:aws:ec2:us-east-1:123456789012:vpc/vpc-1").as_deref(),
+            Some("vpc-1")
+        );
+        assert_eq!(arn_resource_id("").as_deref(), None);
+        assert_eq!(arn_resource_id("subnet-1").as_deref(), Some("subnet-1"));
+    }
+
+    #[test]
+    fn nat_gateway_defaults_and_regional_zones() {
+        let mut notes = Notes::new();
+        let zonal = ec2::NatGateway::builder()
+            .nat_gateway_id("nat-1")
+            .state(ec2::NatGatewayState::Failed)
+            .failure_code("Gateway.NotAttached")
+            .nat_gateway_addresses(ec2::NatGatewayAddress::builder().public_ip("bad").build())
+            .build();
+        let n = nat_gateway(&zonal, &mut notes).unwrap();
+        assert_eq!(
+            (n.state.as_str(), n.connectivity_type.as_str()),
+            ("failed", "public")
+        );
+        assert_eq!(n.failure_code.as_deref(), Some("Gateway.NotAttached"));
+        assert_eq!(n.availability_mode, "zonal");
+        assert!(n.public_ips.is_empty());
+        assert_eq!(notes.len(), 1);
+        let regional = ec2::NatGateway::builder()
+            .nat_gateway_id("nat-2")
+            .availability_mode(ec2::AvailabilityMode::from("regional"))
+            .nat_gateway_addresses(
+                ec2::NatGatewayAddress::builder()
+                    .availability_zone("us-east-1a")
+                    .public_ip("203.0.113.1")
+                    .build(),
+            )
+            .nat_gateway_addresses(
+                ec2::NatGatewayAddress::builder()
+                    .availability_zone("us-east-1b")
+                    .build(),
+            )
+            .build();
+        let n = nat_gateway(&regional, &mut notes).unwrap();
+        assert_eq!(n.availability_mode, "regional");
+        assert_eq!(n.regional_zones, ["us-east-1a", "us-east-1b"]);
+        assert_eq!(n.subnet_id, None);
+    }
 }

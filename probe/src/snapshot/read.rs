@@ -420,12 +420,17 @@ pub async fn read_vpc(
             Err(gap) => gaps.push(gap),
         }
     } else {
-        for gap in [dns_support.err(), dns_hostnames.err()].into_iter().flatten() {
+        for gap in [dns_support.err(), dns_hostnames.err()]
+            .into_iter()
+            .flatten()
+        {
             gaps.push(gap);
         }
     }
     put(subnets, out_subnets, gaps, |s| convert::subnet(s, notes));
-    put(route_tables, out_rts, gaps, |t| convert::route_table(t, notes));
+    put(route_tables, out_rts, gaps, |t| {
+        convert::route_table(t, notes)
+    });
     put(nat_gateways, out_nats, gaps, |n| {
         convert::nat_gateway(n, notes)
     });
@@ -435,7 +440,12 @@ pub async fn read_vpc(
             .filter(|g| g.attachments().iter().any(|a| a.vpc_id() == Some(vpc_id)))
             .collect::<Vec<_>>()
     });
-    put(eigws, out_eigws, gaps, convert::egress_only_internet_gateway);
+    put(
+        eigws,
+        out_eigws,
+        gaps,
+        convert::egress_only_internet_gateway,
+    );
     put(nacls, out_nacls, gaps, |a| convert::network_acl(a, notes));
     put(sgs, out_sgs, gaps, |g| convert::security_group(g, notes));
     put(endpoints, out_endpoints, gaps, convert::vpc_endpoint);
@@ -448,7 +458,11 @@ pub async fn read_vpc(
                 out.vpc_block_public_access_options
                     .as_ref()
                     .map(convert::block_public_access)
-                    .unwrap_or_else(|| convert::block_public_access(&ec2::VpcBlockPublicAccessOptions::builder().build())),
+                    .unwrap_or_else(|| {
+                        convert::block_public_access(
+                            &ec2::VpcBlockPublicAccessOptions::builder().build(),
+                        )
+                    }),
             );
         }
         Some(Err(gap)) => snap.gaps.push(gap),
@@ -470,9 +484,11 @@ async fn stage_two(r: &Reader<'_>, vpc_id: &str, snap: &mut NetworkSnapshot) {
         .into_iter()
         .filter(|id| snap.prefix_list(id).is_none())
         .collect();
-    let need_exclusions = snap.block_public_access.as_ref().is_some_and(|b| {
-        b.internet_gateway_block_mode != "off" && b.exclusions.is_empty()
-    }) && snap.gap(DESCRIBE_BPA_EXCLUSIONS).is_none();
+    let need_exclusions = snap
+        .block_public_access
+        .as_ref()
+        .is_some_and(|b| b.internet_gateway_block_mode != "off" && b.exclusions.is_empty())
+        && snap.gap(DESCRIBE_BPA_EXCLUSIONS).is_none();
     let zones = convert::zones_from_subnets(&snap.subnets);
     let need_zones = zones.is_none() && snap.gap(DESCRIBE_AVAILABILITY_ZONES).is_none();
 
@@ -560,7 +576,12 @@ async fn stage_two(r: &Reader<'_>, vpc_id: &str, snap: &mut NetworkSnapshot) {
 
     let notes: &mut Notes = &mut snap.notes;
     if let Some(result) = dhcp {
-        put(result, &mut snap.dhcp_options, &mut snap.gaps, convert::dhcp_options);
+        put(
+            result,
+            &mut snap.dhcp_options,
+            &mut snap.gaps,
+            convert::dhcp_options,
+        );
     }
     let names: Vec<ec2::ManagedPrefixList> = match pl_names {
         Some(Ok(list)) => list,

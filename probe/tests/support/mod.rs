@@ -270,6 +270,7 @@ pub async fn alert_server() -> Server {
 // TLS
 
 /// A test CA and a leaf for localhost, 127.0.0.1, ::1, a.test and dual.test.
+#[derive(Clone)]
 pub struct TestCa {
     pub ca_pem: String,
     pub leaf_chain: Vec<CertificateDer<'static>>,

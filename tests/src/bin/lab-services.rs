@@ -5,6 +5,7 @@
 //! lab-services dns-forward --listen IP --upstream IP   # Amazon DNS at VPC+2
 //! lab-services dns-auth --listen IP           # a custom (DHCP options) DNS server
 //! lab-services tcp-unix --listen IP:PORT --socket PATH  # TCP → unix socket bridge
+//! lab-services delay-line --a NAME --b NAME --delay-ms N  # two TUNs, N ms each way
 //! lab-services tcp-connect HOST:PORT TIMEOUT_MS [--random-sport]  # ok|timeout|refused|…
 //! ```
 //!
@@ -68,6 +69,12 @@ async fn run(args: Vec<String>) -> Result<()> {
         Some("tcp-unix") => {
             let listen: SocketAddr = arg(&args, "--listen")?.parse()?;
             tcp_unix(listen, arg(&args, "--socket")?).await
+        }
+        Some("delay-line") => {
+            let ms: u64 = arg(&args, "--delay-ms")?.parse()?;
+            let (a, b) = (arg(&args, "--a")?, arg(&args, "--b")?);
+            tokio::task::spawn_blocking(move || delay::run(&a, &b, Duration::from_millis(ms)))
+                .await?
         }
         Some("tcp-connect") => {
             let target = args.get(1).context("tcp-connect HOST:PORT TIMEOUT_MS")?;
@@ -396,4 +403,86 @@ async fn inet(cert: &str, key: &str) -> Result<()> {
         done??;
     }
     Ok(())
+}
+
+/// A userspace delay line (this kernel has no netem): two TUN devices; every packet read
+/// from one is written to the other after a fixed one-way delay, in order.
+mod delay {
+    use anyhow::{Context, Result, bail};
+    use std::fs::{File, OpenOptions};
+    use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    const IFF_TUN: libc::c_short = 0x0001;
+    const IFF_NO_PI: libc::c_short = 0x1000;
+    const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
+
+    #[repr(C)]
+    struct IfReq {
+        name: [u8; 16],
+        flags: libc::c_short,
+        _pad: [u8; 22],
+    }
+
+    /// Opens `/dev/net/tun` and creates/attaches the TUN device `name` (no packet info).
+    #[allow(unsafe_code)]
+    fn open_tun(name: &str) -> Result<File> {
+        if name.len() >= 16 {
+            bail!("interface name {name} too long");
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/net/tun")
+            .context("opening /dev/net/tun")?;
+        let mut req = IfReq {
+            name: [0; 16],
+            flags: IFF_TUN | IFF_NO_PI,
+            _pad: [0; 22],
+        };
+        req.name[..name.len()].copy_from_slice(name.as_bytes());
+        // SAFETY: TUNSETIFF reads and writes one `struct ifreq`, which `IfReq` lays out
+        // (16-byte name, flags, padding to 40 bytes); the fd is open for the call's duration.
+        let rc = unsafe { libc::ioctl(file.as_raw_fd(), TUNSETIFF as _, &mut req as *mut IfReq) };
+        if rc < 0 {
+            bail!("TUNSETIFF {name}: {}", std::io::Error::last_os_error());
+        }
+        Ok(file)
+    }
+
+    fn pump(mut from: File, mut to: File, delay: Duration) {
+        let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
+        std::thread::spawn(move || {
+            while let Ok((due, packet)) = rx.recv() {
+                let now = Instant::now();
+                if due > now {
+                    std::thread::sleep(due - now);
+                }
+                let _ = to.write_all(&packet);
+            }
+        });
+        let mut buf = vec![0u8; 65536];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0
+                || tx
+                    .send((Instant::now() + delay, buf[..n].to_vec()))
+                    .is_err()
+            {
+                break;
+            }
+        }
+    }
+
+    /// Runs forever: `a` ⇄ `b`, `delay` each way.
+    pub fn run(a: &str, b: &str, delay: Duration) -> Result<()> {
+        let ta = open_tun(a)?;
+        let tb = open_tun(b)?;
+        let (ta2, tb2) = (ta.try_clone()?, tb.try_clone()?);
+        let t = std::thread::spawn(move || pump(ta, tb2, delay));
+        pump(tb, ta2, delay);
+        let _ = t.join();
+        Ok(())
+    }
 }

@@ -83,6 +83,9 @@ impl Drop for Host {
 pub struct LabOptions {
     /// `lab-services` ([`LabOptions::discover`] builds and copies it).
     pub services_bin: PathBuf,
+    /// Round-trip delay added on the router ↔ internet link (half each way) by a userspace
+    /// delay line over two TUN devices (the kernel has no netem). `None`: a plain veth.
+    pub internet_delay: Option<Duration>,
 }
 
 impl LabOptions {
@@ -97,7 +100,10 @@ impl LabOptions {
             })
             .clone()
             .map_err(anyhow::Error::msg)?;
-        Ok(LabOptions { services_bin: bin })
+        Ok(LabOptions {
+            services_bin: bin,
+            internet_delay: None,
+        })
     }
 }
 

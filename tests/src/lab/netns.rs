@@ -209,3 +209,22 @@ fn run_with_stdin(cmd: &mut Command, input: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// Removes every namespace this process created (`eplab<our pid>-…`), killing what runs in
+/// them. For signal handlers (Ctrl-C in a demo binary), where `Drop` will not run.
+pub fn remove_all_of_this_process() -> Vec<String> {
+    let mine = format!("{PREFIX}{}-", std::process::id());
+    let mut removed = Vec::new();
+    let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else {
+        return removed;
+    };
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        if let Some(name) = line.split_whitespace().next()
+            && name.starts_with(&mine)
+        {
+            remove_namespace(name);
+            removed.push(name.to_string());
+        }
+    }
+    removed
+}

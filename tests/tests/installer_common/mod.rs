@@ -1,6 +1,6 @@
 //! Shared by the installer's moto tests and benchmark: a VPC with subnets across AZs, fake
 //! bootstrap zips, and an in-process run of the `egress-probe` command.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use anyhow::{Context, Result};
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
