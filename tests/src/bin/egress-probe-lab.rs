@@ -71,17 +71,17 @@ fn main() -> ExitCode {
                 // The demo runs on a worker (it has blocking steps); this thread only
                 // watches for Ctrl-C, so the signal is seen whatever the demo is doing.
                 let mut task = tokio::spawn(demo());
-                let mut term = match tokio::signal::unix::signal(
-                    tokio::signal::unix::SignalKind::terminate(),
-                ) {
-                    Ok(t) => t,
-                    Err(e) => {
-                        eprintln!("egress-probe-lab: cannot watch SIGTERM: {e}");
-                        task.abort();
-                        let _ = task.await;
-                        return 2;
-                    }
-                };
+                let mut term =
+                    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    {
+                        Ok(t) => t,
+                        Err(e) => {
+                            eprintln!("egress-probe-lab: cannot watch SIGTERM: {e}");
+                            task.abort();
+                            let _ = task.await;
+                            return 2;
+                        }
+                    };
                 tokio::select! {
                     r = &mut task => match r {
                         Ok(Ok(code)) => code,
