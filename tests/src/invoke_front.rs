@@ -367,6 +367,8 @@ fn is_hop_by_hop(name: &str) -> bool {
             | "trailer"
             | "transfer-encoding"
             | "upgrade"
+            // The front has the whole body already; moto need not ask for it.
+            | "expect"
     )
 }
 

@@ -51,7 +51,20 @@ pub struct LabRun {
 /// installer checks its architecture and hashes it; the lab runs the same binary from the
 /// target directory).
 pub fn bootstrap_zip(probe: &Path, out: &Path) -> Result<()> {
-    let bytes = std::fs::read(probe).with_context(|| format!("reading {}", probe.display()))?;
+    // Stripped like a release bootstrap (a debug build is ~90 MB, slow to upload through
+    // moto); the unstripped binary when `strip` is not installed.
+    let stripped = out.with_extension("bootstrap");
+    let strip_ok = Command::new("strip")
+        .arg("-o")
+        .arg(&stripped)
+        .arg(probe)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let source = if strip_ok { stripped.as_path() } else { probe };
+    let bytes = std::fs::read(source).with_context(|| format!("reading {}", source.display()))?;
+    let _ = std::fs::remove_file(&stripped);
     let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
     let mut w = zip::ZipWriter::new(file);
     let options = zip::write::SimpleFileOptions::default()
@@ -257,10 +270,32 @@ impl LabRun {
     }
 }
 
+/// The pid of the installer process running now (0 = none).
+static RUNNING_INSTALLER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Ends the installer process that is running now, if any (the demo's Ctrl-C handler:
+/// the lab can only be removed once nothing waits on it).
+pub fn kill_running_installer() {
+    let pid = RUNNING_INSTALLER.swap(0, std::sync::atomic::Ordering::SeqCst);
+    if pid != 0 {
+        let _ = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
 /// Runs `cmd` and kills it if it outlives `limit`.
 fn run_bounded(mut cmd: Command, limit: Duration) -> Result<Output> {
     let child = cmd.spawn().context("starting the installer")?;
     let pid = child.id();
+    RUNNING_INSTALLER.store(pid, std::sync::atomic::Ordering::SeqCst);
+    let result = wait_bounded(child, pid, limit);
+    RUNNING_INSTALLER.store(0, std::sync::atomic::Ordering::SeqCst);
+    result
+}
+
+fn wait_bounded(child: std::process::Child, pid: u32, limit: Duration) -> Result<Output> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let _ = tx.send(child.wait_with_output());

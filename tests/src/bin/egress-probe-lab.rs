@@ -68,16 +68,44 @@ fn main() -> ExitCode {
                 }
             };
             let code = rt.block_on(async {
-                tokio::select! {
-                    r = demo() => match r {
-                        Ok(code) => code,
+                // The demo runs on a worker (it has blocking steps); this thread only
+                // watches for Ctrl-C, so the signal is seen whatever the demo is doing.
+                let mut task = tokio::spawn(demo());
+                let mut term =
+                    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    {
+                        Ok(t) => t,
                         Err(e) => {
+                            eprintln!("egress-probe-lab: cannot watch SIGTERM: {e}");
+                            task.abort();
+                            let _ = task.await;
+                            return 2;
+                        }
+                    };
+                tokio::select! {
+                    r = &mut task => match r {
+                        Ok(Ok(code)) => code,
+                        Ok(Err(e)) => {
                             eprintln!("egress-probe-lab: {e:#}");
                             2
                         }
+                        Err(e) => {
+                            eprintln!("egress-probe-lab: the demo task failed: {e}");
+                            2
+                        }
                     },
-                    _ = tokio::signal::ctrl_c() => {
+                    _ = async {
+                        tokio::select! {
+                            _ = tokio::signal::ctrl_c() => {}
+                            _ = term.recv() => {}
+                        }
+                    } => {
                         eprintln!("\negress-probe-lab: interrupted; cleaning up");
+                        // Dropping the demo's state removes the front, the lab and moto;
+                        // first end the installer the demo may be waiting for.
+                        egress_probe_e2e::lab_run::kill_running_installer();
+                        task.abort();
+                        let _ = task.await;
                         130
                     }
                 }
