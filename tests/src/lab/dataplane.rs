@@ -435,18 +435,47 @@ impl Lab {
         r.sysctl("net.bridge.bridge-nf-call-ip6tables", "0")?;
         let inet = self.inet.name().to_string();
         let dns = self.dns.name().to_string();
-        r.ip(&[
-            "link",
-            "add",
-            nft::INET_LINK,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "inet0",
-            "netns",
-            &inet,
-        ])?;
+        match self.options.internet_delay {
+            None => r.ip(&[
+                "link",
+                "add",
+                nft::INET_LINK,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "inet0",
+                "netns",
+                &inet,
+            ])?,
+            Some(rtt) => {
+                // Two TUN devices joined by a userspace delay line, half the RTT each way.
+                let child = r
+                    .command(&self.options.services_bin)
+                    .args([
+                        "delay-line",
+                        "--a",
+                        nft::INET_LINK,
+                        "--b",
+                        "inet0",
+                        "--delay-ms",
+                    ])
+                    .arg((rtt.as_millis() / 2).to_string())
+                    .stdin(Stdio::null())
+                    .spawn()
+                    .context("starting the delay line")?;
+                self.services.push(child);
+                let mut tries = 0;
+                while r.ip(&["link", "show", "inet0"]).is_err() {
+                    tries += 1;
+                    if tries > 100 {
+                        bail!("the delay line's TUN devices did not appear");
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                r.ip(&["link", "set", "inet0", "netns", &inet])?;
+            }
+        }
         r.ip(&[
             "link",
             "add",
