@@ -24,6 +24,10 @@
 //!   so the lab maps it to 2001:db8:100::/56 ([`addrs::map_v6`]).
 //! * The probe reaches the EC2 API at `http://203.0.113.100` on the internet side — bridged
 //!   to moto over a unix socket — exactly when its egress works.
+//! * An `ec2` interface endpoint gets an ENI host per subnet bridged to moto the same way;
+//!   [`Lab::ec2_endpoint_url_for`] is then the probe's `AWS_ENDPOINT_URL`.
+//! * Benchmark (20 ms RTT via a userspace TUN delay line, [`LabOptions::internet_delay`]):
+//!   `cargo bench --profile dev -p egress-probe-e2e --bench lab_latency` (as root).
 //! * No link to the host namespace; documentation addresses only; every namespace and
 //!   process removed on drop; stale `eplab<pid>-…` namespaces of dead pids removed at start.
 

@@ -513,3 +513,31 @@ async fn lab_cleans_up_its_namespaces() {
     drop(env);
     assert_eq!(list(), 0, "every namespace of the lab is gone");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ec2_interface_endpoint_reaches_the_api_when_egress_is_broken() {
+    lab_test!(ec2_interface_endpoint_reaches_the_api_when_egress_is_broken);
+    let mut env = setup(BaseOptions::default()).await;
+    env.base.route_functions_to_igw(env.ec2()).await.unwrap();
+    env.lab.sync().await.unwrap();
+    let internet_api = format!("{}/?Action=DescribeVpcs", env.lab.aws_endpoint_url());
+    assert_eq!(
+        env.curl(&internet_api, &[]).0,
+        28,
+        "no egress: the public API times out"
+    );
+    let subnets = env.base.function_subnets.clone();
+    env.base
+        .create_ec2_endpoint(env.ec2(), &subnets)
+        .await
+        .unwrap();
+    env.lab.sync().await.unwrap();
+    let url = env.lab.ec2_endpoint_url_for(env.fsub());
+    assert_ne!(url, env.lab.aws_endpoint_url());
+    let (code, body) = env.curl(&format!("{url}/?Action=DescribeVpcs"), &[]);
+    assert_eq!(
+        code, 0,
+        "the endpoint ENI in the subnet bridges to the EC2 API: {body}"
+    );
+    assert_tcp_silent_drop(&env, "203.0.113.10:80");
+}

@@ -37,6 +37,15 @@ pub struct VpcConfig {
     pub security_groups: BTreeMap<String, SgCfg>,
     /// Lambda ENIs (probe hosts), by ENI id.
     pub enis: Vec<EniCfg>,
+    /// Interface endpoints of the EC2 API (`com.amazonaws.<region>.ec2`).
+    pub ec2_endpoints: Vec<EndpointCfg>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EndpointCfg {
+    pub id: String,
+    pub subnet_ids: Vec<String>,
+    pub state: String,
 }
 
 #[derive(Debug, Clone)]
@@ -489,5 +498,29 @@ pub async fn read(ec2: &Client, vpc_id: &str) -> Result<VpcConfig> {
         });
     }
     cfg.enis.sort_by(|a, b| a.id.cmp(&b.id));
+
+    let endpoints = ec2
+        .describe_vpc_endpoints()
+        .filters(filter("vpc-id", vpc_id))
+        .send()
+        .await
+        .context("DescribeVpcEndpoints")?;
+    for e in endpoints.vpc_endpoints() {
+        let interface = e
+            .vpc_endpoint_type()
+            .map(|t| t.as_str().eq_ignore_ascii_case("interface"))
+            .unwrap_or(false);
+        let ec2_service = e.service_name().is_some_and(|s| s.ends_with(".ec2"));
+        if interface && ec2_service {
+            cfg.ec2_endpoints.push(EndpointCfg {
+                id: e.vpc_endpoint_id().unwrap_or_default().to_string(),
+                subnet_ids: e.subnet_ids().to_vec(),
+                state: e
+                    .state()
+                    .map(|s| s.as_str().to_ascii_lowercase())
+                    .unwrap_or_default(),
+            });
+        }
+    }
     Ok(cfg)
 }

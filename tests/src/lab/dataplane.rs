@@ -54,6 +54,9 @@ pub enum HostKind {
     Nat(String),
     /// A custom DNS server from the DHCP options.
     DnsServer(IpAddr),
+    /// The ENI of an `ec2` interface endpoint in one subnet: (endpoint id, subnet id). It
+    /// bridges HTTP on port 80 to moto like the internet's AWS API address.
+    Endpoint(String, String),
 }
 
 /// A namespace attached to a subnet's bridge.
@@ -311,6 +314,23 @@ impl Lab {
         format!("http://{}:{}", addrs::AWS_API, addrs::AWS_API_PORT)
     }
 
+    /// The EC2 API URL a probe in `subnet_id` uses: the `ec2` interface endpoint's ENI in
+    /// that subnet, else in another subnet of the VPC (private DNS would resolve to one),
+    /// else the internet-side AWS API address. The endpoint ENI is reached through the
+    /// VPC's routes and NACLs (local route); endpoint security groups are not modelled.
+    pub fn ec2_endpoint_url_for(&self, subnet_id: &str) -> String {
+        let endpoint_hosts = || {
+            self.hosts
+                .iter()
+                .filter(|h| matches!(h.kind, HostKind::Endpoint(..)))
+        };
+        endpoint_hosts()
+            .find(|h| h.subnet_id == subnet_id)
+            .or_else(|| endpoint_hosts().next())
+            .map(|h| format!("http://{}:80", h.v4))
+            .unwrap_or_else(|| self.aws_endpoint_url())
+    }
+
     /// Every host currently in the lab.
     pub fn hosts(&self) -> &[Host] {
         &self.hosts
@@ -435,18 +455,47 @@ impl Lab {
         r.sysctl("net.bridge.bridge-nf-call-ip6tables", "0")?;
         let inet = self.inet.name().to_string();
         let dns = self.dns.name().to_string();
-        r.ip(&[
-            "link",
-            "add",
-            nft::INET_LINK,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "inet0",
-            "netns",
-            &inet,
-        ])?;
+        match self.options.internet_delay {
+            None => r.ip(&[
+                "link",
+                "add",
+                nft::INET_LINK,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "inet0",
+                "netns",
+                &inet,
+            ])?,
+            Some(rtt) => {
+                // Two TUN devices joined by a userspace delay line, half the RTT each way.
+                let child = r
+                    .command(&self.options.services_bin)
+                    .args([
+                        "delay-line",
+                        "--a",
+                        nft::INET_LINK,
+                        "--b",
+                        "inet0",
+                        "--delay-ms",
+                    ])
+                    .arg((rtt.as_millis() / 2).to_string())
+                    .stdin(Stdio::null())
+                    .spawn()
+                    .context("starting the delay line")?;
+                self.services.push(child);
+                let mut tries = 0;
+                while r.ip(&["link", "show", "inet0"]).is_err() {
+                    tries += 1;
+                    if tries > 100 {
+                        bail!("the delay line's TUN devices did not appear");
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                r.ip(&["link", "set", "inet0", "netns", &inet])?;
+            }
+        }
         r.ip(&[
             "link",
             "add",
@@ -624,10 +673,18 @@ impl Lab {
             .into_iter()
             .filter(|ip| self.subnet_containing(*ip).is_some())
             .collect();
+        let want_endpoints: BTreeSet<(String, String)> = cfg
+            .ec2_endpoints
+            .iter()
+            .filter(|e| e.state == "available")
+            .flat_map(|e| e.subnet_ids.iter().map(|s| (e.id.clone(), s.clone())))
+            .filter(|(_, s)| self.subnets.contains_key(s))
+            .collect();
         self.hosts.retain(|h| match &h.kind {
             HostKind::Nat(id) => want_nats.contains(id),
             HostKind::Eni(id) => want_enis.contains(id),
             HostKind::DnsServer(ip) => want_dns.contains(ip),
+            HostKind::Endpoint(e, s) => want_endpoints.contains(&(e.clone(), s.clone())),
         });
 
         // Lambda ENIs.
@@ -697,6 +754,28 @@ impl Lab {
             self.hosts.push(host);
         }
 
+        // EC2 interface endpoint ENIs (a lab address: moto's is outside the subnet).
+        for (ep, subnet) in &want_endpoints {
+            let kind = HostKind::Endpoint(ep.clone(), subnet.clone());
+            if self.hosts.iter().any(|h| h.kind == kind) {
+                continue;
+            }
+            let mut host = self.add_host(kind, subnet, None, &cfg)?;
+            let child = host
+                .ns
+                .command(&self.options.services_bin)
+                .args(["tcp-unix", "--listen"])
+                .arg(format!("{}:80", host.v4))
+                .arg("--socket")
+                .arg(self.dir.path().join("aws.sock"))
+                .stdin(Stdio::null())
+                .spawn()
+                .context("starting an ec2 endpoint bridge")?;
+            host.children.push(child);
+            wait_listening(&host.ns, &format!("{}:80", host.v4), "tcp")?;
+            self.hosts.push(host);
+        }
+
         self.config = cfg;
         self.write_routes()?;
         self.write_router_rules()?;
@@ -762,6 +841,7 @@ impl Lab {
             HostKind::Eni(_) => "eni",
             HostKind::Nat(_) => "nat",
             HostKind::DnsServer(_) => "cdns",
+            HostKind::Endpoint(..) => "vpce",
         };
         let ns = Netns::create(&format!("{}-{role}{}", self.id, self.host_counter))?;
         let veth = self.next_veth();

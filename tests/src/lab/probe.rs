@@ -55,8 +55,9 @@ impl Default for ProbeRun {
 
 impl Lab {
     /// Runs `egress-probe-lambda --once --event <event>` in the ENI namespace of
-    /// `subnet_id` and parses the report it prints. The probe reaches the EC2 API at
-    /// [`Lab::aws_endpoint_url`] only if its egress works.
+    /// `subnet_id` and parses the report it prints. The probe's `AWS_ENDPOINT_URL` is
+    /// [`Lab::ec2_endpoint_url_for`]: an `ec2` interface endpoint when the VPC has one, else
+    /// the internet-side API address, reachable only if the subnet's egress works.
     pub fn run_probe_once(
         &self,
         subnet_id: &str,
@@ -102,7 +103,7 @@ impl Lab {
                 "EGRESS_PROBE_RESOLV_CONF",
                 host.ns.etc_dir().join("resolv.conf"),
             )
-            .env("AWS_ENDPOINT_URL", self.aws_endpoint_url())
+            .env("AWS_ENDPOINT_URL", self.ec2_endpoint_url_for(subnet_id))
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_REGION", crate::moto::REGION)

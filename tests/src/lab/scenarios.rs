@@ -506,6 +506,24 @@ impl BaseVpc {
         Ok(())
     }
 
+    /// An `ec2` interface endpoint in `subnets` (private DNS on). Returns its id.
+    pub async fn create_ec2_endpoint(&self, ec2: &Client, subnets: &[String]) -> Result<String> {
+        ec2.create_vpc_endpoint()
+            .vpc_id(&self.vpc_id)
+            .service_name(format!("com.amazonaws.{}.ec2", crate::moto::REGION))
+            .vpc_endpoint_type(aws_sdk_ec2::types::VpcEndpointType::Interface)
+            .set_subnet_ids(Some(subnets.to_vec()))
+            .security_group_ids(&self.sg)
+            .private_dns_enabled(true)
+            .send()
+            .await
+            .context("CreateVpcEndpoint ec2")?
+            .vpc_endpoint()
+            .and_then(|e| e.vpc_endpoint_id())
+            .map(String::from)
+            .context("no endpoint id")
+    }
+
     /// Removes the function subnets' `::/0` route (scenario 11).
     pub async fn delete_function_ipv6_default_route(&self, ec2: &Client) -> Result<()> {
         ec2.delete_route()
