@@ -1,9 +1,17 @@
 //! The VPC lab scenarios of issue 7: each builds a VPC through the EC2 API (moto), lets the
 //! lab build the data plane from it, injects the fault as a configuration change, and
-//! asserts what a client inside the function subnet observes — real packets, real timeouts.
+//! asserts what a client inside the function subnet observes — real packets, real timeouts —
+//! then runs the real probe there and asserts its failure class and the finding code that
+//! the diagnosis (snapshot read from moto from outside, as `egress-probe run` does) names.
 //!
 //! Needs root, iproute2 and nftables: skipped with a message locally, failing under CI=true.
 
+use egress_probe::diagnosis::{self, Subject};
+use egress_probe::model::{
+    AnalysisStatus, Confirmation, Finding, Report, Severity, Status, Verdict,
+};
+use egress_probe::snapshot::{self, Clients, Scope};
+use egress_probe_e2e::lab::probe::ProbeRun;
 use egress_probe_e2e::lab::scenarios::{self, BaseOptions, BaseVpc, NaclSpec};
 use egress_probe_e2e::lab::{Lab, LabOptions, ready_or_skip};
 use egress_probe_e2e::moto::MotoServer;
@@ -17,7 +25,7 @@ struct Env {
     lab: Lab,
     base: BaseVpc,
     // Dropped last: the lab's API bridge points at it.
-    _moto: MotoServer,
+    moto: MotoServer,
 }
 
 fn options() -> LabOptions {
@@ -32,11 +40,7 @@ async fn setup(opts: BaseOptions) -> Env {
     let lab = Lab::start(&moto, &base.vpc_id, options())
         .await
         .expect("lab");
-    Env {
-        lab,
-        base,
-        _moto: moto,
-    }
+    Env { lab, base, moto }
 }
 
 impl Env {
@@ -87,6 +91,32 @@ impl Env {
         )
     }
 
+    /// Runs the real probe in the function subnet (its own diagnosis off), then diagnoses
+    /// its observations from outside with a snapshot read from moto.
+    async fn probe_and_diagnose(&self, targets: &str) -> (Report, Vec<Finding>) {
+        let run = ProbeRun {
+            targets: targets.into(),
+            diagnose: Some("never".into()),
+            ..Default::default()
+        };
+        let report = self
+            .lab
+            .run_probe_once(self.fsub(), &serde_json::json!({}), &run)
+            .expect("probe report");
+        let clients = Clients::new(&self.moto.sdk_config().await);
+        let snap = snapshot::take(&clients, &Scope::Subnets(vec![self.fsub().to_string()]))
+            .await
+            .expect("snapshot from moto");
+        let subject = Subject {
+            function: None,
+            subnet_ids: vec![self.fsub().to_string()],
+            security_group_ids: vec![self.base.sg.clone()],
+        };
+        let flows = diagnosis::flows_from_observations(&report.observations);
+        let d = diagnosis::diagnose(&snap, &subject, &flows, &report.observations);
+        (report, d.findings)
+    }
+
     fn tcp(&self, target: &str) -> String {
         self.lab
             .tcp_connect(self.fsub(), target, CHECK)
@@ -102,6 +132,31 @@ fn assert_timed_out(what: &str, started: Instant, outcome: &str) {
         took >= CHECK - Duration::from_millis(50),
         "{what}: {took:?} is shorter than the timeout"
     );
+}
+
+fn codes(findings: &[Finding]) -> Vec<&str> {
+    findings.iter().map(|f| f.code.as_str()).collect()
+}
+
+/// `code` is raised as an error, confirmed by the observations it explains.
+fn assert_confirmed(findings: &[Finding], code: &str) {
+    let f = findings
+        .iter()
+        .find(|f| f.code == code)
+        .unwrap_or_else(|| panic!("{code} not raised; got {:?}", codes(findings)));
+    assert_eq!(f.severity, Severity::Error, "{code}");
+    assert_eq!(f.confirmation, Confirmation::Confirmed, "{code}: {f:?}");
+    assert!(!f.explains.is_empty(), "{code} explains no observation");
+}
+
+/// The statuses the probe saw for `target` (IPv4 addresses and DNS only).
+fn v4_statuses(report: &Report, target: &str) -> Vec<Status> {
+    report
+        .observations
+        .iter()
+        .filter(|o| o.target == target && !matches!(o.address, Some(std::net::IpAddr::V6(_))))
+        .map(|o| o.status)
+        .collect()
 }
 
 macro_rules! lab_test {
@@ -133,6 +188,37 @@ async fn s01_healthy_private_subnet_through_nat() {
         &[],
     );
     assert_eq!(code, 0, "AWS API through NAT");
+    // The probe: healthy, and its own diagnosis reaches the EC2 API through the NAT.
+    let run = ProbeRun {
+        targets: "dns:v4.lab.example tcp://v4.lab.example:80 https://v4.lab.example/".into(),
+        diagnose: Some("always".into()),
+        ..Default::default()
+    };
+    let report = env
+        .lab
+        .run_probe_once(env.fsub(), &serde_json::json!({}), &run)
+        .expect("probe report");
+    assert_eq!(
+        report.verdict,
+        Verdict::Healthy,
+        "{:#?}",
+        report.observations
+    );
+    assert!(
+        matches!(
+            report.analysis.status,
+            AnalysisStatus::Complete | AnalysisStatus::Partial
+        ),
+        "self-diagnosis through the NAT: {:?}",
+        report.analysis
+    );
+    let errors: Vec<&str> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| f.code.as_str())
+        .collect();
+    assert!(errors.is_empty(), "healthy subnet, errors {errors:?}");
 }
 
 /// Runs a TCP connect that must be a silent drop and checks it took the full timeout.
@@ -174,6 +260,12 @@ async fn s02_function_subnet_routes_to_igw_times_out() {
         .iter()
         .find(|h| matches!(h.kind, egress_probe_e2e::lab::HostKind::Nat(_)));
     assert!(nat.is_some(), "the NAT host stays");
+    let (report, findings) = env.probe_and_diagnose("tcp://203.0.113.10:80").await;
+    assert_eq!(
+        v4_statuses(&report, "tcp://203.0.113.10:80"),
+        vec![Status::Timeout]
+    );
+    assert_confirmed(&findings, "LAMBDA_SUBNET_ROUTES_TO_IGW");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -192,6 +284,12 @@ async fn s03_no_default_route_times_out() {
         0,
         "Amazon DNS needs no route (R19)"
     );
+    let (report, findings) = env.probe_and_diagnose("tcp://203.0.113.10:80").await;
+    assert_eq!(
+        v4_statuses(&report, "tcp://203.0.113.10:80"),
+        vec![Status::Timeout]
+    );
+    assert_confirmed(&findings, "NO_DEFAULT_ROUTE");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -211,6 +309,12 @@ async fn s04_nat_deleted_route_left_is_a_blackhole() {
     );
     assert_tcp_silent_drop(&env, "203.0.113.10:80");
     assert_https_times_out(&env, "https://www.lab.example/");
+    let (report, findings) = env.probe_and_diagnose("tcp://203.0.113.10:80").await;
+    assert_eq!(
+        v4_statuses(&report, "tcp://203.0.113.10:80"),
+        vec![Status::Timeout]
+    );
+    assert_confirmed(&findings, "NAT_GATEWAY_NOT_AVAILABLE");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -232,6 +336,12 @@ async fn s05_nat_in_subnet_without_igw_route_times_out() {
         .count();
     assert_eq!(nats, 2);
     assert_tcp_silent_drop(&env, "203.0.113.10:80");
+    let (report, findings) = env.probe_and_diagnose("tcp://203.0.113.10:80").await;
+    assert_eq!(
+        v4_statuses(&report, "tcp://203.0.113.10:80"),
+        vec![Status::Timeout]
+    );
+    assert_confirmed(&findings, "NAT_SUBNET_NO_IGW_ROUTE");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -267,6 +377,12 @@ async fn s06_function_nacl_denies_inbound_ephemeral() {
         0,
         "Amazon DNS is not filtered by NACLs (R19)"
     );
+    let (report, findings) = env.probe_and_diagnose("tcp://203.0.113.10:80").await;
+    assert_eq!(
+        v4_statuses(&report, "tcp://203.0.113.10:80"),
+        vec![Status::Timeout]
+    );
+    assert_confirmed(&findings, "NACL_INBOUND_EPHEMERAL_DENIED");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -312,6 +428,19 @@ async fn s06b_partial_ephemeral_range_is_intermittent() {
         ok > 0 && timeouts > 0,
         "intermittent: {ok} ok, {timeouts} timeouts out of 16"
     );
+    // One probe connection may pass or not: the finding names the partial range either way.
+    let (report, findings) = env.probe_and_diagnose("tcp://203.0.113.10:80").await;
+    let seen = v4_statuses(&report, "tcp://203.0.113.10:80");
+    assert!(
+        seen == vec![Status::Ok] || seen == vec![Status::Timeout],
+        "{seen:?}"
+    );
+    assert!(
+        codes(&findings).contains(&"NACL_INBOUND_EPHEMERAL_PARTIAL"),
+        "{:?}",
+        codes(&findings)
+    );
+    assert!(!codes(&findings).contains(&"NACL_INBOUND_EPHEMERAL_DENIED"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -340,6 +469,12 @@ async fn s07_nat_subnet_nacl_blocks_function_traffic() {
         .unwrap();
     env.lab.sync().await.unwrap();
     assert_tcp_silent_drop(&env, "203.0.113.10:80");
+    let (report, findings) = env.probe_and_diagnose("tcp://203.0.113.10:80").await;
+    assert_eq!(
+        v4_statuses(&report, "tcp://203.0.113.10:80"),
+        vec![Status::Timeout]
+    );
+    assert_confirmed(&findings, "NAT_SUBNET_NACL_DENIED");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -359,6 +494,18 @@ async fn s08_security_group_without_egress_443() {
         0,
         "SGs do not filter Amazon DNS (R19)"
     );
+    let (report, findings) = env
+        .probe_and_diagnose("tcp://203.0.113.10:443 tcp://203.0.113.10:80")
+        .await;
+    assert_eq!(
+        v4_statuses(&report, "tcp://203.0.113.10:443"),
+        vec![Status::Timeout]
+    );
+    assert_eq!(
+        v4_statuses(&report, "tcp://203.0.113.10:80"),
+        vec![Status::Ok]
+    );
+    assert_confirmed(&findings, "SG_EGRESS_DENIED");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -391,6 +538,16 @@ async fn s09_custom_dhcp_dns_unreachable_by_security_group() {
         &["--resolve", "www.lab.example:443:203.0.113.10"],
     );
     assert_eq!(code, 0, "HTTPS itself works");
+    let (report, findings) = env.probe_and_diagnose("dns:www.lab.example").await;
+    assert_eq!(
+        v4_statuses(&report, "dns:www.lab.example"),
+        vec![Status::DnsTimeout]
+    );
+    assert!(
+        codes(&findings).contains(&"CUSTOM_DNS_UNREACHABLE"),
+        "{:?}",
+        codes(&findings)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -408,6 +565,16 @@ async fn s09b_dns_support_disabled_times_out() {
         env.tcp("203.0.113.10:80"),
         "ok",
         "egress by address still works"
+    );
+    let (report, findings) = env.probe_and_diagnose("dns:www.lab.example").await;
+    assert_eq!(
+        v4_statuses(&report, "dns:www.lab.example"),
+        vec![Status::DnsTimeout]
+    );
+    assert!(
+        codes(&findings).contains(&"VPC_DNS_SUPPORT_DISABLED"),
+        "{:?}",
+        codes(&findings)
     );
     env.base.set_dns_support(env.ec2(), true).await.unwrap();
     env.lab.sync().await.unwrap();
@@ -443,6 +610,20 @@ async fn s11_dual_stack_without_ipv6_default_route() {
     assert_timed_out("IPv6 without ::/0", started, &outcome);
     assert_eq!(env.tcp("203.0.113.10:443"), "ok");
     assert_eq!(env.curl("https://www.lab.example/", &["-4"]).0, 0);
+    let (report, findings) = env.probe_and_diagnose("tcp://www.lab.example:443").await;
+    assert_eq!(
+        v4_statuses(&report, "tcp://www.lab.example:443"),
+        vec![Status::Ok]
+    );
+    let v6: Vec<Status> = report
+        .observations
+        .iter()
+        .filter(|o| matches!(o.address, Some(std::net::IpAddr::V6(_))))
+        .map(|o| o.status)
+        .collect();
+    assert_eq!(v6, vec![Status::Timeout], "IPv6 fails, IPv4 works (R31)");
+    assert_eq!(report.verdict, Verdict::Degraded);
+    assert_confirmed(&findings, "IPV6_NO_EGRESS_ROUTE");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -463,6 +644,20 @@ async fn s11b_dual_stack_security_group_without_ipv6_egress() {
     let outcome = env.tcp("[2001:db8:113::10]:443");
     assert_timed_out("IPv6 without SG egress", started, &outcome);
     assert_eq!(env.tcp("203.0.113.10:443"), "ok");
+    let (report, findings) = env.probe_and_diagnose("tcp://www.lab.example:443").await;
+    assert_eq!(
+        v4_statuses(&report, "tcp://www.lab.example:443"),
+        vec![Status::Ok]
+    );
+    let v6: Vec<Status> = report
+        .observations
+        .iter()
+        .filter(|o| matches!(o.address, Some(std::net::IpAddr::V6(_))))
+        .map(|o| o.status)
+        .collect();
+    assert_eq!(v6, vec![Status::Timeout], "IPv6 fails, IPv4 works (R31)");
+    assert_eq!(report.verdict, Verdict::Degraded);
+    assert_confirmed(&findings, "IPV6_SG_EGRESS_DENIED");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -487,6 +682,28 @@ async fn s12_destination_reset_and_tls_alert_are_fast_and_not_timeouts() {
         0,
         "other destinations fine"
     );
+    let (report, findings) = env
+        .probe_and_diagnose("tcp://rst.lab.example:443 https://alert.lab.example/")
+        .await;
+    assert_eq!(
+        v4_statuses(&report, "tcp://rst.lab.example:443"),
+        vec![Status::Refused]
+    );
+    assert_eq!(
+        v4_statuses(&report, "https://alert.lab.example/"),
+        vec![Status::TlsAlert]
+    );
+    let found = codes(&findings);
+    assert!(found.contains(&"DESTINATION_REFUSED"), "{found:?}");
+    assert!(found.contains(&"DESTINATION_TLS_ERROR"), "{found:?}");
+    // R36: the VPC is not blamed.
+    let vpc_errors: Vec<&str> = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error && !f.code.starts_with("DESTINATION_"))
+        .filter(|f| !f.code.starts_with("IPV6_"))
+        .map(|f| f.code.as_str())
+        .collect();
+    assert!(vpc_errors.is_empty(), "{vpc_errors:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1091,6 +1091,7 @@ impl Lab {
                 .map(|e| IpAddr::V4(e.private_ip))
                 .collect()
         };
+        let mut egress_per_eni: Vec<(String, Vec<&config::SgRule>)> = Vec::new();
         for h in &self.hosts {
             let HostKind::Eni(id) = &h.kind else { continue };
             let Some(eni) = cfg.enis.iter().find(|e| &e.id == id) else {
@@ -1103,7 +1104,8 @@ impl Lab {
                 .collect();
             let egress: Vec<&config::SgRule> = sgs.iter().flat_map(|s| s.egress.iter()).collect();
             let ingress: Vec<&config::SgRule> = sgs.iter().flat_map(|s| s.ingress.iter()).collect();
-            h.ns.nft(&nft::sg_ruleset(&egress, &ingress, &exempt, &group_addrs))?;
+            h.ns.nft(&nft::sg_ruleset(&ingress, &group_addrs))?;
+            egress_per_eni.push((h.veth.clone(), egress));
             let resolv = match &cfg.dhcp_dns_servers {
                 Some(servers) => servers
                     .iter()
@@ -1116,7 +1118,11 @@ impl Lab {
             };
             h.ns.write_resolv_conf(&format!("{resolv}options timeout:1 attempts:1\n"))?;
         }
-        Ok(())
+        self.router.nft(&nft::sg_egress_ruleset(
+            &egress_per_eni,
+            &exempt,
+            &group_addrs,
+        ))
     }
 
     /// Amazon DNS at VPC+2: answers only when enableDnsSupport is true. When false the

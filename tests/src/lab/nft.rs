@@ -193,36 +193,62 @@ fn sg_rule_lines(
     lines
 }
 
-/// A stateful security-group table for an ENI namespace: established/related back in,
-/// new flows out only where an egress rule allows, everything else silently dropped.
-/// `exempt` are destinations SGs never filter (Amazon DNS, R19).
-pub fn sg_ruleset(
-    egress: &[&SgRule],
-    ingress: &[&SgRule],
-    exempt: &[IpAddr],
-    group_addrs: &dyn Fn(&str) -> Vec<IpAddr>,
-) -> String {
+/// A security group's ingress side in an ENI namespace: established/related back in,
+/// new inbound flows only where an ingress rule allows; everything else silently dropped.
+/// (The egress side is [`sg_egress_ruleset`], on the router side of the ENI's veth.)
+pub fn sg_ruleset(ingress: &[&SgRule], group_addrs: &dyn Fn(&str) -> Vec<IpAddr>) -> String {
     let mut s = String::from(
-        "add table inet eplab_sg\ndelete table inet eplab_sg\ntable inet eplab_sg {\n  chain output {\n    type filter hook output priority filter; policy drop;\n    oifname \"lo\" accept\n    ct state established,related accept\n    icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit } accept\n",
+        "add table inet eplab_sg\ndelete table inet eplab_sg\ntable inet eplab_sg {\n  chain input {\n    type filter hook input priority filter; policy drop;\n    iifname \"lo\" accept\n    ct state established,related accept\n    icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert } accept\n",
     );
-    for e in exempt {
-        let _ = match e {
-            IpAddr::V4(a) => writeln!(s, "    ip daddr {a} accept comment \"R19 amazon dns\""),
-            IpAddr::V6(a) => writeln!(s, "    ip6 daddr {a} accept comment \"R19 amazon dns\""),
-        };
-    }
-    for r in egress {
-        for line in sg_rule_lines(r, "daddr", group_addrs) {
-            let _ = writeln!(s, "    {line} accept");
-        }
-    }
-    s.push_str("  }\n  chain input {\n    type filter hook input priority filter; policy drop;\n    iifname \"lo\" accept\n    ct state established,related accept\n    icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert } accept\n");
     for r in ingress {
         for line in sg_rule_lines(r, "saddr", group_addrs) {
             let _ = writeln!(s, "    {line} accept");
         }
     }
     s.push_str("  }\n}\n");
+    s
+}
+
+/// Security-group egress of every ENI, enforced in the router namespace's bridge as frames
+/// leave the ENI (`iifname <router-side veth>`). A drop in the ENI's own output path would
+/// make `sendmsg`/`connect` fail at once with EPERM — an error AWS never produces — while a
+/// drop on the wire side is silent, as a security group is: the client sees a timeout.
+/// `exempt` are destinations SGs never filter (Amazon DNS, R19). Egress rules are matched
+/// per packet; replies to the ENI's own flows are not filtered here (SGs are stateful).
+pub fn sg_egress_ruleset(
+    enis: &[(String, Vec<&SgRule>)],
+    exempt: &[IpAddr],
+    group_addrs: &dyn Fn(&str) -> Vec<IpAddr>,
+) -> String {
+    let mut s = String::from(
+        "add table bridge eplab_sg_egress\ndelete table bridge eplab_sg_egress\ntable bridge eplab_sg_egress {\n  chain pre {\n    type filter hook prerouting priority filter; policy accept;\n",
+    );
+    for (i, (veth, _)) in enis.iter().enumerate() {
+        let _ = writeln!(s, "    iifname \"{veth}\" jump sg_{i}");
+    }
+    s.push_str("  }\n");
+    for (i, (_, egress)) in enis.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "  chain sg_{i} {{\n    ether type != {{ ip, ip6 }} accept\n    icmpv6 type {{ nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit }} accept"
+        );
+        for e in exempt {
+            let _ = match e {
+                IpAddr::V4(a) => writeln!(s, "    ip daddr {a} accept comment \"R19 amazon dns\""),
+                IpAddr::V6(a) => writeln!(s, "    ip6 daddr {a} accept comment \"R19 amazon dns\""),
+            };
+        }
+        for r in egress {
+            for line in sg_rule_lines(r, "daddr", group_addrs) {
+                let line = line
+                    .replace("meta nfproto ipv4", "ether type ip")
+                    .replace("meta nfproto ipv6", "ether type ip6");
+                let _ = writeln!(s, "    {line} accept");
+            }
+        }
+        s.push_str("    drop\n  }\n");
+    }
+    s.push_str("}\n");
     s
 }
 
@@ -308,14 +334,26 @@ mod tests {
             cidrs: vec!["0.0.0.0/0".parse().unwrap()],
             groups: vec!["sg-1".into()],
         };
-        let text = sg_ruleset(&[&r], &[], &["10.0.0.2".parse().unwrap()], &|g| {
-            assert_eq!(g, "sg-1");
-            vec!["10.0.1.9".parse().unwrap()]
-        });
-        assert!(text.contains("policy drop"));
-        assert!(text.contains("meta nfproto ipv4 meta l4proto tcp th dport 443 accept"));
+        let text = sg_egress_ruleset(
+            &[("veth7".to_string(), vec![&r])],
+            &["10.0.0.2".parse().unwrap()],
+            &|g| {
+                assert_eq!(g, "sg-1");
+                vec!["10.0.1.9".parse().unwrap()]
+            },
+        );
+        assert!(text.contains("iifname \"veth7\" jump sg_0"));
+        assert!(text.contains("ether type ip meta l4proto tcp th dport 443 accept"));
         assert!(text.contains("ip daddr 10.0.1.9/32 meta l4proto tcp th dport 443 accept"));
         assert!(text.contains("ip daddr 10.0.0.2 accept"));
+        assert!(text.trim_end().ends_with("drop\n  }\n}") || text.contains("    drop\n  }"));
         assert!(!text.contains("reject"));
+        let ingress = sg_ruleset(&[], &|_| vec![]);
+        assert!(ingress.contains("policy drop"));
+        assert!(ingress.contains("ct state established,related accept"));
+        assert!(
+            !ingress.contains("hook output"),
+            "no egress drop in the ENI's own stack"
+        );
     }
 }
