@@ -57,7 +57,7 @@ sam validate --lint --template-file template.yaml
 step "sam build (Architecture=$arch)"
 work="$(mktemp -d "${TMPDIR:-/tmp}/egress-probe-sam.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
-sam build --template-file template.yaml \
+sam build --beta-features --template-file template.yaml \
     --build-dir "$work/build" --cache-dir "$work/cache" \
     --parameter-overrides "Architecture=$arch"
 sam_bootstrap="$work/build/ProbeFunction/bootstrap"
