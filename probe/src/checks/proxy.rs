@@ -451,7 +451,7 @@ mod tests {
             ("a.internal.example", 443, true),
             ("internal.example", 443, true),
             ("10.1.2.3", 443, true),
-            ("11.1.2.3", 443, false),
+            ("198.51.100.3", 443, false),
             ("192.0.2.7", 443, true),
             ("192.0.2.8", 443, false),
             ("2001:db8::1", 443, true),

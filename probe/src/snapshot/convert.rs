@@ -854,7 +854,7 @@ mod tests {
             .build();
         assert!(route("rtb-1", &odd, &mut notes).is_none());
         let no_target = ec2::Route::builder()
-            .destination_cidr_block("1.0.0.0/8")
+            .destination_cidr_block("198.51.100.0/24")
             .build();
         let kept = route("rtb-1", &no_target, &mut notes).unwrap();
         assert_eq!(kept.target, RouteTarget::Other("unknown".into()));
