@@ -135,8 +135,18 @@ where
         _ => {
             let chain = DisplayErrorContext(err).to_string();
             match (kind, status) {
+                // The raw response (often an HTML page) says nothing more: keep the reason
+                // short enough to read in a report.
+                (
+                    FailureKind::Service | FailureKind::Response,
+                    Some(status @ (404 | 500 | 501)),
+                ) => {
+                    format!(
+                        "HTTP {status} without an AWS error code: this endpoint does not implement the action or filter"
+                    )
+                }
                 (FailureKind::Service | FailureKind::Response, Some(status)) => {
-                    format!("HTTP {status} without an AWS error code: {chain}")
+                    format!("HTTP {status} without an AWS error code")
                 }
                 _ => chain,
             }
