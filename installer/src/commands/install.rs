@@ -1056,6 +1056,14 @@ async fn create_function(
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(10));
             }
+            // The SDK retried an attempt that timed out after Lambda had already created
+            // the function: it is ours if it carries our tag; go on with it.
+            Err(e) if code(&e) == Some("ResourceConflictException") => {
+                if let Some(arn) = created_by_us(clients, &spec.name).await {
+                    return Ok(arn);
+                }
+                return Err(api_error("lambda:CreateFunction", e));
+            }
             Err(e) => return Err(api_error("lambda:CreateFunction", e)),
         }
     }
@@ -1063,6 +1071,23 @@ async fn create_function(
         "lambda:CreateFunction {}: the new role was not assumable in time; re-run install",
         spec.name
     )
+}
+
+/// The ARN of function `name` when it exists and is tagged as managed by egress-probe.
+async fn created_by_us(clients: &Clients, name: &str) -> Option<String> {
+    let out = clients
+        .lambda
+        .get_function()
+        .function_name(name)
+        .send()
+        .await
+        .ok()?;
+    let managed = out
+        .tags()
+        .and_then(|t| t.get(plan::MANAGED_TAG))
+        .is_some_and(|v| v == "true");
+    let arn = out.configuration()?.function_arn()?.to_string();
+    managed.then_some(arn)
 }
 
 /// Waits until the function is `Active` and no update is in progress (R1), bounded.
