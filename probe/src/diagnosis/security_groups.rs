@@ -122,17 +122,7 @@ pub(crate) fn egress(
     port: u16,
     remote: Remote<'_>,
 ) -> SgVerdict {
-    if sg_ids.is_empty() {
-        return SgVerdict::Unknown("the ENI's security groups are not known".into());
-    }
-    let mut groups = Vec::new();
-    for id in sg_ids {
-        match ix.sg(id) {
-            Some(g) => groups.push((g.id.as_str(), g.egress.as_slice())),
-            None => return SgVerdict::Unknown(format!("{id} is not in the snapshot")),
-        }
-    }
-    evaluate_rules(ix, groups.into_iter(), "egress", protocol, port, remote)
+    directed(ix, sg_ids, "ENI", "egress", protocol, port, remote)
 }
 
 /// Ingress of an ENI with `sg_ids` (an interface endpoint, R29) from `remote`.
@@ -143,17 +133,37 @@ pub(crate) fn ingress(
     port: u16,
     remote: Remote<'_>,
 ) -> SgVerdict {
+    directed(ix, sg_ids, "endpoint", "ingress", protocol, port, remote)
+}
+
+/// The union of the groups' rules of one direction (`egress` or `ingress`).
+fn directed(
+    ix: &Index<'_>,
+    sg_ids: &[String],
+    owner: &str,
+    direction: &str,
+    protocol: Protocol,
+    port: u16,
+    remote: Remote<'_>,
+) -> SgVerdict {
     if sg_ids.is_empty() {
-        return SgVerdict::Unknown("the endpoint's security groups are not known".into());
+        return SgVerdict::Unknown(format!("the {owner}'s security groups are not known"));
     }
     let mut groups = Vec::new();
     for id in sg_ids {
         match ix.sg(id) {
-            Some(g) => groups.push((g.id.as_str(), g.ingress.as_slice())),
+            Some(g) => {
+                let rules = if direction == "egress" {
+                    g.egress.as_slice()
+                } else {
+                    g.ingress.as_slice()
+                };
+                groups.push((g.id.as_str(), rules));
+            }
             None => return SgVerdict::Unknown(format!("{id} is not in the snapshot")),
         }
     }
-    evaluate_rules(ix, groups.into_iter(), "ingress", protocol, port, remote)
+    evaluate_rules(ix, groups.into_iter(), direction, protocol, port, remote)
 }
 
 #[cfg(test)]
