@@ -330,6 +330,21 @@ pub async fn all_function_vpc_configs(clients: &Clients) -> Result<Vec<(String, 
 }
 
 /// DescribeRule + tags + the egress-probe target; `None` when the rule does not exist.
+/// Whether IAM role `name` carries egress-probe's managed tag.
+pub async fn role_is_managed(clients: &Clients, name: &str) -> Result<bool> {
+    let tags = clients
+        .iam
+        .list_role_tags()
+        .role_name(name)
+        .send()
+        .await
+        .map_err(|e| api_error("iam:ListRoleTags", e))?;
+    Ok(tags
+        .tags()
+        .iter()
+        .any(|t| t.key() == crate::plan::MANAGED_TAG && t.value() == "true"))
+}
+
 pub async fn get_rule(clients: &Clients, name: &str) -> Result<Option<ExistingRule>> {
     let rule = match clients.events.describe_rule().name(name).send().await {
         Ok(r) => r,

@@ -678,18 +678,7 @@ async fn plan_role(clients: &Clients, args: &InstallArgs) -> Result<RoleStep> {
         .role()
         .map(|r| r.arn().to_string())
         .ok_or_else(|| anyhow!("iam:GetRole {name}: answer without a role"))?;
-    let tags = clients
-        .iam
-        .list_role_tags()
-        .role_name(&name)
-        .send()
-        .await
-        .map_err(|e| api_error("iam:ListRoleTags", e))?;
-    if !tags
-        .tags()
-        .iter()
-        .any(|t| t.key() == plan::MANAGED_TAG && t.value() == "true")
-    {
+    if !aws::role_is_managed(clients, &name).await? {
         bail!(
             "role {name} exists but is not tagged {}=true: pass --role-arn to use it, or delete it",
             plan::MANAGED_TAG

@@ -172,18 +172,7 @@ async fn remove_role(clients: &Clients, dry_run: bool) -> Result<Option<Removal>
         Err(e) if code(&e) == Some("NoSuchEntity") => return Ok(None),
         Err(e) => return Err(api_error("iam:GetRole", e)),
     }
-    let tags = clients
-        .iam
-        .list_role_tags()
-        .role_name(&name)
-        .send()
-        .await
-        .map_err(|e| api_error("iam:ListRoleTags", e))?;
-    if !tags
-        .tags()
-        .iter()
-        .any(|t| t.key() == plan::MANAGED_TAG && t.value() == "true")
-    {
+    if !aws::role_is_managed(clients, &name).await? {
         return Ok(None);
     }
     if dry_run {
