@@ -64,6 +64,7 @@ fn build() -> NetworkSnapshot {
             dhcp_options_id: None,
             block_public_access_mode: None,
             is_default: false,
+            owner_id: None,
         }],
         internet_gateways: vec![InternetGateway {
             id: "igw-bench".into(),

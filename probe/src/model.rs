@@ -1,10 +1,12 @@
 //! Plain, serialisable data shared by every module: no SDK types, no I/O.
 
 pub mod finding;
+pub mod firewall;
 pub mod observation;
 pub mod plan;
 pub mod report;
 pub mod snapshot;
+pub mod transit;
 
 pub use finding::{
     Confirmation, Direction, Finding, Hop, HopVerdict, PathEvaluation, PathVerdict, Remediation,
@@ -17,4 +19,6 @@ pub use plan::{DiagnoseMode, Plan, Target};
 pub use report::{
     Analysis, AnalysisStatus, Identity, REPORT_SCHEMA, Report, ResolverInfo, Verdict,
 };
+pub use firewall::*;
 pub use snapshot::*;
+pub use transit::*;

@@ -366,6 +366,7 @@ mod tests {
                 dhcp_options_id: None,
                 block_public_access_mode: None,
                 is_default: false,
+                owner_id: None,
             }],
             ..Default::default()
         };

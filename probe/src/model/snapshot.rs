@@ -3,6 +3,10 @@
 //! The snapshot reader (`crate::snapshot`) fills it from the EC2 and Lambda APIs; the
 //! diagnosis engine reads it; a saved snapshot file is its JSON. IDs are AWS resource IDs.
 
+use super::firewall::{FirewallPolicy, FirewallRuleGroup, NetworkFirewall};
+use super::transit::{
+    TransitGateway, TransitGatewayAttachment, TransitGatewayRouteTable, VpcPeeringConnection,
+};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -53,6 +57,26 @@ pub struct NetworkSnapshot {
     /// AZ name → AZ ID (`us-east-1a` → `use1-az6`).
     #[serde(default)]
     pub availability_zones: Vec<AvailabilityZone>,
+    /// Transit gateways the VPC's routes or attachments name (R37-R46).
+    #[serde(default)]
+    pub transit_gateways: Vec<TransitGateway>,
+    /// Attachments of those transit gateways that the path needs: the workload VPC's, the
+    /// egress VPC's, and any a route leads to.
+    #[serde(default)]
+    pub transit_gateway_attachments: Vec<TransitGatewayAttachment>,
+    /// Transit gateway route tables with their routes (R39, R40).
+    #[serde(default)]
+    pub transit_gateway_route_tables: Vec<TransitGatewayRouteTable>,
+    /// VPC peering connections the route tables name (R56).
+    #[serde(default)]
+    pub vpc_peering_connections: Vec<VpcPeeringConnection>,
+    /// Network Firewall firewalls in any VPC of the snapshot (R47-R55).
+    #[serde(default)]
+    pub network_firewalls: Vec<NetworkFirewall>,
+    #[serde(default)]
+    pub firewall_policies: Vec<FirewallPolicy>,
+    #[serde(default)]
+    pub firewall_rule_groups: Vec<FirewallRuleGroup>,
     /// Calls that failed: the analysis built on this snapshot is partial.
     #[serde(default)]
     pub gaps: Vec<SnapshotGap>,
@@ -86,6 +110,13 @@ impl Default for NetworkSnapshot {
             network_interfaces: Vec::new(),
             functions: Vec::new(),
             availability_zones: Vec::new(),
+            transit_gateways: Vec::new(),
+            transit_gateway_attachments: Vec::new(),
+            transit_gateway_route_tables: Vec::new(),
+            vpc_peering_connections: Vec::new(),
+            network_firewalls: Vec::new(),
+            firewall_policies: Vec::new(),
+            firewall_rule_groups: Vec::new(),
             gaps: Vec::new(),
             api_calls: 0,
             notes: Vec::new(),
@@ -145,6 +176,41 @@ impl NetworkSnapshot {
             .iter()
             .find(|a| a.is_default && &a.vpc_id == vpc_id)
     }
+    pub fn transit_gateway_attachment(&self, id: &str) -> Option<&TransitGatewayAttachment> {
+        self.transit_gateway_attachments.iter().find(|a| a.id == id)
+    }
+    pub fn transit_gateway_route_table(&self, id: &str) -> Option<&TransitGatewayRouteTable> {
+        self.transit_gateway_route_tables
+            .iter()
+            .find(|t| t.id == id)
+    }
+    /// R37: the VPC attachments of `vpc_id` (any state; callers judge the state, R38).
+    pub fn vpc_attachments<'a>(
+        &'a self,
+        vpc_id: &'a str,
+    ) -> impl Iterator<Item = &'a TransitGatewayAttachment> + 'a {
+        self.transit_gateway_attachments
+            .iter()
+            .filter(move |a| a.resource_type == "vpc" && a.resource_id.as_deref() == Some(vpc_id))
+    }
+    pub fn vpc_peering_connection(&self, id: &str) -> Option<&VpcPeeringConnection> {
+        self.vpc_peering_connections.iter().find(|p| p.id == id)
+    }
+    /// R47: the firewall whose endpoint has this ID (`vpce-…`), with that endpoint.
+    pub fn firewall_endpoint(
+        &self,
+        endpoint_id: &str,
+    ) -> Option<(&NetworkFirewall, &super::firewall::FirewallEndpoint)> {
+        self.network_firewalls
+            .iter()
+            .find_map(|f| f.endpoint(endpoint_id).map(|e| (f, e)))
+    }
+    pub fn firewall_policy(&self, arn: &str) -> Option<&FirewallPolicy> {
+        self.firewall_policies.iter().find(|p| p.arn == arn)
+    }
+    pub fn firewall_rule_group(&self, arn: &str) -> Option<&FirewallRuleGroup> {
+        self.firewall_rule_groups.iter().find(|g| g.arn == arn)
+    }
     /// The gap recorded for an API call, if that call failed.
     pub fn gap(&self, call: &str) -> Option<&SnapshotGap> {
         self.gaps.iter().find(|g| g.call == call)
@@ -172,6 +238,9 @@ pub struct Vpc {
     pub block_public_access_mode: Option<String>,
     #[serde(default)]
     pub is_default: bool,
+    /// Owner account (`OwnerId`); the egress VPC is usually in a network account (R45).
+    #[serde(default)]
+    pub owner_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -628,6 +697,10 @@ pub struct SnapshotGap {
     pub kind: GapKind,
     /// The error as the API reported it.
     pub reason: String,
+    /// The account the call was made in, when it is not the snapshot's own (R45: the
+    /// transit gateway, egress VPC and firewall usually live in a network account).
+    #[serde(default)]
+    pub account: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -178,6 +178,7 @@ where
         call: call.to_string(),
         kind: classify(code, status, kind),
         reason: reason(err),
+        account: None,
     }
 }
 

@@ -108,6 +108,7 @@ pub fn vpc(v: &ec2::Vpc, notes: &mut Notes) -> Option<Vpc> {
             .and_then(|b| b.internet_gateway_block_mode())
             .map(|m| m.as_str().to_string()),
         is_default: v.is_default().unwrap_or(false),
+        owner_id: owned(v.owner_id()),
     })
 }
 
