@@ -4,6 +4,7 @@
 mod bpa;
 mod catalog;
 mod dns;
+mod firewall_policy;
 mod fixes;
 mod function;
 mod index;
