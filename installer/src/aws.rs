@@ -57,6 +57,18 @@ impl Clients {
     pub fn snapshot_clients(&self) -> egress_probe::snapshot::Clients {
         egress_probe::snapshot::Clients::new(&self.config)
     }
+
+    /// The snapshot clients, with a role to assume in the network account when given (R45).
+    pub async fn snapshot_clients_with(
+        &self,
+        network_role: Option<&str>,
+    ) -> Result<egress_probe::snapshot::Clients> {
+        let clients = self.snapshot_clients();
+        match network_role {
+            Some(arn) => Ok(clients.with_network_role(&self.config, arn).await?),
+            None => Ok(clients),
+        }
+    }
 }
 
 /// The error code of an SDK error (`ResourceNotFoundException`, `NoSuchEntity`, …).

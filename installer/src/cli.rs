@@ -173,6 +173,12 @@ pub struct RunArgs {
     /// Do not take a snapshot from outside for reports whose analysis is unavailable.
     #[arg(long)]
     pub no_outside_diagnosis: bool,
+    /// Role to assume in the network account, where the transit gateway's route tables,
+    /// the egress VPC and its firewall live (R45), e.g.
+    /// arn:aws:iam::222222222222:role/egress-probe-network. Without it, what this account
+    /// cannot read is reported as not visible, naming the owner account.
+    #[arg(long, value_name = "ROLE_ARN", value_parser = parse_network_role)]
+    pub network_role: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -200,6 +206,12 @@ pub struct DiagnoseArgs {
     /// Write the snapshot taken to this file.
     #[arg(long, value_name = "FILE", conflicts_with = "snapshot")]
     pub save_snapshot: Option<PathBuf>,
+    /// Role to assume in the network account, where the transit gateway's route tables,
+    /// the egress VPC and its firewall live (R45), e.g.
+    /// arn:aws:iam::222222222222:role/egress-probe-network. Without it, what this account
+    /// cannot read is reported as not visible, naming the owner account.
+    #[arg(long, value_name = "ROLE_ARN", value_parser = parse_network_role)]
+    pub network_role: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -213,6 +225,13 @@ pub struct UninstallArgs {
     /// Only the probe of this subnet (repeatable); the role and security groups stay.
     #[arg(long = "subnet", value_name = "SUBNET_ID")]
     pub subnets: Vec<String>,
+}
+
+/// An IAM role ARN (`arn:aws:iam::<12 digits>:role/<name>`).
+pub fn parse_network_role(s: &str) -> Result<String, String> {
+    egress_probe::snapshot::role_account(s)
+        .map(|_| s.to_string())
+        .map_err(|e| e.to_string())
 }
 
 /// Parses `key=value` (key non-empty, at most 128 characters; value at most 256).

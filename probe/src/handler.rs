@@ -173,7 +173,16 @@ impl Probe {
                     attempt_timeout: Some(Duration::from_millis(2000)),
                     ..Default::default()
                 };
-                Clients::new(&crate::aws::load_config(&options).await)
+                let config = crate::aws::load_config(&options).await;
+                let clients = Clients::new(&config);
+                match &self.config.network_role {
+                    // The ARN was checked when the configuration was read.
+                    Some(arn) => match clients.clone().with_network_role(&config, arn).await {
+                        Ok(c) => c,
+                        Err(_) => clients,
+                    },
+                    None => clients,
+                }
             })
             .await
     }

@@ -115,7 +115,10 @@ pub async fn run(ctx: &mut Ctx, args: &DiagnoseArgs) -> Result<Outcome> {
                 bail!("nothing to diagnose: pass --function, --subnet, --vpc or --snapshot FILE");
             };
             let clients = ctx.clients().await?;
-            let snap = snapshot::take(&clients.snapshot_clients(), &scope).await?;
+            let snap_clients = clients
+                .snapshot_clients_with(args.network_role.as_deref())
+                .await?;
+            let snap = snapshot::take(&snap_clients, &scope).await?;
             let saved = match &args.save_snapshot {
                 Some(p) => {
                     snapshot::save(&snap, p)?;

@@ -83,7 +83,7 @@ pub async fn run(ctx: &mut Ctx, args: &RunArgs) -> Result<Outcome> {
     .await;
     progress.finish();
     if !args.no_outside_diagnosis {
-        diagnose_from_outside(&clients, &mut probes).await;
+        diagnose_from_outside(&clients, args.network_role.as_deref(), &mut probes).await?;
     }
     let summary = output::summarize(&probes);
     let result = RunResult {
@@ -232,8 +232,13 @@ pub fn apply_outside_diagnosis(run: &mut ProbeRun, snapshot: &NetworkSnapshot) {
     run.diagnosed_from_outside = true;
 }
 
-async fn diagnose_from_outside(clients: &Clients, probes: &mut [ProbeRun]) {
-    // One snapshot per VPC.
+async fn diagnose_from_outside(
+    clients: &Clients,
+    network_role: Option<&str>,
+    probes: &mut [ProbeRun],
+) -> Result<()> {
+    // One snapshot per VPC; the transit gateway, egress VPC and firewall behind them are
+    // read once for the whole run (the cache).
     let mut by_vpc: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, p) in probes.iter().enumerate() {
         if let Some(r) = &p.report
@@ -244,11 +249,12 @@ async fn diagnose_from_outside(clients: &Clients, probes: &mut [ProbeRun]) {
         }
     }
     if by_vpc.is_empty() {
-        return;
+        return Ok(());
     }
-    let snap_clients = clients.snapshot_clients();
+    let snap_clients = clients.snapshot_clients_with(network_role).await?;
+    let cache = snapshot::RunCache::default();
     for (vpc, indices) in by_vpc {
-        match snapshot::take(&snap_clients, &Scope::Vpc(vpc.clone())).await {
+        match snapshot::take_cached(&snap_clients, &Scope::Vpc(vpc.clone()), &cache).await {
             Ok(snapshot) => {
                 for i in indices {
                     apply_outside_diagnosis(&mut probes[i], &snapshot);
@@ -266,6 +272,7 @@ async fn diagnose_from_outside(clients: &Clients, probes: &mut [ProbeRun]) {
             }
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]
