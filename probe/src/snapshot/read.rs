@@ -67,7 +67,7 @@ async fn once<T, E, R>(
 ) -> Result<T, SnapshotGap>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: HasStatus + std::fmt::Debug,
+    R: HasStatus + std::fmt::Debug + 'static,
 {
     r.count();
     request.await.map_err(|err| classify::gap(call, &err))
@@ -95,7 +95,7 @@ fn is_not_found(code: Option<&str>) -> bool {
 fn api_error<E, R>(call: &str, err: &SdkError<E, R>) -> SnapshotError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: HasStatus + std::fmt::Debug,
+    R: HasStatus + std::fmt::Debug + 'static,
 {
     SnapshotError::Api {
         call: call.to_string(),
