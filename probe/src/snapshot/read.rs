@@ -71,7 +71,7 @@ pub(super) async fn once<T, E, R>(
 ) -> Result<T, SnapshotGap>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: HasStatus + std::fmt::Debug,
+    R: HasStatus + std::fmt::Debug + 'static,
 {
     r.count();
     request.await.map_err(|err| classify::gap(call, &err))
@@ -99,7 +99,7 @@ fn is_not_found(code: Option<&str>) -> bool {
 fn api_error<E, R>(call: &str, err: &SdkError<E, R>) -> SnapshotError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: HasStatus + std::fmt::Debug,
+    R: HasStatus + std::fmt::Debug + 'static,
 {
     SnapshotError::Api {
         call: call.to_string(),
