@@ -1099,5 +1099,6 @@ fn home_net_excludes(ctx: &FwContext<'_>, flow: &FwFlow<'_>, notes: &mut Notes) 
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+// Test tables are tuples of several columns.
+#[allow(clippy::unwrap_used, clippy::type_complexity)]
 mod tests;

@@ -541,7 +541,7 @@ fn r49_stateless_tcp_flags_and_asymmetry_are_named() {
     };
     let sg = stateless_group("flags", vec![flags]);
     let p = with_stateless(policy("STRICT_ORDER", &[], &[]), &sg, "aws:forward_to_sfe");
-    let d = run(&p, &[sg.clone()], &tcp(443));
+    let d = run(&p, std::slice::from_ref(&sg), &tcp(443));
     assert_eq!(d.connect, Unknown);
     assert_eq!(d.decided_by.map(|b| b.rule).as_deref(), Some("priority 1"));
     assert!(
