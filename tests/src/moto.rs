@@ -52,6 +52,28 @@ pub fn moto_server_path() -> Result<PathBuf> {
     )
 }
 
+/// The patches that make moto's transit-gateway answers follow the EC2 API reference
+/// (moto-notes §5): `tests/moto/patched_server.py`, run by the Python next to
+/// `moto_server`. Without that Python (a `moto_server` from elsewhere) moto runs unpatched.
+pub fn patch_file() -> PathBuf {
+    workspace_root().join("tests/moto/patched_server.py")
+}
+
+fn patched_command(moto_server: &std::path::Path) -> Command {
+    let python = moto_server
+        .parent()
+        .map(|d| d.join("python3"))
+        .filter(|p| p.exists());
+    match python {
+        Some(py) if patch_file().exists() => {
+            let mut c = Command::new(py);
+            c.arg(patch_file());
+            c
+        }
+        _ => Command::new(moto_server),
+    }
+}
+
 fn free_port() -> Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0").context("binding a free loopback port")?;
     Ok(listener.local_addr()?.port())
@@ -86,7 +108,8 @@ impl MotoServer {
     pub fn start() -> Result<Self> {
         let exe = moto_server_path()?;
         let port = free_port()?;
-        let child = Command::new(&exe)
+        let mut cmd = patched_command(&exe);
+        let child = cmd
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
             .stdin(Stdio::null())
