@@ -129,6 +129,7 @@ impl LabRun {
             lab_runtime_exe: lab_runtime,
             work_dir: work.path().join("front"),
             placement: placements.as_fn(),
+            nfw: lab.nfw().clone(),
         })
         .await?;
         let run = LabRun {
