@@ -3,7 +3,7 @@
 //! connection, and a Network Firewall in the egress VPC — built through the EC2 and Network
 //! Firewall APIs, read back with the real SDK clients, checked field by field.
 //!
-//! moto (5.2) loses a static TGW route's target attachment; tests/moto/sitecustomize.py
+//! moto (5.2) loses a static TGW route's target attachment; tests/moto/patched_server.py
 //! makes it answer as the API reference says (README "moto vs AWS"). moto has no firewall
 //! policies: DescribeFirewallPolicy is a gap, never a guess. Single account: moto keeps one
 //! account per credentials, so the cross-account cases are scripted-HTTP tests
