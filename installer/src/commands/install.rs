@@ -295,7 +295,7 @@ pub async fn run(ctx: &mut Ctx, args: &InstallArgs) -> Result<Outcome> {
     let selection = select_subnets(&clients, args).await?;
     let settings = ProbeSettings {
         targets: args.targets.clone(),
-        diagnose: args.diagnose.as_str().to_string(),
+        diagnose: args.diagnose,
         metric_namespace: args.metric_namespace.clone(),
         schedule: args.schedule.clone(),
     };
