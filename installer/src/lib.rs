@@ -5,6 +5,7 @@ pub mod artifact;
 pub mod aws;
 pub mod cli;
 pub mod commands;
+pub mod lang;
 pub mod output;
 pub mod plan;
 pub mod progress;
@@ -81,7 +82,11 @@ pub async fn run_with_config(cli: Cli, config: Option<aws_config::SdkConfig>) ->
 pub fn outcome<T: output::Render>(ctx: &Ctx, value: &T, code: u8) -> Outcome {
     Outcome {
         code,
-        stdout: output::render(value, ctx.global.output, ctx.global.lang),
+        stdout: output::render(
+            value,
+            ctx.global.output,
+            &output::Style::detect(ctx.global.lang, ctx.global.verbose > 0),
+        ),
         json: serde_json::to_value(value).unwrap_or(serde_json::Value::Null),
     }
 }
