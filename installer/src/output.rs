@@ -216,11 +216,14 @@ fn pieces(text: &str) -> Vec<(bool, String)> {
             continue;
         }
         let wide = c.width().unwrap_or(0) > 1;
-        if wide && no_line_start(c) && word.is_empty() && !space {
-            if let Some(last) = out.last_mut() {
-                last.1.push(c);
-                continue;
-            }
+        if wide
+            && no_line_start(c)
+            && word.is_empty()
+            && !space
+            && let Some(last) = out.last_mut()
+        {
+            last.1.push(c);
+            continue;
         }
         if wide && !no_line_start(c) {
             if !word.is_empty() {

@@ -118,7 +118,7 @@ async fn invoke_all(
             subnet_id: f.subnet_tag().unwrap_or_default().to_string(),
             availability_zone: f
                 .environment
-                .get("EGRESS_PROBE_AZ")
+                .get(egress_probe::settings::env::AZ)
                 .cloned()
                 .unwrap_or_default(),
             function: f.name.clone(),

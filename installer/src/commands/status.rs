@@ -90,9 +90,15 @@ pub async fn run(ctx: &mut Ctx, _args: &StatusArgs) -> Result<Outcome> {
         });
         probes.push(ProbeStatus {
             function: f.name.clone(),
-            availability_zone: f.environment.get("EGRESS_PROBE_AZ").cloned(),
-            vpc_id: f.environment.get("EGRESS_PROBE_VPC_ID").cloned(),
-            targets: f.environment.get("EGRESS_PROBE_TARGETS").cloned(),
+            availability_zone: f.environment.get(egress_probe::settings::env::AZ).cloned(),
+            vpc_id: f
+                .environment
+                .get(egress_probe::settings::env::VPC_ID)
+                .cloned(),
+            targets: f
+                .environment
+                .get(egress_probe::settings::env::TARGETS)
+                .cloned(),
             subnet_id: subnet,
             state: f.state.clone(),
             last_update_status: f.last_update_status.clone(),
