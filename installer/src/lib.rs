@@ -5,6 +5,7 @@ pub mod artifact;
 pub mod aws;
 pub mod cli;
 pub mod commands;
+pub mod lang;
 pub mod output;
 pub mod plan;
 pub mod progress;
@@ -161,7 +162,11 @@ pub async fn run_until(
             let value = Interrupted { interrupted_by: name, done: journal.entries() };
             Ok(Outcome {
                 code,
-                stdout: output::render(&value, global.output, global.lang),
+                stdout: output::render(
+                    &value,
+                    global.output,
+                    &output::Style::detect(global.lang, global.verbose > 0),
+                ),
                 json: serde_json::to_value(&value).unwrap_or(serde_json::Value::Null),
             })
         }
@@ -194,7 +199,11 @@ fn with_endpoint_context(e: anyhow::Error, global: &GlobalArgs) -> anyhow::Error
 pub fn outcome<T: output::Render>(ctx: &Ctx, value: &T, code: u8) -> Outcome {
     Outcome {
         code,
-        stdout: output::render(value, ctx.global.output, ctx.global.lang),
+        stdout: output::render(
+            value,
+            ctx.global.output,
+            &output::Style::detect(ctx.global.lang, ctx.global.verbose > 0),
+        ),
         json: serde_json::to_value(value).unwrap_or(serde_json::Value::Null),
     }
 }

@@ -12,10 +12,10 @@
 //! Anything else is an `EventError` naming the field — never a panic.
 
 use crate::checks::Timeouts;
-use crate::config::{MAX_TARGETS, ProbeConfig, parse_diagnose};
+use crate::config::ProbeConfig;
 use crate::model::{DiagnoseMode, Plan, Target};
+use crate::settings::{self, MAX_TARGETS};
 use serde_json::Value;
-use std::net::IpAddr;
 use std::time::Duration;
 
 /// A bad event: which field, and what is wrong with it.
@@ -122,12 +122,9 @@ pub fn parse_event(
         plan.diagnose = match d {
             Value::Bool(true) => DiagnoseMode::Always,
             Value::Bool(false) => DiagnoseMode::Never,
-            Value::String(s) => parse_diagnose(s).ok_or_else(|| {
-                EventError::new(
-                    "diagnose",
-                    format!("`{s}`: expected always, on_failure or never"),
-                )
-            })?,
+            Value::String(s) => {
+                DiagnoseMode::parse(s).map_err(|e| EventError::new("diagnose", e.message))?
+            }
             other => {
                 return Err(EventError::new(
                     "diagnose",
@@ -199,7 +196,7 @@ fn parse_targets(v: &Value) -> Result<Vec<Target>, EventError> {
                     format!("expected a string, got {}", kind(item)),
                 )
             })?;
-            parse_target(s).map_err(|e| EventError::new(field, e.message))
+            settings::parse_target(s).map_err(|e| EventError::new(field, e.message))
         })
         .collect()
 }
@@ -224,131 +221,6 @@ fn parse_timeout(field: &str, v: &Value, remaining: Duration) -> Result<u64, Eve
         ));
     }
     Ok(ms)
-}
-
-/// Parses `dns:name`, `tcp://host:port` or `https://host[:port][/path]`.
-pub fn parse_target(s: &str) -> Result<Target, EventError> {
-    let err = |m: String| EventError::new("target", m);
-    let s = s.trim();
-    if let Some(name) = s.strip_prefix("dns:") {
-        let name = name.trim_start_matches("//");
-        validate_host(name).map_err(err)?;
-        if name.parse::<IpAddr>().is_ok() {
-            return Err(EventError::new(
-                "target",
-                format!("`{s}`: dns: needs a host name, not an address"),
-            ));
-        }
-        return Ok(Target::Dns {
-            name: name.trim_end_matches('.').to_ascii_lowercase(),
-        });
-    }
-    if let Some(rest) = s.strip_prefix("tcp://") {
-        let rest = rest.trim_end_matches('/');
-        let (host, port) = split_host_port(rest).map_err(|m| err(format!("`{s}`: {m}")))?;
-        let port =
-            port.ok_or_else(|| err(format!("`{s}`: a port is required (tcp://host:port)")))?;
-        return Ok(Target::Tcp { host, port });
-    }
-    if s.starts_with("https://") {
-        let uri: http::Uri = s
-            .parse()
-            .map_err(|e| err(format!("`{s}`: not a valid URL ({e})")))?;
-        let authority = uri
-            .authority()
-            .ok_or_else(|| err(format!("`{s}`: missing host")))?;
-        if authority.as_str().contains('@') {
-            return Err(err(format!("`{s}`: credentials in URLs are not accepted")));
-        }
-        let (host, port) =
-            split_host_port(authority.as_str()).map_err(|m| err(format!("`{s}`: {m}")))?;
-        return Ok(Target::Https {
-            url: s.to_string(),
-            host,
-            port: port.unwrap_or(443),
-        });
-    }
-    if s.starts_with("http://") {
-        return Err(err(format!(
-            "`{s}`: plain http is not checked; use https:// or tcp://host:80"
-        )));
-    }
-    Err(err(format!(
-        "`{s}`: expected dns:name, tcp://host:port or https://url"
-    )))
-}
-
-/// Splits `host`, `host:port`, `[v6]`, `[v6]:port`; validates both.
-fn split_host_port(s: &str) -> Result<(String, Option<u16>), String> {
-    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
-        let (h, after) = rest
-            .split_once(']')
-            .ok_or_else(|| "unclosed `[` in IPv6 address".to_string())?;
-        h.parse::<std::net::Ipv6Addr>()
-            .map_err(|_| format!("`{h}` is not an IPv6 address"))?;
-        let port = match after {
-            "" => None,
-            p => Some(
-                p.strip_prefix(':')
-                    .ok_or_else(|| format!("unexpected `{p}` after the address"))?,
-            ),
-        };
-        (h.to_string(), port)
-    } else {
-        match s.rsplit_once(':') {
-            Some((h, p)) if !h.contains(':') => (h.to_string(), Some(p)),
-            Some(_) => {
-                return Err("IPv6 addresses must be written in brackets: [2001:db8::1]".into());
-            }
-            None => (s.to_string(), None),
-        }
-    };
-    if !host.contains(':') {
-        validate_host(&host)?;
-    }
-    let port = match port {
-        None => None,
-        Some(p) => {
-            let n: u32 = p
-                .parse()
-                .map_err(|_| format!("port `{p}` is not a number"))?;
-            if !(1..=65535).contains(&n) {
-                return Err(format!("port {n} out of range (1-65535)"));
-            }
-            Some(n as u16)
-        }
-    };
-    Ok((host.to_ascii_lowercase(), port))
-}
-
-fn validate_host(h: &str) -> Result<(), String> {
-    if h.is_empty() {
-        return Err("missing host".into());
-    }
-    if h.parse::<IpAddr>().is_ok() {
-        return Ok(());
-    }
-    let name = h.strip_suffix('.').unwrap_or(h);
-    if name.len() > 253 {
-        return Err(format!(
-            "host name longer than 253 characters ({})",
-            name.len()
-        ));
-    }
-    for label in name.split('.') {
-        if label.is_empty() || label.len() > 63 {
-            return Err(format!("`{h}`: each label must be 1-63 characters"));
-        }
-        if !label
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            || label.starts_with('-')
-            || label.ends_with('-')
-        {
-            return Err(format!("`{h}` is not a valid host name"));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -489,10 +361,10 @@ mod tests {
 
         #[test]
         fn arbitrary_target_strings_never_panic(s in "\\PC{0,80}") {
-            let _ = parse_target(&s);
-            let _ = parse_target(&format!("tcp://{s}"));
-            let _ = parse_target(&format!("https://{s}"));
-            let _ = parse_target(&format!("dns:{s}"));
+            let _ = settings::parse_target(&s);
+            let _ = settings::parse_target(&format!("tcp://{s}"));
+            let _ = settings::parse_target(&format!("https://{s}"));
+            let _ = settings::parse_target(&format!("dns:{s}"));
         }
     }
 

@@ -12,21 +12,16 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+use egress_probe::model::DiagnoseMode;
 use egress_probe::permissions::{
     DIAGNOSIS_ACTIONS, NETWORK_ACTIONS, NETWORK_ROLE_ACTIONS, SELF_ACTIONS,
 };
+use egress_probe::settings::{self, env};
 use serde_norway::Value;
 
-/// Environment variables the probe reads (issue 6, the probe's configuration contract).
-const PROBE_ENV_VARS: &[&str] = &[
-    "EGRESS_PROBE_TARGETS",
-    "EGRESS_PROBE_METRIC_NAMESPACE",
-    "EGRESS_PROBE_DIAGNOSE",
-    "EGRESS_PROBE_SUBNET_ID",
-    "EGRESS_PROBE_AZ",
-    "EGRESS_PROBE_VPC_ID",
-    "EGRESS_PROBE_NETWORK_ROLE",
-];
+/// Environment variables the probe reads: the one list of the probe/installer contract
+/// (`egress_probe::settings::env`).
+const PROBE_ENV_VARS: &[&str] = env::ALL;
 
 /// EMF metric names the probe writes (report contract).
 const EMF_METRICS: &[&str] = &[
@@ -315,8 +310,34 @@ fn environment_names_only_variables_the_probe_reads() {
         "unknown env vars in template: {unknown:?}"
     );
     // The two settings every deployment must pin are always present.
-    assert!(names.contains("EGRESS_PROBE_METRIC_NAMESPACE"));
-    assert!(names.contains("EGRESS_PROBE_DIAGNOSE"));
+    assert!(names.contains(env::METRIC_NAMESPACE));
+    assert!(names.contains(env::DIAGNOSE));
+}
+
+#[test]
+fn parameters_follow_the_settings_contract() {
+    let t = template();
+    let params = t.get("Parameters").expect("Parameters");
+    // Diagnose: exactly the canonical spellings, and a default the probe accepts.
+    let allowed = literal_strings(&params["Diagnose"]["AllowedValues"], "AllowedValues");
+    let canonical: Vec<String> = DiagnoseMode::ALL
+        .iter()
+        .map(|m| m.as_str().to_owned())
+        .collect();
+    assert_eq!(allowed, canonical);
+    let default = params["Diagnose"]["Default"].as_str().unwrap();
+    assert_eq!(
+        DiagnoseMode::parse(default).unwrap(),
+        settings::DEFAULT_DIAGNOSE
+    );
+    // MetricNamespace: the probe's default, accepted by the probe's own check.
+    let ns = params["MetricNamespace"]["Default"].as_str().unwrap();
+    assert_eq!(ns, settings::DEFAULT_METRIC_NAMESPACE);
+    assert_eq!(settings::parse_metric_namespace(ns).unwrap(), ns);
+    // Targets: empty = the probe's built-in defaults; a list given here is read by the
+    // same parser as the function's environment.
+    assert_eq!(params["Targets"]["Default"].as_str(), Some(""));
+    assert!(settings::parse_target_list("").unwrap().is_empty());
 }
 
 /// Replace every `${...}` of a !Sub body with a plain word so the JSON can be parsed.

@@ -14,7 +14,6 @@ use egress_probe::model::{
 };
 use egress_probe::snapshot::{self, Scope, SnapshotError};
 use serde::Serialize;
-use std::fmt::Write as _;
 use std::net::IpAddr;
 
 #[derive(Debug, Clone, Serialize)]
@@ -63,63 +62,14 @@ impl DiagnoseResult {
 
 impl Render for DiagnoseResult {
     fn text(&self, lang: Lang) -> String {
-        let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "Diagnosis of {} (from {}): subnets {}; security groups {}",
-            self.scope,
-            self.source,
-            self.subnet_ids.join(", "),
-            if self.security_group_ids.is_empty() {
-                "-".to_string()
-            } else {
-                self.security_group_ids.join(", ")
-            }
-        );
-        if let Some(p) = &self.saved_snapshot {
-            let _ = writeln!(s, "snapshot saved to {p}");
-        }
-        for n in &self.notes {
-            let _ = writeln!(s, "note: {n}");
-        }
-        for g in &self.gaps {
-            let _ = writeln!(s, "gap: {} ({:?}): {}", g.call, g.kind, g.reason);
-        }
-        if !self.paths.is_empty() {
-            s.push_str("\nPaths\n");
-            for p in &self.paths {
-                if let Some(t) = &p.target {
-                    let _ = writeln!(s, "{t}");
-                }
-                s.push_str(&output::path(p));
-            }
-        }
-        if self.findings.is_empty() && self.incomplete() {
-            s.push_str("\nNo findings in what could be read, but the analysis is incomplete: the calls listed as gaps were denied or failed (give the caller those permissions, or retry).\n");
-        } else if self.findings.is_empty() {
-            s.push_str("\nNo findings: the configuration allows every evaluated path.\n");
-        } else {
-            s.push_str(match lang {
-                Lang::En => "\nFindings\n",
-                Lang::Ja => "\n検出事項\n",
-            });
-            for f in &self.findings {
-                s.push_str(&output::finding(f, lang));
-            }
-        }
-        s
+        output::diagnose_text(self, &output::Style::plain(lang))
+    }
+    fn styled_text(&self, style: &output::Style) -> String {
+        output::diagnose_text(self, style)
     }
 }
 
 pub async fn run(ctx: &mut Ctx, args: &DiagnoseArgs) -> Result<Outcome> {
-    let targets: Vec<String> = if args.targets.is_empty() {
-        target::DEFAULT_TARGETS
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
-    } else {
-        args.targets.clone()
-    };
     let (snapshot, source, saved) = match &args.snapshot {
         Some(path) => {
             let snap =
@@ -153,6 +103,15 @@ pub async fn run(ctx: &mut Ctx, args: &DiagnoseArgs) -> Result<Outcome> {
             (snap, "aws".to_string(), saved)
         }
     };
+    let targets: Vec<String> = if args.targets.is_empty() {
+        let region = snapshot.region.as_deref().or(ctx.global.region.as_deref());
+        target::default_targets(region)
+    } else {
+        args.targets.clone()
+    }
+    .iter()
+    .map(ToString::to_string)
+    .collect();
     let (scope, subject) = subject(&snapshot, args)?;
     let (flows, notes) = flows(&targets).await;
     let d = diagnosis::diagnose(&snapshot, &subject, &flows, &[]);
@@ -271,7 +230,7 @@ pub async fn flows(targets: &[String]) -> (Vec<Flow>, Vec<String>) {
     let mut flows = Vec::new();
     let mut notes = Vec::new();
     for t in targets {
-        let Ok(parsed) = target::parse(t) else {
+        let Ok(parsed) = egress_probe::settings::parse_target(t) else {
             notes.push(format!("{t}: not a valid target"));
             continue;
         };

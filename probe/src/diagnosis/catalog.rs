@@ -866,6 +866,7 @@ impl Issue {
             severity: sev(t.code),
             confirmation,
             summary: t.summary,
+            summary_ja: self.summary_ja(),
             subnet_id: t.subnet,
             resources: t.resources,
             rules: t.rules,
@@ -873,6 +874,575 @@ impl Issue {
             remediation: Remediation { en: t.en, ja: t.ja },
             fix_commands: t.fixes,
         }
+    }
+
+    /// The summary in Japanese (`--lang ja`), built from the same evidence as the English
+    /// one. A new code adds its arm here; `diagnosis_fixtures` checks that every code of
+    /// `CODES` has one. Evidence that is data (route and NACL texts, IDs, CIDRs) stays as it
+    /// is.
+    pub fn summary_ja(&self) -> Option<String> {
+        let opt_ja = |v: &[String], none: &str| {
+            if v.is_empty() {
+                none.to_string()
+            } else {
+                v.join("、")
+            }
+        };
+        let allows = |partial: bool| {
+            if partial {
+                "一部しか許可していません"
+            } else {
+                "拒否しています"
+            }
+        };
+        Some(match self {
+            Issue::FunctionNotInVpc { function } => {
+                format!(
+                    "{function} は VPC に接続されていません。デフォルトでインターネットにアクセスできます"
+                )
+            }
+            Issue::FunctionNotActive {
+                function,
+                state,
+                reason,
+                last_update_reason,
+                ..
+            } => {
+                let why = reason
+                    .clone()
+                    .or(last_update_reason.clone())
+                    .unwrap_or_else(|| "理由コードなし".into());
+                format!("{function} はアクティブではありません（{state}、{why}）")
+            }
+            Issue::FunctionUpdateInProgress { function } => {
+                format!("{function} は更新中です。呼び出しはまだ以前の設定で実行されます")
+            }
+            Issue::LambdaEniMissing {
+                function,
+                subnet,
+                security_groups,
+            } => format!(
+                "{subnet} に {function} の Lambda Hyperplane ENI がありません（セキュリティグループ {}）",
+                security_groups.join(",")
+            ),
+            Issue::FunctionSubnetsDiffer {
+                good, bad, targets, ..
+            } => format!(
+                "{} に対してサブネットごとに結果が異なります。失敗: {}、成功: {}。呼び出しを処理するアベイラビリティーゾーンによって断続的に失敗します",
+                targets.join("、"),
+                bad.join("、"),
+                opt_ja(good, "なし")
+            ),
+            Issue::SubnetNotInSnapshot { subnet, what } => {
+                format!("{subnet}: {what} がスナップショットにありません。ここからは検証できません")
+            }
+            Issue::NoRoute {
+                subnet,
+                rtb,
+                family,
+                ..
+            } => {
+                if *family == Family::Ipv6 {
+                    format!(
+                        "{rtb}（{subnet} が使用）に宛先への IPv6 ルートがありません（0.0.0.0/0 は IPv6 を含みません）"
+                    )
+                } else {
+                    format!(
+                        "{rtb}（{subnet} が使用）に宛先へのルートがありません。サブネットから出られるのはローカルの通信だけです"
+                    )
+                }
+            }
+            Issue::Ipv6NoEgressRoute { subnet, rtb, .. } => {
+                format!(
+                    "{rtb}（{subnet} が使用）に宛先への IPv6 ルートがありません（0.0.0.0/0 は IPv6 を含みません）"
+                )
+            }
+            Issue::RouteBlackhole { subnet, route, .. } => format!(
+                "{}（{subnet} が使用）はブラックホールです。ターゲットはもう存在しません",
+                route.text
+            ),
+            Issue::RoutesToIgw { subnet, route, .. } => format!(
+                "{subnet} はパブリックサブネットです（{}）。Lambda の ENI にはパブリック IP がないため、インターネットゲートウェイは通信を破棄します",
+                route.text
+            ),
+            Issue::NatNotAvailable {
+                subnet,
+                route,
+                state,
+                failure,
+                ..
+            } => {
+                let fail = failure
+                    .as_deref()
+                    .map(|f| format!("（{f}）"))
+                    .unwrap_or_default();
+                format!(
+                    "{}（{subnet} が使用）のターゲット {} の状態は {state}{fail} です。ルートはアクティブと表示されていますが使えません",
+                    route.text, route.target
+                )
+            }
+            Issue::NatPrivate { route, .. } => format!(
+                "{} はプライベート NAT ゲートウェイです。インターネットゲートウェイはその通信を破棄します",
+                route.target
+            ),
+            Issue::NatNoEip { nat_id, .. } => {
+                format!("パブリック NAT ゲートウェイ {nat_id} に Elastic IP アドレスがありません")
+            }
+            Issue::NatSubnetNoIgwRoute {
+                nat_id,
+                nat_subnet,
+                found,
+                ..
+            } => format!(
+                "{} の NAT ゲートウェイ {nat_id} に、宛先をアタッチ済みのインターネットゲートウェイへ送るルートがありません（{}）",
+                nat_subnet.as_deref().unwrap_or("その VPC"),
+                found.as_deref().unwrap_or("一致するルートなし")
+            ),
+            Issue::IgwNotAttached { igw, vpc, .. } => {
+                format!("インターネットゲートウェイ {igw} は {vpc} にアタッチされていません")
+            }
+            Issue::IgwPrivateDestination {
+                destination,
+                gateway,
+                ..
+            } => format!(
+                "{destination} はプライベート（RFC 1918）アドレスです。インターネットゲートウェイ {gateway} はそこへ転送しません"
+            ),
+            Issue::NatCrossAz {
+                subnet,
+                subnet_az,
+                nat_id,
+                nat_az,
+                ..
+            } => format!(
+                "{subnet}（{subnet_az}）は {nat_az} の NAT ゲートウェイ {nat_id} を使っています。送信が別のアベイラビリティーゾーンに依存し、AZ 間のデータ転送料金がかかります"
+            ),
+            Issue::RegionalNatAzNotCovered {
+                az, nat_id, zones, ..
+            } => format!(
+                "リージョナル NAT ゲートウェイ {nat_id} は {az} に登録されていません（ゾーン: {}）",
+                opt_ja(zones, "なし")
+            ),
+            Issue::BpaBlocksEgress { mode, gateway, .. } => {
+                format!(
+                    "VPC ブロックパブリックアクセス（{mode}）が {gateway} を通る通信を遮断しています"
+                )
+            }
+            Issue::BpaNotVerifiable { reason } => format!(
+                "VPC ブロックパブリックアクセスの設定を読み取れませんでした（{reason}）。ゲートウェイ経由のインターネット通信は遮断されていないとみなしましたが、検証していません"
+            ),
+            Issue::NaclOutboundDenied {
+                subnet,
+                result,
+                protocol,
+                port,
+                destination,
+                ..
+            } => format!(
+                "ネットワーク ACL {} が {subnet} から {destination} への {} {port} のアウトバウンドを拒否しています（{}）",
+                result.acl_id,
+                protocol.name(),
+                result.decided_by()
+            ),
+            Issue::NaclInboundEphemeral {
+                subnet,
+                result,
+                source,
+                ..
+            } => {
+                if result.verdict == crate::model::HopVerdict::Partial {
+                    format!(
+                        "ネットワーク ACL {} は {source} から {subnet} への応答を、エフェメラルポート 1024-65535 のうち {} でしか許可していません。接続は断続的に失敗します（Lambda は送信元ポートに 1024-65535 を使います）",
+                        result.acl_id,
+                        ranges_text(&result.allowed)
+                    )
+                } else {
+                    format!(
+                        "ネットワーク ACL {} が {source} から {subnet} へのエフェメラルポート 1024-65535 の応答を拒否しています（{}）",
+                        result.acl_id,
+                        result.decided_by()
+                    )
+                }
+            }
+            Issue::NatSubnetNacl {
+                nat_id,
+                nat_subnet,
+                leg,
+                result,
+                peer,
+                ..
+            } => format!(
+                "NAT サブネット {nat_subnet}（{nat_id}）のネットワーク ACL {} が {peer} との{}を{}: {}",
+                result.acl_id,
+                leg.ja(),
+                allows(result.verdict == crate::model::HopVerdict::Partial),
+                result.decided_by()
+            ),
+            Issue::SgEgressDenied {
+                security_groups,
+                protocol,
+                port,
+                destination,
+                ..
+            } => format!(
+                "セキュリティグループ {} のどのアウトバウンドルールも {destination} への {} {port} を許可していません",
+                security_groups.join("、"),
+                protocol.name()
+            ),
+            Issue::Ipv6NotEnabled {
+                subnet,
+                gap,
+                function,
+                ..
+            } => match gap {
+                Ipv6Gap::FunctionFlag => format!(
+                    "{} は IPv6 の送信を許可していません（Ipv6AllowedForDualStack が false）",
+                    function.as_deref().unwrap_or("関数")
+                ),
+                Ipv6Gap::SubnetCidr => {
+                    format!("{subnet} に IPv6 CIDR がありません。IPv6 の宛先には到達できません")
+                }
+            },
+            Issue::NextHopNotVerifiable {
+                route,
+                kind,
+                destination,
+                ..
+            } => format!(
+                "{} は {destination} を {kind} に送ります。その先の経路はここからは検証できません",
+                route.text
+            ),
+            Issue::PathNotVerifiable { component, why, .. } => {
+                format!("{component}: {why}。ここからは検証できません")
+            }
+            Issue::DestinationInVpc {
+                subnet,
+                destination,
+            } => format!(
+                "{destination} は VPC 内（ローカルルート）にあります。評価したのは送信側（セキュリティグループのアウトバウンド、{subnet} のネットワーク ACL）だけです"
+            ),
+            Issue::VpcDnsSupportDisabled { vpc } => {
+                format!(
+                    "{vpc} の enableDnsSupport が false です。Amazon DNS サーバーは応答しません"
+                )
+            }
+            Issue::CustomDnsUnreachable {
+                subnet,
+                server,
+                dhcp,
+                blockers,
+                ..
+            } => format!(
+                "カスタム DNS サーバー {server}{} に {subnet} からポート 53 で到達できません: {}",
+                dhcp.as_deref()
+                    .map(|d| format!("（DHCP オプションセット {d}）"))
+                    .unwrap_or_default(),
+                blockers.join("; ")
+            ),
+            Issue::EndpointPrivateDnsCapture {
+                host,
+                endpoint,
+                service,
+                ..
+            } => format!(
+                "{host} はインターフェイスエンドポイント {endpoint}（{service}、プライベート DNS）に解決されます。通信は NAT を通らず VPC 内にとどまります"
+            ),
+            Issue::EndpointSgIngressDenied {
+                subnet,
+                endpoint,
+                endpoint_sgs,
+                port,
+                ..
+            } => format!(
+                "インターフェイスエンドポイント {endpoint} のセキュリティグループ {} は {subnet} からの TCP {port} を許可していません",
+                endpoint_sgs.join("、")
+            ),
+            Issue::EndpointSubnetNacl {
+                endpoint,
+                endpoint_subnet,
+                result,
+                ..
+            } => format!(
+                "エンドポイントのサブネット {endpoint_subnet}（{endpoint}）のネットワーク ACL {} が{}を{}: {}",
+                result.acl_id,
+                if result.egress {
+                    "関数への 1024-65535 での応答"
+                } else {
+                    "関数からのリクエスト"
+                },
+                allows(result.verdict == crate::model::HopVerdict::Partial),
+                result.decided_by()
+            ),
+            Issue::TimeoutBeyondVpc {
+                target,
+                destination,
+                ..
+            } => {
+                let dest = destination
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| target.clone());
+                format!(
+                    "{target}（{dest}）はタイムアウトしましたが、VPC の設定は通信を許可しています。原因は VPC の外にあります"
+                )
+            }
+            Issue::DnsFailureBeyondVpc {
+                target, servers, ..
+            } => format!(
+                "{target} は失敗しましたが、VPC の設定ではリゾルバー（{}）に到達できます",
+                opt_ja(servers, "Amazon DNS")
+            ),
+            Issue::AnalysisInconsistent {
+                target,
+                destination,
+                observed,
+                predicted,
+            } => format!(
+                "{target}{}: 観測結果は {observed} ですが、設定からの予測は {predicted} です",
+                destination.map(|d| format!("（{d}）")).unwrap_or_default()
+            ),
+            Issue::DestinationFailed {
+                target,
+                destination,
+                failure,
+                detail,
+            } => {
+                let dest = destination
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| target.clone());
+                let det = detail
+                    .as_deref()
+                    .map(|d| format!("（{d}）"))
+                    .unwrap_or_default();
+                match failure {
+                    DestFailure::Refused => format!(
+                        "{dest} が接続を拒否しました{det}。ネットワーク経路は機能しており、そこで待ち受けているサービスがありません"
+                    ),
+                    DestFailure::Reset => format!(
+                        "{dest} が接続をリセットしました{det}。経路は機能しており、宛先または途中の機器が接続を閉じました"
+                    ),
+                    DestFailure::Tls => format!(
+                        "{dest} との TLS が失敗しました{det}。ネットワーク経路は機能していますが、TLS の設定に問題があります"
+                    ),
+                    DestFailure::Http(s) => format!(
+                        "{dest} が HTTP {} を返しました{det}。ネットワーク経路は機能していますが、サービスが失敗しています",
+                        s.map(|x| x.to_string()).unwrap_or_else(|| "エラー".into())
+                    ),
+                }
+            }
+            Issue::TgwAttachmentMissing {
+                subnet, vpc, tgw, ..
+            } => format!(
+                "{subnet} のルートテーブルはトランジットゲートウェイ {tgw} を指していますが、{vpc} にはそのアタッチメントがありません (R37, R38)"
+            ),
+            Issue::TgwAttachmentNotAvailable {
+                subnet,
+                attachment,
+                state,
+                ..
+            } => format!(
+                "{subnet} が使うトランジットゲートウェイアタッチメント {attachment} の状態は {state} で、available ではありません (R38)"
+            ),
+            Issue::TgwAttachmentNotAssociated {
+                subnet, attachment, ..
+            } => format!(
+                "{subnet} が使うトランジットゲートウェイアタッチメント {attachment} はどのトランジットゲートウェイルートテーブルにも関連付けられていません (R38, R39)"
+            ),
+            Issue::TgwNoSubnetInAz {
+                subnet,
+                attachment,
+                az,
+                ..
+            } => format!(
+                "トランジットゲートウェイアタッチメント {attachment} には {az} のサブネットがないため、{subnet} からはトランジットゲートウェイに届きません (R37)"
+            ),
+            Issue::TgwNoRoute {
+                subnet,
+                table,
+                destination,
+                ..
+            } => format!(
+                "トランジットゲートウェイルートテーブル {table} に {destination} へのルートがありません（{subnet} からの経路） (R39)"
+            ),
+            Issue::TgwRouteBlackhole {
+                subnet,
+                table,
+                route,
+                destination,
+                ..
+            } => format!(
+                "トランジットゲートウェイルートテーブル {table} の最長一致ルート {route} はブラックホールで、{subnet} から {destination} へのトラフィックを破棄します (R40)"
+            ),
+            Issue::TgwReturnRouteMissing {
+                subnet,
+                table,
+                egress_attachment,
+                function,
+                ..
+            } => format!(
+                "エグレスアタッチメント {egress_attachment} に関連付けられたトランジットゲートウェイルートテーブル {table} に、{subnet} の関数アドレス {function} への戻りのルートがありません (R41)"
+            ),
+            Issue::EgressVpcNoReturnRoute {
+                subnet,
+                rtb,
+                workload_cidr,
+                ..
+            } => format!(
+                "エグレス VPC のルートテーブル {rtb} に、ワークロード CIDR {workload_cidr} をトランジットゲートウェイに戻すルートがありません（{subnet} からの応答が戻りません） (R41)"
+            ),
+            Issue::EgressAttachmentPublicSubnet {
+                subnet,
+                attachment,
+                attachment_subnet,
+                ..
+            } => format!(
+                "エグレス VPC のアタッチメント {attachment} のサブネット {attachment_subnet} はインターネットゲートウェイにルーティングされるパブリックサブネットです。{subnet} のトラフィックは NAT ゲートウェイを通りません (R42)"
+            ),
+            Issue::TgwAttachmentNacl {
+                subnet,
+                attachment,
+                attachment_subnet,
+                ..
+            } => format!(
+                "トランジットゲートウェイアタッチメント {attachment} のサブネット {attachment_subnet} のネットワーク ACL が {subnet} のトラフィックを拒否しています (R43)"
+            ),
+            Issue::TgwApplianceModeDisabled {
+                subnet,
+                attachment,
+                appliance,
+                ..
+            } => format!(
+                "{appliance} は複数のアベイラビリティーゾーンでステートフルに検査しますが、アタッチメント {attachment} のアプライアンスモードが無効です。{subnet} の応答が別の AZ に戻り破棄されることがあります (R44, R48)"
+            ),
+            Issue::TgwNotVisible {
+                subnet,
+                resource,
+                what,
+                account,
+                ..
+            } => format!(
+                "{subnet} の経路上の {what} {resource} を読み取れませんでした{}。この先は評価されていません (R45)",
+                account
+                    .as_ref()
+                    .map(|a| format!("（所有アカウント {a}）"))
+                    .unwrap_or_default()
+            ),
+            Issue::FirewallEndpointNotReady {
+                subnet,
+                firewall,
+                endpoint,
+                status,
+                ..
+            } => format!(
+                "{subnet} の経路上のファイアウォール {firewall} のエンドポイント {endpoint} の状態は {status} で、READY ではありません (R47)"
+            ),
+            Issue::FirewallEndpointCrossAz {
+                subnet,
+                endpoint,
+                endpoint_az,
+                subnet_az,
+                ..
+            } => format!(
+                "{subnet}（{subnet_az}）のトラフィックは別のアベイラビリティーゾーン {endpoint_az} のファイアウォールエンドポイント {endpoint} にルーティングされています (R47, R48)"
+            ),
+            Issue::FirewallAsymmetricRoute {
+                subnet,
+                forward_endpoint,
+                rtb,
+                ..
+            } => format!(
+                "{subnet} の往路はファイアウォールエンドポイント {forward_endpoint} を通りますが、ルートテーブル {rtb} の復路は同じエンドポイントを通りません（非対称ルーティング） (R48)"
+            ),
+            Issue::FirewallBlocks {
+                subnet,
+                kind,
+                firewall,
+                rule,
+                name,
+                ..
+            } => {
+                let what = match kind {
+                    FwBlock::StatelessDrop => {
+                        "ステートレスルールまたはステートレスのデフォルトアクションが破棄しています (R49)"
+                    }
+                    FwBlock::DefaultDrop => {
+                        "厳密な評価順序のステートフルデフォルトアクションが破棄しています (R50)"
+                    }
+                    FwBlock::DomainNotAllowed => {
+                        "ドメイン許可リストにこの名前が含まれていません (R51, R53)"
+                    }
+                    FwBlock::DomainDenied => {
+                        "ドメイン拒否リストがこの名前に一致しています (R51, R53)"
+                    }
+                    FwBlock::RuleDrop => "ドロップルールが一致しています (R49, R53)",
+                    FwBlock::RuleReject => {
+                        "リジェクトルールが一致し、TCP リセットを返しています (R53)"
+                    }
+                };
+                format!(
+                    "{subnet} から{} へのトラフィックを Network Firewall {firewall} が止めています：{what}（{}）",
+                    name.as_ref().map(|n| format!(" {n}")).unwrap_or_default(),
+                    rule.rule
+                )
+            }
+            Issue::FirewallHomeNetExcludesSource {
+                subnet,
+                firewall,
+                source,
+                ..
+            } => format!(
+                "{subnet} の送信元 {source} はファイアウォール {firewall} の HOME_NET の外にあるため、ドメインリストのルールが適用されません (R52)"
+            ),
+            Issue::FirewallRulesNotEvaluable {
+                subnet,
+                firewall,
+                rules,
+                ..
+            } => format!(
+                "ファイアウォール {firewall} の {} 個のルールは評価できず、{subnet} からの判定は推測していません (R49)",
+                rules.len()
+            ),
+            Issue::PeeringAsEgress {
+                subnet,
+                peer_vpc,
+                destination,
+                ..
+            } => format!(
+                "{subnet} は {destination} へのトラフィックを VPC ピアリング接続（相手 {peer_vpc}）に送っていますが、ピアの NAT やインターネットゲートウェイは使えません (R56)"
+            ),
+            Issue::PeeringNotActive { subnet, status, .. } => format!(
+                "{subnet} のルートが指す VPC ピアリング接続の状態は {status} で、active ではありません (R56)"
+            ),
+            Issue::GwlbApplianceNotVerifiable {
+                subnet,
+                endpoint,
+                service,
+            } => format!(
+                "{subnet} の経路は Gateway Load Balancer エンドポイント {endpoint}（{service}）のアプライアンスを通ります。その判定は確認できません (R57)"
+            ),
+            Issue::GwlbEndpointNotAvailable {
+                subnet,
+                endpoint,
+                why,
+                ..
+            } => format!(
+                "{subnet} の経路上の Gateway Load Balancer エンドポイント {endpoint} は使用できません：{why} (R57)"
+            ),
+            Issue::EgressVpcNoRoute {
+                subnet,
+                rtb,
+                destination,
+                ..
+            } => format!(
+                "エグレス VPC のルートテーブル {rtb} に {destination} へのルートがありません（{subnet} からの経路）"
+            ),
+            Issue::EgressVpcRouteBlackhole {
+                subnet, used_by, ..
+            } => format!(
+                "エグレス VPC のサブネット {used_by} のルートはブラックホールで、{subnet} からのトラフィックを破棄します"
+            ),
+            #[allow(unreachable_patterns)]
+            _ => return None,
+        })
     }
 
     fn text(&self) -> Text {
