@@ -347,7 +347,9 @@ fn snapshot_failure(e: &snapshot::SnapshotError, region: &str, how_to_fix: &str)
         E::NotInVpc(name) => format!(
             "the probe's own function {name} is not attached to a VPC: there is no subnet egress to diagnose"
         ),
-        E::Api { .. } | E::File { .. } => format!("{e}; {how_to_fix}"),
+        E::Api { .. } => format!("{e}; {how_to_fix}"),
+        // Not a network matter either (a snapshot file, a role setting).
+        _ => e.to_string(),
     }
 }
 

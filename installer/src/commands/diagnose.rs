@@ -335,10 +335,11 @@ mod tests {
             paths: vec![],
             gaps: gaps
                 .iter()
-                .map(|k| SnapshotGap {
-                    call: "ec2:DescribeRouteTables".into(),
-                    kind: *k,
-                    reason: "x".into(),
+                .map(|k| {
+                    serde_json::from_value::<SnapshotGap>(serde_json::json!({
+                        "call": "ec2:DescribeRouteTables", "kind": k, "reason": "x"
+                    }))
+                    .unwrap()
                 })
                 .collect(),
         }
