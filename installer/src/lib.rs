@@ -143,15 +143,18 @@ pub async fn run_until(
     };
     let journal = ctx.journal.clone();
     let global = cli.global.clone();
+    // Each command's future is large (many awaits over SDK calls): on the heap, not on
+    // the stack of the thread that polls it (a test thread has 2 MiB).
     let command = async {
         match &cli.command {
-            Command::Install(a) => commands::install::run(&mut ctx, a).await,
-            Command::Run(a) => commands::run::run(&mut ctx, a).await,
-            Command::Diagnose(a) => commands::diagnose::run(&mut ctx, a).await,
-            Command::Status(a) => commands::status::run(&mut ctx, a).await,
-            Command::Uninstall(a) => commands::uninstall::run(&mut ctx, a).await,
+            Command::Install(a) => Box::pin(commands::install::run(&mut ctx, a)).await,
+            Command::Run(a) => Box::pin(commands::run::run(&mut ctx, a)).await,
+            Command::Diagnose(a) => Box::pin(commands::diagnose::run(&mut ctx, a)).await,
+            Command::Status(a) => Box::pin(commands::status::run(&mut ctx, a)).await,
+            Command::Uninstall(a) => Box::pin(commands::uninstall::run(&mut ctx, a)).await,
         }
     };
+    let command = Box::pin(command);
     tokio::select! {
         result = command => result.map_err(|e| with_endpoint_context(e, &global)),
         signal = stop => {

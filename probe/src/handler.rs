@@ -359,7 +359,9 @@ fn snapshot_failure(e: &snapshot::SnapshotError, region: &str, how_to_fix: &str)
         E::InvalidNetworkRole { .. } => format!(
             "{e}: fix EGRESS_PROBE_NETWORK_ROLE; the workload VPC is still evaluated without it"
         ),
-        E::Api { .. } | E::File { .. } => format!("{e}; {how_to_fix}"),
+        E::Api { .. } => format!("{e}; {how_to_fix}"),
+        // Not a network matter either (a snapshot file).
+        E::File { .. } => e.to_string(),
     }
 }
 

@@ -279,6 +279,52 @@ pub async fn flows(targets: &[String]) -> (Vec<Flow>, Vec<String>) {
 mod tests {
     use super::*;
 
+    fn result(gaps: &[GapKind], error_finding: bool) -> DiagnoseResult {
+        let finding: Finding = serde_json::from_value(serde_json::json!({
+            "code": "NO_DEFAULT_ROUTE", "severity": "error", "confirmation": "predicted",
+            "summary": "no route", "remediation": {"en": "add one", "ja": "追加"}
+        }))
+        .unwrap();
+        DiagnoseResult {
+            scope: "subnets subnet-1".into(),
+            source: "aws".into(),
+            saved_snapshot: None,
+            subnet_ids: vec!["subnet-1".into()],
+            security_group_ids: vec![],
+            targets: vec![],
+            notes: vec![],
+            findings: if error_finding { vec![finding] } else { vec![] },
+            paths: vec![],
+            gaps: gaps
+                .iter()
+                .map(|k| {
+                    serde_json::from_value::<SnapshotGap>(serde_json::json!({
+                        "call": "ec2:DescribeRouteTables", "kind": k, "reason": "x"
+                    }))
+                    .unwrap()
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn exit_codes_say_whether_the_analysis_could_be_made() {
+        assert_eq!(result(&[], false).exit_code(), 0);
+        // An action the endpoint does not implement (BPA outside AWS) is only a note.
+        assert_eq!(result(&[GapKind::Unsupported], false).exit_code(), 0);
+        for kind in [
+            GapKind::Denied,
+            GapKind::Throttled,
+            GapKind::Unreachable,
+            GapKind::Error,
+        ] {
+            let r = result(&[kind], false);
+            assert_eq!(r.exit_code(), 2, "{kind:?}");
+            assert!(r.text(Lang::En).contains("incomplete"), "{kind:?}");
+        }
+        assert_eq!(result(&[GapKind::Denied], true).exit_code(), 1);
+    }
+
     #[tokio::test]
     async fn ip_targets_become_flows_without_resolution() {
         let (flows, notes) = flows(&[
