@@ -2,8 +2,7 @@
 # The test command: formatting, lints, the check that no build compiles a dependency twice,
 # every test (unit, moto-backed, the VPC lab), and the deployment checks (cfn-lint,
 # sam validate --lint, sam build, cargo lambda build, the template drift test).
-# Prints each step's time at the end, and each test suite's time when cargo-nextest runs
-# the tests. Exit code: 0 all passed; otherwise the failing step's.
+# Prints each step's time at the end (and each test suite's time with EGRESS_PROBE_NEXTEST=1). Exit code: 0 all passed; otherwise the failing step's.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$root"
@@ -19,17 +18,18 @@ step() {
   times+=("$(printf '%6d s  %s' $((SECONDS - start)) "$name")")
 }
 
-# Test suites, as many at a time as there are cores, with their times (.config/nextest.toml).
-# Without cargo-nextest: `cargo test`, one suite after the other.
+# The tests: `cargo test --workspace`, one suite after another. With EGRESS_PROBE_NEXTEST=1
+# (and cargo-nextest installed) the suites run side by side, as many tests at a time as
+# there are cores, with every test's and each suite's time (.config/nextest.toml). Not the
+# default yet: under nextest the lab tests s01 and s10 ran past 8 minutes instead of
+# finishing (each test in its own process; cause not found yet).
 run_tests() {
-  if cargo nextest --version >/dev/null 2>&1; then
+  if [ "${EGRESS_PROBE_NEXTEST:-0}" = 1 ] && cargo nextest --version >/dev/null 2>&1; then
     # nextest does not run documentation tests: cargo test does, first.
     cargo test --workspace --doc
     cargo nextest run --workspace
     suite_times "$CARGO_TARGET_DIR/nextest/default/junit.xml"
   else
-    echo "cargo-nextest not found: running the suites one after the other with cargo test" >&2
-    echo "(cargo install cargo-nextest --locked runs them side by side)" >&2
     cargo test --workspace
   fi
 }
