@@ -246,6 +246,14 @@ pub(super) fn failure_of(a: &Answer, aaaa: &Answer) -> Option<Failure> {
     if !a.result.addresses.is_empty() || !aaaa.result.addresses.is_empty() {
         return None;
     }
+    if a.result.status == Status::DnsNodata && aaaa.result.status == Status::DnsNodata {
+        // Neither record type: say so, not "no AAAA record" (which suggests IPv4 works).
+        return Some(Failure::new(
+            Status::DnsNodata,
+            Phase::Dns,
+            "NODATA: the name exists but has neither an A nor an AAAA record",
+        ));
+    }
     let decisive = if a.result.status == Status::DnsNodata {
         aaaa
     } else {
@@ -444,6 +452,21 @@ mod tests {
         )
         .expect("failure");
         assert_eq!(f.status, Status::DnsNodata);
+        assert_eq!(
+            f.detail,
+            "NODATA: the name exists but has neither an A nor an AAAA record"
+        );
+        assert!(!f.detail.contains("no AAAA"), "{}", f.detail);
+    }
+
+    #[test]
+    fn a_nodata_with_an_aaaa_failure_keeps_the_aaaa_detail() {
+        let mut a = answer(Status::DnsNodata, vec![]);
+        a.result.detail = Some("NODATA: the name exists but has no A record".into());
+        let mut aaaa = answer(Status::DnsServfail, vec![]);
+        aaaa.result.detail = Some("SERVFAIL".into());
+        let f = failure_of(&a, &aaaa).expect("failure");
+        assert_eq!(f.detail, "SERVFAIL");
     }
 
     #[test]
