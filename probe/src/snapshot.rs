@@ -116,7 +116,20 @@ pub enum SnapshotError {
 /// Errors only when the subject is missing or the identifying call fails; any later
 /// failure is a `SnapshotGap` and the snapshot is returned (partial analysis).
 pub async fn take(clients: &Clients, scope: &Scope) -> Result<NetworkSnapshot, SnapshotError> {
-    let r = read::Reader::new(clients);
+    take_until(clients, scope, None).await
+}
+
+/// `take`, waiting for no request past `deadline`: a call still unanswered then becomes a
+/// gap (kind `unreachable`, the call named) and the snapshot is returned with everything
+/// that did answer — partial analysis, not none (issue 12.7). Stage 1 may use two thirds
+/// of the time left, so stage 2 keeps its turn. An identifying call that does not answer
+/// in time is an error: then nothing answered.
+pub async fn take_until(
+    clients: &Clients,
+    scope: &Scope,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<NetworkSnapshot, SnapshotError> {
+    let r = read::Reader::until(clients, deadline);
     let mut snap = NetworkSnapshot {
         region: clients.ec2.config().region().map(|r| r.to_string()),
         taken_at: now_rfc3339(),
