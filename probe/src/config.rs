@@ -138,7 +138,10 @@ impl ProbeConfig {
                     .map(Duration::from_millis)
                     .ok_or_else(|| ConfigError {
                         variable: k.to_string(),
-                        message: format!("`{v}` is not a number of milliseconds in 1..=900000"),
+                        message: format!(
+                            "`{}` is not a number of milliseconds in 1..=900000",
+                            crate::event::shown(&v)
+                        ),
                     }),
             }
         };
@@ -155,7 +158,7 @@ impl ProbeConfig {
                     let t =
                         parse_target(item).map_err(|EventError { message, .. }| ConfigError {
                             variable: env::TARGETS.to_string(),
-                            message: format!("item {i} `{item}`: {message}"),
+                            message: format!("item {i}: {message}"),
                         })?;
                     targets.push(t);
                 }
@@ -172,7 +175,10 @@ impl ProbeConfig {
             None => DiagnoseMode::OnFailure,
             Some(v) => parse_diagnose(v).ok_or_else(|| ConfigError {
                 variable: env::DIAGNOSE.into(),
-                message: format!("`{v}`: expected always, on_failure or never"),
+                message: format!(
+                    "`{}`: expected always, on_failure or never",
+                    crate::event::shown(v)
+                ),
             })?,
         };
         let proxy = ProxySettings {

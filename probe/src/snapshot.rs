@@ -241,15 +241,25 @@ pub fn save(snapshot: &NetworkSnapshot, path: &Path) -> Result<(), SnapshotError
     })
 }
 
-/// Reads a snapshot saved by `save` (or written by hand).
+/// Reads a snapshot saved by `save` (or written by hand). A bad field is named by its path
+/// in the file (`network_acls[0].entries[1].protocol: …`), with the line and column.
 pub fn load(path: &Path) -> Result<NetworkSnapshot, SnapshotError> {
-    let text = std::fs::read_to_string(path).map_err(|e| SnapshotError::File {
+    let data = std::fs::read(path).map_err(|e| SnapshotError::File {
         path: path.display().to_string(),
         reason: e.to_string(),
     })?;
-    serde_json::from_str(&text).map_err(|e| SnapshotError::File {
-        path: path.display().to_string(),
-        reason: e.to_string(),
+    let de = &mut serde_json::Deserializer::from_slice(&data);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        let reason = if field == "." {
+            format!("not a snapshot: {}", e.inner())
+        } else {
+            format!("field `{field}`: {}", e.inner())
+        };
+        SnapshotError::File {
+            path: path.display().to_string(),
+            reason,
+        }
     })
 }
 
