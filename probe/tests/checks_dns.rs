@@ -112,6 +112,7 @@ async fn no_answer_is_a_dns_timeout_at_our_bound() {
     let o = &obs[0];
     assert_eq!(o.status, Status::DnsTimeout, "{o:?}");
     assert_eq!(o.failed_phase, Some(Phase::Dns));
+    assert_eq!(o.os_error.as_deref(), Some("ETIMEDOUT"), "{o:?}");
     assert_eq!(o.timeout_ms, 300);
     assert!(
         o.detail.as_deref().is_some_and(|d| d.contains("300 ms")),

@@ -166,7 +166,7 @@ fn expired_answer(bound: Bound, start: Instant, now: Instant) -> Answer {
             ms: ms_between(start, now),
             detail: Some(f.detail),
         },
-        os_error: None,
+        os_error: f.os_error,
     }
 }
 
@@ -190,7 +190,7 @@ pub(super) async fn query(
                     ms,
                     detail: Some(f.detail),
                 },
-                os_error: None,
+                os_error: f.os_error,
             }
         }
         Ok(Ok(lookup)) => {
@@ -285,7 +285,8 @@ pub(super) fn classify(err: &ResolveError, rtype: RecordType) -> (Status, Option
         }
         ProtoErrorKind::Timeout => (
             Status::DnsTimeout,
-            None,
+            // Every timeout carries ETIMEDOUT (README), whichever timer saw it.
+            Some("ETIMEDOUT".to_string()),
             "the name servers did not answer (resolver timeout from resolv.conf options)"
                 .to_string(),
         ),
@@ -403,7 +404,9 @@ mod tests {
     #[test]
     fn resolver_timeout_row() {
         let err = ResolveError::from(ProtoError::from(ProtoErrorKind::Timeout));
-        assert_eq!(status_of(&err), Status::DnsTimeout);
+        let (status, os_error, _) = classify(&err, RecordType::A);
+        assert_eq!(status, Status::DnsTimeout);
+        assert_eq!(os_error.as_deref(), Some("ETIMEDOUT"));
     }
 
     #[test]
