@@ -4,11 +4,14 @@
 # `egress-probe install` places the probes, `egress-probe run` invokes the real probe
 # binaries and prints the per-AZ matrix and the diagnosis; everything is cleaned up.
 # Needs root, iproute2 and nftables (scripts/setup.sh installs them).
+# Reuses scripts/setup.sh's build (scripts/check-fresh.sh checks that it compiles nothing
+# again).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-export PATH="$PWD/.venv/bin:$PATH"
-cargo build --workspace --quiet
-bin="${CARGO_TARGET_DIR:-target}/debug/egress-probe-lab"
+source "$(dirname "$0")/common.sh"
+cd "$root"
+export PATH="$root/.venv/bin:$PATH"
+"${DEMO_BUILD[@]}" --quiet
+bin="$CARGO_TARGET_DIR/debug/egress-probe-lab"
 set +e
 "$bin" demo
 rc=$?

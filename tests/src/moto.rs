@@ -52,6 +52,15 @@ pub fn moto_server_path() -> Result<PathBuf> {
     )
 }
 
+/// `PYTHONPATH` for moto: the tests' patches first, then whatever was set.
+fn python_path() -> std::ffi::OsString {
+    let mut paths = vec![workspace_root().join("tests/moto")];
+    if let Some(old) = std::env::var_os("PYTHONPATH") {
+        paths.extend(std::env::split_paths(&old));
+    }
+    std::env::join_paths(paths).unwrap_or_default()
+}
+
 fn free_port() -> Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0").context("binding a free loopback port")?;
     Ok(listener.local_addr()?.port())
@@ -89,6 +98,9 @@ impl MotoServer {
         let child = Command::new(&exe)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+            // tests/moto/sitecustomize.py: moto answers as the EC2 API reference says
+            // where the tests depend on it (README "moto vs AWS").
+            .env("PYTHONPATH", python_path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
