@@ -33,9 +33,6 @@ pub struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    pub fn new(clients: &'a Clients) -> Self {
-        Self::until(clients, None)
-    }
     /// A reader that abandons any request still unanswered at `deadline`.
     pub fn until(clients: &'a Clients, deadline: Option<Instant>) -> Self {
         Self {
