@@ -78,7 +78,10 @@ impl ProbeConfig {
                     .map(Duration::from_millis)
                     .ok_or_else(|| ConfigError {
                         variable: k.to_string(),
-                        message: format!("`{v}` is not a number of milliseconds in 1..=900000"),
+                        message: format!(
+                            "`{}` is not a number of milliseconds in 1..=900000",
+                            crate::event::shown(&v)
+                        ),
                     }),
             }
         };

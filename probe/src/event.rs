@@ -52,6 +52,39 @@ const EVENTBRIDGE_FIELDS: &[&str] = &[
     "detail",
 ];
 
+/// Longest piece of input quoted in an error message, in characters.
+const SHOWN_CHARS: usize = 100;
+
+/// Input as quoted in an error message (issue 12.8): the password of any `user:password@`
+/// replaced by `***`, control characters by `?`, and cut to 100 characters with the
+/// full length said, so that a rejected target never echoes a secret nor a megabyte.
+pub fn shown(input: &str) -> String {
+    let redacted = redact_userinfo(input);
+    let total = redacted.chars().count();
+    let mut out: String = redacted
+        .chars()
+        .take(SHOWN_CHARS)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if total > SHOWN_CHARS {
+        out.push_str(&format!("… ({} bytes)", input.len()));
+    }
+    out
+}
+
+/// `scheme://user:password@host…` → `scheme://***@host…` (also without a scheme).
+fn redact_userinfo(input: &str) -> std::borrow::Cow<'_, str> {
+    let (scheme, rest) = match input.find("://") {
+        Some(i) => input.split_at(i + 3),
+        None => ("", input),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}***{}", &rest[at..]).into(),
+        None => input.into(),
+    }
+}
+
 /// Turns an event into a plan. `remaining` is the time the checks may use (the invocation's
 /// remaining time minus the safety margin); no timeout may exceed it.
 pub fn parse_event(
@@ -87,7 +120,7 @@ pub fn parse_event(
     }
     if let Some(unknown) = obj.keys().find(|k| !EVENT_FIELDS.contains(&k.as_str())) {
         return Err(EventError::new(
-            unknown.clone(),
+            shown(unknown),
             format!("unknown field; expected one of {}", EVENT_FIELDS.join(", ")),
         ));
     }
@@ -101,7 +134,7 @@ pub fn parse_event(
         })?;
         if let Some(unknown) = map.keys().find(|k| !TIMEOUT_FIELDS.contains(&k.as_str())) {
             return Err(EventError::new(
-                format!("timeouts.{unknown}"),
+                format!("timeouts.{}", shown(unknown)),
                 format!(
                     "unknown field; expected one of {}",
                     TIMEOUT_FIELDS.join(", ")
@@ -205,7 +238,10 @@ fn parse_timeout(field: &str, v: &Value, remaining: Duration) -> Result<u64, Eve
     let ms = v.as_u64().ok_or_else(|| {
         EventError::new(
             field,
-            format!("expected a positive whole number of milliseconds, got {v}"),
+            format!(
+                "expected a positive whole number of milliseconds, got {}",
+                shown(&v.to_string())
+            ),
         )
     })?;
     if ms == 0 {
@@ -351,6 +387,81 @@ mod tests {
         // deadline bounds the checks instead (they are reported cut short).
         let plan = parse_event(&Value::Null, &c, Duration::from_millis(2000)).unwrap();
         assert_eq!(plan.https_timeout_ms, 5000);
+    }
+
+    #[test]
+    fn rejected_targets_never_echo_a_password() {
+        let c = config();
+        for target in [
+            "https://user:SECRETPW@example.com/",
+            "https://user:SECRETPW@example.com:99999/",
+            "tcp://user:SECRETPW@example.com:443",
+            "tcp://user:SECRETPW@[2001:db8::1]:443",
+            "dns:user:SECRETPW@example.com",
+            "ftp://user:SECRETPW@example.com/",
+            "http://user:SECRETPW@example.com/",
+        ] {
+            let err = parse_target(target).expect_err(target);
+            let text = err.to_string();
+            assert!(!text.contains("SECRETPW"), "{target}: {text}");
+            assert!(!text.contains("user:"), "{target}: {text}");
+            let ev = parse_event(&json!({ "targets": [target] }), &c, REMAINING)
+                .expect_err(target)
+                .to_string();
+            assert!(!ev.contains("SECRETPW"), "{ev}");
+            let env = ProbeConfig::from_lookup(|k| {
+                (k == crate::config::env::TARGETS).then(|| target.to_string())
+            })
+            .expect_err(target)
+            .to_string();
+            assert!(!env.contains("SECRETPW"), "{env}");
+        }
+        assert!(
+            parse_target("https://user:SECRETPW@example.com/")
+                .expect_err("credentials")
+                .to_string()
+                .contains("`https://***@example.com/`: credentials in URLs are not accepted")
+        );
+    }
+
+    #[test]
+    fn long_input_is_cut_in_error_messages() {
+        let c = config();
+        let huge = format!("https://{}.example/", "a".repeat(1024 * 1024));
+        let err = parse_target(&huge).expect_err("huge").to_string();
+        assert!(err.len() < 400, "{} bytes of error", err.len());
+        assert!(err.contains(&format!("({} bytes)", huge.len())), "{err}");
+        let key = "k".repeat(100_000);
+        let e = parse_event(&json!({ key: 1 }), &c, REMAINING).expect_err("key");
+        assert!(e.to_string().len() < 400, "{}", e.to_string().len());
+        let e = parse_event(&json!({"diagnose": "x".repeat(100_000)}), &c, REMAINING)
+            .expect_err("diagnose");
+        assert!(e.to_string().len() < 400);
+        let e = parse_event(
+            &json!({"timeouts": {"dns_ms": "9".repeat(100_000)}}),
+            &c,
+            REMAINING,
+        )
+        .expect_err("timeout");
+        assert!(e.to_string().len() < 400);
+        let env = ProbeConfig::from_lookup(|k| {
+            (k == crate::config::env::CONNECT_TIMEOUT_MS).then(|| "9x".repeat(500_000))
+        })
+        .expect_err("timeout")
+        .to_string();
+        assert!(env.len() < 400, "{}", env.len());
+    }
+
+    #[test]
+    fn shown_redacts_cuts_and_hides_control_characters() {
+        assert_eq!(shown("https://u:p@h/x@y"), "https://***@h/x@y");
+        assert_eq!(shown("u:p@h"), "***@h");
+        assert_eq!(shown("tcp://h:1"), "tcp://h:1");
+        assert_eq!(shown("a\nb\u{1b}[31m"), "a?b?[31m");
+        let long = "é".repeat(150);
+        let cut = shown(&long);
+        assert!(cut.starts_with(&"é".repeat(100)), "{cut}");
+        assert!(cut.ends_with("… (300 bytes)"), "{cut}");
     }
 
     proptest::proptest! {
