@@ -479,8 +479,9 @@ impl<'a> Walk<'a> {
             works.push(Work::Peering(ids, acct));
         }
 
-        // R47: a firewall in a workload VPC, when its routes name an endpoint that is not
-        // a known interface or gateway endpoint.
+        // R47, R57: a firewall in a workload VPC, when a CIDR route names an endpoint that
+        // is not a known interface or gateway endpoint (a gateway endpoint's routes have a
+        // prefix-list destination).
         for vpc in self.workload_ids.clone() {
             if !self.stage1_done.contains(&vpc) || self.asked.contains(&format!("fwlist:{vpc}")) {
                 continue;
@@ -490,6 +491,7 @@ impl<'a> Walk<'a> {
                 .iter()
                 .filter(|t| t.vpc_id == vpc)
                 .flat_map(|t| &t.routes)
+                .filter(|r| !matches!(r.destination, crate::model::RouteDestination::PrefixList(_)))
                 .any(|r| match &r.target {
                     RouteTarget::VpcEndpoint(id) => snap
                         .vpc_endpoints
