@@ -6,11 +6,14 @@
 # Then the same for centralised egress: a workload VPC behind a transit gateway with an
 # egress VPC (Network Firewall endpoints, NAT gateways), one AZ without an attachment subnet.
 # Needs root, iproute2 and nftables (scripts/setup.sh installs them).
+# Reuses scripts/setup.sh's build (scripts/check-fresh.sh checks that it compiles nothing
+# again).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-export PATH="$PWD/.venv/bin:$PATH"
-cargo build --workspace --quiet
-bin="${CARGO_TARGET_DIR:-target}/debug/egress-probe-lab"
+source "$(dirname "$0")/common.sh"
+cd "$root"
+export PATH="$root/.venv/bin:$PATH"
+"${DEMO_BUILD[@]}" --quiet
+bin="$CARGO_TARGET_DIR/debug/egress-probe-lab"
 for case in demo demo-tgw; do
   set +e
   "$bin" "$case"

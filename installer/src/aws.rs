@@ -18,19 +18,20 @@ pub struct Clients {
     pub lambda: aws_sdk_lambda::Client,
     pub iam: aws_sdk_iam::Client,
     pub events: aws_sdk_eventbridge::Client,
+    pub sts: aws_sdk_sts::Client,
 }
 
 impl Clients {
     pub fn new(config: aws_config::SdkConfig) -> Result<Self> {
-        let region = config
-            .region()
-            .map(|r| r.to_string())
-            .ok_or_else(|| anyhow!("no AWS Region: pass --region or set AWS_REGION"))?;
+        let region = config.region().map(|r| r.to_string()).ok_or_else(|| {
+            anyhow!("no AWS Region: pass --region, set AWS_REGION, or give the profile a region")
+        })?;
         Ok(Self {
             ec2: aws_sdk_ec2::Client::new(&config),
             lambda: aws_sdk_lambda::Client::new(&config),
             iam: aws_sdk_iam::Client::new(&config),
             events: aws_sdk_eventbridge::Client::new(&config),
+            sts: aws_sdk_sts::Client::new(&config),
             region,
             config,
         })
@@ -54,8 +55,34 @@ impl Clients {
         Ok(())
     }
 
+    /// The account of the credentials (STS GetCallerIdentity), shown by every mutating
+    /// command; the error in words when it cannot be read.
+    pub async fn account(&self) -> Result<String> {
+        let out = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| api_error("sts:GetCallerIdentity", e))?;
+        out.account()
+            .map(str::to_string)
+            .ok_or_else(|| anyhow!("sts:GetCallerIdentity: answer without an account"))
+    }
+
     pub fn snapshot_clients(&self) -> egress_probe::snapshot::Clients {
         egress_probe::snapshot::Clients::new(&self.config)
+    }
+
+    /// The snapshot clients, with a role to assume in the network account when given (R45).
+    pub async fn snapshot_clients_with(
+        &self,
+        network_role: Option<&str>,
+    ) -> Result<egress_probe::snapshot::Clients> {
+        let clients = self.snapshot_clients();
+        match network_role {
+            Some(arn) => Ok(clients.with_network_role(&self.config, arn).await?),
+            None => Ok(clients),
+        }
     }
 }
 
@@ -64,7 +91,21 @@ pub fn code<E: ProvideErrorMetadata>(e: &E) -> Option<&str> {
     e.code()
 }
 
-/// One line: the call, the code and the message, or the transport failure.
+/// A failed AWS call in words: the call, then the AWS error code and message, or what went
+/// wrong on the way (see `egress_probe::aws::error_message`), and what to check.
+#[derive(Debug, thiserror::Error)]
+#[error("{call} failed: {message}{hint}")]
+pub struct ApiError {
+    pub call: String,
+    pub message: String,
+    hint: &'static str,
+    /// The request never got an AWS answer (name resolution, connection, TLS, timeout).
+    pub unreachable: bool,
+    /// The AWS error code, when there was one.
+    pub code: Option<String>,
+}
+
+/// The one conversion of an SDK error into an error message for the installer.
 pub fn api_error<E>(
     call: &str,
     e: aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>,
@@ -72,23 +113,91 @@ pub fn api_error<E>(
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let msg = match (e.code(), e.message()) {
-        (Some(c), Some(m)) => format!("{c}: {m}"),
-        (Some(c), None) => c.to_string(),
-        _ => aws_sdk_lambda::error::DisplayErrorContext(&e).to_string(),
-    };
-    let hint = match e.code() {
+    use aws_smithy_runtime_api::client::result::SdkError;
+    let status = e.raw_response().map(|r| r.status().as_u16());
+    let message = egress_probe::aws::error_message(&e, status);
+    let code = e.code().filter(|c| !c.is_empty()).map(str::to_string);
+    let hint = match code.as_deref() {
         Some(
             "AccessDenied"
             | "AccessDeniedException"
             | "UnauthorizedOperation"
+            | "UnauthorizedAccess"
             | "UnrecognizedClientException"
             | "InvalidClientTokenId"
             | "AuthFailure",
-        ) => " (check the credentials and the IAM permissions of the caller)",
+        ) => {
+            " (check the credentials and the IAM permissions of the caller; the README lists the permissions each command needs)"
+        }
+        Some("ExpiredToken" | "ExpiredTokenException") => {
+            " (the session expired: renew the credentials)"
+        }
+        Some(
+            "Throttling"
+            | "ThrottlingException"
+            | "TooManyRequestsException"
+            | "RequestLimitExceeded",
+        ) => " (throttled past the retries: retry later, or raise --max-attempts)",
         _ => "",
     };
-    anyhow!("{call} failed: {msg}{hint}")
+    let unreachable = matches!(e, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_));
+    anyhow::Error::new(ApiError {
+        call: call.to_string(),
+        message,
+        hint,
+        unreachable,
+        code,
+    })
+}
+
+/// The AWS error code of a failure made by `api_error`, wherever it is in the chain.
+pub fn error_code(e: &anyhow::Error) -> Option<&str> {
+    e.chain()
+        .find_map(|c| c.downcast_ref::<ApiError>())
+        .and_then(|a| a.code.as_deref())
+}
+
+/// Whether a profile section named `name` exists in the shared config or credentials
+/// file (`AWS_CONFIG_FILE`, `AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/…`). `None` when
+/// neither file can be read.
+pub fn profile_exists(name: &str) -> Option<bool> {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let path = |var: &str, file: &str| {
+        std::env::var_os(var)
+            .map(std::path::PathBuf::from)
+            .or_else(|| home.as_ref().map(|h| h.join(".aws").join(file)))
+    };
+    let config = path("AWS_CONFIG_FILE", "config").and_then(|p| std::fs::read_to_string(p).ok());
+    let creds = path("AWS_SHARED_CREDENTIALS_FILE", "credentials")
+        .and_then(|p| std::fs::read_to_string(p).ok());
+    if config.is_none() && creds.is_none() {
+        return None;
+    }
+    Some(
+        config.is_some_and(|c| profile_names(&c, true).iter().any(|n| n == name))
+            || creds.is_some_and(|c| profile_names(&c, false).iter().any(|n| n == name)),
+    )
+}
+
+/// The profile names of a shared config (`[profile x]`, `[default]`) or credentials
+/// (`[x]`) file.
+pub fn profile_names(text: &str, config_file: bool) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            let inner = l.strip_prefix('[')?.split(']').next()?.trim();
+            if !config_file {
+                return Some(inner.to_string());
+            }
+            if inner == "default" {
+                return Some(inner.to_string());
+            }
+            inner
+                .strip_prefix("profile")
+                .filter(|r| r.starts_with(char::is_whitespace))
+                .map(|r| r.trim().to_string())
+        })
+        .collect()
 }
 
 fn filter(name: &str, values: impl IntoIterator<Item = impl Into<String>>) -> Filter {
@@ -385,39 +494,82 @@ pub async fn get_rule(clients: &Clients, name: &str) -> Result<Option<ExistingRu
     }))
 }
 
-/// The IDs of the target on a rule (for removal before DeleteRule).
+/// The IDs of the targets on a rule (for removal before DeleteRule); none when the rule
+/// is already gone.
 pub async fn rule_target_ids(clients: &Clients, name: &str) -> Result<Vec<String>> {
-    let t = clients
+    match clients
         .events
         .list_targets_by_rule()
         .rule(name)
         .send()
         .await
-        .map_err(|e| api_error("events:ListTargetsByRule", e))?;
-    Ok(t.targets().iter().map(|t| t.id().to_string()).collect())
+    {
+        Ok(t) => Ok(t.targets().iter().map(|t| t.id().to_string()).collect()),
+        Err(e) if code(&e) == Some("ResourceNotFoundException") => Ok(Vec::new()),
+        Err(e) => Err(api_error("events:ListTargetsByRule", e)),
+    }
 }
 
-/// Removes a managed rule: its targets, then the rule.
+/// Removes a managed rule: its targets, then the rule. A rule (or target) already gone —
+/// removed by an earlier attempt whose answer was lost — counts as removed.
 pub async fn delete_rule(clients: &Clients, name: &str) -> Result<()> {
     let ids = rule_target_ids(clients, name).await?;
     if !ids.is_empty() {
-        clients
+        match clients
             .events
             .remove_targets()
             .rule(name)
             .set_ids(Some(ids))
             .send()
             .await
-            .map_err(|e| api_error("events:RemoveTargets", e))?;
+        {
+            Ok(_) => {}
+            Err(e) if code(&e) == Some("ResourceNotFoundException") => return Ok(()),
+            Err(e) => return Err(api_error("events:RemoveTargets", e)),
+        }
     }
-    clients
-        .events
-        .delete_rule()
-        .name(name)
-        .send()
-        .await
-        .map_err(|e| api_error("events:DeleteRule", e))?;
-    Ok(())
+    match clients.events.delete_rule().name(name).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if code(&e) == Some("ResourceNotFoundException") => Ok(()),
+        Err(e) => Err(api_error("events:DeleteRule", e)),
+    }
+}
+
+/// The `SourceArn` of the Lambda permission statement `sid` on function `name`:
+/// `Ok(None)` when the function has no such statement, `Ok(Some(""))` when it has one
+/// without a source condition.
+pub async fn permission_source(clients: &Clients, name: &str, sid: &str) -> Result<Option<String>> {
+    let policy = match clients.lambda.get_policy().function_name(name).send().await {
+        Ok(p) => p,
+        // No policy at all (or no function): no statement.
+        Err(e) if code(&e) == Some("ResourceNotFoundException") => return Ok(None),
+        Err(e) => return Err(api_error("lambda:GetPolicy", e)),
+    };
+    Ok(policy.policy().and_then(|p| statement_source(p, sid)))
+}
+
+/// The `AWS:SourceArn` of statement `sid` in a resource policy that lets EventBridge
+/// invoke the function; `None` when no such statement exists.
+pub fn statement_source(policy: &str, sid: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(policy).ok()?;
+    let statements = match &v["Statement"] {
+        serde_json::Value::Array(a) => a.clone(),
+        one @ serde_json::Value::Object(_) => vec![one.clone()],
+        _ => return None,
+    };
+    let s = statements.into_iter().find(|s| s["Sid"] == sid)?;
+    let principal_ok = s["Principal"]["Service"] == "events.amazonaws.com"
+        || s["Principal"] == "events.amazonaws.com";
+    let action_ok = s["Action"] == "lambda:InvokeFunction";
+    if !(principal_ok && action_ok && s["Effect"] == "Allow") {
+        return Some(String::new());
+    }
+    Some(
+        s["Condition"]["ArnLike"]["AWS:SourceArn"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    )
 }
 
 /// The account ID from an ARN (`arn:aws:iam::123456789012:role/x`).
@@ -468,6 +620,38 @@ mod tests {
         assert_eq!(v["Version"], "2012-10-17");
         assert_eq!(decode_policy(r#"{"a":1}"#).unwrap()["a"], 1);
         assert!(decode_policy("%7").is_none());
+    }
+
+    #[test]
+    fn permission_statements_are_read_by_sid() {
+        let policy = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Sid": "other", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+                 "Action": "lambda:InvokeFunction", "Resource": "arn:f"},
+                {"Sid": "egress-probe-schedule", "Effect": "Allow",
+                 "Principal": {"Service": "events.amazonaws.com"},
+                 "Action": "lambda:InvokeFunction", "Resource": "arn:f",
+                 "Condition": {"ArnLike": {"AWS:SourceArn": "arn:rule"}}}
+            ]
+        })
+        .to_string();
+        assert_eq!(
+            statement_source(&policy, "egress-probe-schedule").as_deref(),
+            Some("arn:rule")
+        );
+        assert_eq!(statement_source(&policy, "missing"), None);
+        // A statement with our Sid that lets someone else in is not ours as it stands.
+        assert_eq!(statement_source(&policy, "other").as_deref(), Some(""));
+        assert_eq!(statement_source("not json", "x"), None);
+    }
+
+    #[test]
+    fn profile_names_of_both_files() {
+        let config = "[default]\nregion = us-east-1\n[profile dev]\nregion=eu-west-1\n[sso-session s]\n[profilex]\n";
+        assert_eq!(profile_names(config, true), vec!["default", "dev"]);
+        let creds = "[default]\naws_access_key_id = x\n[ci] # comment\n";
+        assert_eq!(profile_names(creds, false), vec!["default", "ci"]);
     }
 
     #[test]

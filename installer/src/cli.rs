@@ -6,9 +6,19 @@ use std::path::PathBuf;
 /// Places one egress probe per VPC subnet, schedules and invokes them, and explains
 /// failed DNS, TCP and HTTPS egress from the VPC's own configuration.
 ///
-/// Exit status: 0 healthy, 1 failures found, 2 usage, permission or API error.
+/// Exit status (every command):
+///   0    done; healthy
+///   1    failures found (a probe's egress is broken, or `diagnose` found a blocked path)
+///   2    could not do it: usage, bad input (unknown subnet, VPC, function; no probe to
+///        run), permission or API error, steps not done, analysis without the data it needs
+///   130  interrupted by Ctrl-C; 143 by SIGTERM (what was done is printed)
 #[derive(Debug, Clone, Parser)]
-#[command(name = "egress-probe", version, propagate_version = true)]
+#[command(
+    name = "egress-probe",
+    version,
+    propagate_version = true,
+    verbatim_doc_comment
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -102,6 +112,8 @@ impl SubnetSelection {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DiagnoseArg {
     Always,
+    /// `on_failure` as in the probe's settings; `on-failure` is accepted too.
+    #[value(name = "on_failure", alias = "on-failure")]
     OnFailure,
     Never,
 }
@@ -131,20 +143,29 @@ pub struct InstallArgs {
     /// `cargo lambda build`).
     #[arg(long, value_name = "PATH")]
     pub zip: Option<PathBuf>,
-    /// EventBridge schedule, e.g. `rate(5 minutes)` or `cron(0/5 * * * ? *)`; without it
-    /// the probes have no schedule (an existing egress-probe rule is removed).
+    /// EventBridge schedule, e.g. `rate(5 minutes)` or `cron(0/5 * * * ? *)`. Without it
+    /// (and without --no-schedule) installed probes keep theirs, and new probes get the one
+    /// the installed probes share.
     #[arg(long, value_name = "EXPR", value_parser = crate::plan::parse_schedule)]
     pub schedule: Option<String>,
-    /// A target (`dns:name`, `tcp://host:port`, `https://url`; repeatable); default: the
-    /// probe's own defaults.
+    /// Remove the probes' schedule (their egress-probe rules).
+    #[arg(long, conflicts_with = "schedule")]
+    pub no_schedule: bool,
+    /// A target (`dns:name`, `tcp://host:port`, `https://url`; repeatable). Without it (and
+    /// without --default-targets) installed probes keep their targets.
     #[arg(long = "target", value_name = "TARGET", value_parser = crate::target::parse_target)]
     pub targets: Vec<String>,
-    /// When the probe runs its own diagnosis.
-    #[arg(long, value_enum, default_value_t = DiagnoseArg::OnFailure)]
-    pub diagnose: DiagnoseArg,
-    /// CloudWatch metric namespace of the probe's EMF lines.
-    #[arg(long, default_value = "EgressProbe")]
-    pub metric_namespace: String,
+    /// Go back to the probe's built-in targets.
+    #[arg(long, conflicts_with = "targets")]
+    pub default_targets: bool,
+    /// When the probe runs its own diagnosis [default for new probes: on_failure; installed
+    /// probes keep theirs].
+    #[arg(long, value_enum)]
+    pub diagnose: Option<DiagnoseArg>,
+    /// CloudWatch metric namespace of the probe's EMF lines [default for new probes:
+    /// EgressProbe; installed probes keep theirs].
+    #[arg(long)]
+    pub metric_namespace: Option<String>,
     /// Remove egress-probe functions whose subnet no longer exists.
     #[arg(long)]
     pub prune: bool,
@@ -173,6 +194,12 @@ pub struct RunArgs {
     /// Do not take a snapshot from outside for reports whose analysis is unavailable.
     #[arg(long)]
     pub no_outside_diagnosis: bool,
+    /// Role to assume in the network account, where the transit gateway's route tables,
+    /// the egress VPC and its firewall live (R45), e.g.
+    /// arn:aws:iam::222222222222:role/egress-probe-network. Without it, what this account
+    /// cannot read is reported as not visible, naming the owner account.
+    #[arg(long, value_name = "ROLE_ARN", value_parser = parse_network_role)]
+    pub network_role: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -200,6 +227,12 @@ pub struct DiagnoseArgs {
     /// Write the snapshot taken to this file.
     #[arg(long, value_name = "FILE", conflicts_with = "snapshot")]
     pub save_snapshot: Option<PathBuf>,
+    /// Role to assume in the network account, where the transit gateway's route tables,
+    /// the egress VPC and its firewall live (R45), e.g.
+    /// arn:aws:iam::222222222222:role/egress-probe-network. Without it, what this account
+    /// cannot read is reported as not visible, naming the owner account.
+    #[arg(long, value_name = "ROLE_ARN", value_parser = parse_network_role)]
+    pub network_role: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -213,6 +246,19 @@ pub struct UninstallArgs {
     /// Only the probe of this subnet (repeatable); the role and security groups stay.
     #[arg(long = "subnet", value_name = "SUBNET_ID")]
     pub subnets: Vec<String>,
+    /// Only the probes of this VPC, and its egress-probe security group; the role stays.
+    #[arg(long, value_name = "VPC_ID", conflicts_with = "subnets")]
+    pub vpc: Option<String>,
+    /// Remove without asking (required when there is no terminal to ask on).
+    #[arg(short, long)]
+    pub yes: bool,
+}
+
+/// An IAM role ARN (`arn:aws:iam::<12 digits>:role/<name>`).
+pub fn parse_network_role(s: &str) -> Result<String, String> {
+    egress_probe::snapshot::role_account(s)
+        .map(|_| s.to_string())
+        .map_err(|e| e.to_string())
 }
 
 /// Parses `key=value` (key non-empty, at most 128 characters; value at most 256).
@@ -280,6 +326,45 @@ mod tests {
         assert_eq!(a.selection.tags, vec![("tier".into(), "app".into())]);
         assert_eq!(a.schedule.as_deref(), Some("rate(5 minutes)"));
         assert!(a.dry_run);
+        assert_eq!(a.diagnose, None, "unset: installed probes keep theirs");
+    }
+
+    #[test]
+    fn diagnose_takes_both_spellings_of_on_failure() {
+        for spelling in ["on_failure", "on-failure"] {
+            let cli = Cli::try_parse_from([
+                "egress-probe",
+                "install",
+                "--vpc",
+                "vpc-1",
+                "--diagnose",
+                spelling,
+            ])
+            .unwrap();
+            let Command::Install(a) = cli.command else {
+                panic!("not install")
+            };
+            assert_eq!(a.diagnose, Some(DiagnoseArg::OnFailure), "{spelling}");
+            assert_eq!(DiagnoseArg::OnFailure.as_str(), "on_failure");
+        }
+        assert!(
+            Cli::try_parse_from(["egress-probe", "install", "--diagnose", "sometimes"]).is_err()
+        );
+    }
+
+    #[test]
+    fn schedule_and_no_schedule_conflict() {
+        let err = Cli::try_parse_from([
+            "egress-probe",
+            "install",
+            "--vpc",
+            "vpc-1",
+            "--schedule",
+            "rate(5 minutes)",
+            "--no-schedule",
+        ])
+        .unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
     }
 
     #[test]

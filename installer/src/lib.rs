@@ -10,11 +10,28 @@ pub mod plan;
 pub mod progress;
 pub mod target;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use cli::{Cli, Command, GlobalArgs};
+use serde::Serialize;
+use std::future::Future;
+
+/// Exit codes, the same for every command (README "Exit codes", `--help`).
+pub mod exit {
+    /// Done; healthy; nothing failed.
+    pub const OK: u8 = 0;
+    /// Failures found: a probe reports broken egress, or the diagnosis found a blocked path.
+    pub const FAILURES: u8 = 1;
+    /// Could not do it: usage, bad input (an unknown subnet, VPC or function, no probe to
+    /// run), permission or API error, steps not done, an analysis without the data it needs.
+    pub const ERROR: u8 = 2;
+    /// Interrupted by SIGINT (Ctrl-C): what was done is printed.
+    pub const SIGINT: u8 = 130;
+    /// Interrupted by SIGTERM: what was done is printed.
+    pub const SIGTERM: u8 = 143;
+}
 
 /// The result of one command: what to print on stdout, the same as JSON, and the exit code
-/// (0 healthy / done, 1 failures found, 2 usage, permission or API error).
+/// (see [`exit`]).
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub code: u8,
@@ -26,6 +43,10 @@ pub struct Outcome {
 pub struct Ctx {
     pub global: GlobalArgs,
     config: Option<aws_config::SdkConfig>,
+    /// The changes made so far (printed when the command is interrupted).
+    pub journal: progress::Journal,
+    /// A person can answer a question (stdin and stderr are terminals).
+    pub interactive: bool,
 }
 
 impl Ctx {
@@ -34,6 +55,13 @@ impl Ctx {
         let config = match &self.config {
             Some(c) => c.clone(),
             None => {
+                if let Some(profile) = &self.global.profile
+                    && aws::profile_exists(profile) != Some(true)
+                {
+                    bail!(
+                        "AWS profile `{profile}` not found in ~/.aws/config or ~/.aws/credentials (or AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE): check --profile or AWS_PROFILE (`aws configure list-profiles` lists them)"
+                    );
+                }
                 let options = egress_probe::aws::AwsOptions {
                     region: self.global.region.clone(),
                     profile: self.global.profile.clone(),
@@ -62,19 +90,104 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
     run_with_config(cli, None).await
 }
 
-/// Runs a command; `config` (when given) replaces the SDK configuration (tests).
+/// Runs a command; `config` (when given) replaces the SDK configuration (tests). Never
+/// interactive: a command that would ask needs `--yes`.
 pub async fn run_with_config(cli: Cli, config: Option<aws_config::SdkConfig>) -> Result<Outcome> {
+    run_until(cli, config, false, std::future::pending()).await
+}
+
+/// A signal that ends a command early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    Sigint,
+    Sigterm,
+}
+
+/// What an interrupted command had done.
+#[derive(Debug, Clone, Serialize)]
+pub struct Interrupted {
+    pub interrupted_by: &'static str,
+    /// The changes completed before the signal, in order.
+    pub done: Vec<String>,
+}
+
+impl output::Render for Interrupted {
+    fn text(&self, _lang: cli::Lang) -> String {
+        let mut s = format!("Interrupted by {}.", self.interrupted_by);
+        if self.done.is_empty() {
+            s.push_str(" Nothing was changed.\n");
+        } else {
+            s.push_str(" Done before that:\n");
+            for d in &self.done {
+                s.push_str(&format!("  - {d}\n"));
+            }
+            s.push_str("Re-run the same command to finish.\n");
+        }
+        s
+    }
+}
+
+/// Runs a command until it ends or `stop` fires; then the outcome lists what was done.
+pub async fn run_until(
+    cli: Cli,
+    config: Option<aws_config::SdkConfig>,
+    interactive: bool,
+    stop: impl Future<Output = Stop>,
+) -> Result<Outcome> {
     let mut ctx = Ctx {
         global: cli.global.clone(),
         config,
+        journal: progress::Journal::default(),
+        interactive,
     };
-    match &cli.command {
-        Command::Install(a) => commands::install::run(&mut ctx, a).await,
-        Command::Run(a) => commands::run::run(&mut ctx, a).await,
-        Command::Diagnose(a) => commands::diagnose::run(&mut ctx, a).await,
-        Command::Status(a) => commands::status::run(&mut ctx, a).await,
-        Command::Uninstall(a) => commands::uninstall::run(&mut ctx, a).await,
+    let journal = ctx.journal.clone();
+    let global = cli.global.clone();
+    let command = async {
+        match &cli.command {
+            Command::Install(a) => commands::install::run(&mut ctx, a).await,
+            Command::Run(a) => commands::run::run(&mut ctx, a).await,
+            Command::Diagnose(a) => commands::diagnose::run(&mut ctx, a).await,
+            Command::Status(a) => commands::status::run(&mut ctx, a).await,
+            Command::Uninstall(a) => commands::uninstall::run(&mut ctx, a).await,
+        }
+    };
+    tokio::select! {
+        result = command => result.map_err(|e| with_endpoint_context(e, &global)),
+        signal = stop => {
+            let (name, code) = match signal {
+                Stop::Sigint => ("SIGINT", exit::SIGINT),
+                Stop::Sigterm => ("SIGTERM", exit::SIGTERM),
+            };
+            let value = Interrupted { interrupted_by: name, done: journal.entries() };
+            Ok(Outcome {
+                code,
+                stdout: output::render(&value, global.output, global.lang),
+                json: serde_json::to_value(&value).unwrap_or(serde_json::Value::Null),
+            })
+        }
     }
+}
+
+/// An API call that got no AWS answer says which Region and endpoint it tried.
+fn with_endpoint_context(e: anyhow::Error, global: &GlobalArgs) -> anyhow::Error {
+    let unreachable = e
+        .chain()
+        .filter_map(|c| c.downcast_ref::<aws::ApiError>())
+        .any(|a| a.unreachable);
+    if !unreachable {
+        return e;
+    }
+    let region = global
+        .region
+        .clone()
+        .or_else(|| std::env::var("AWS_REGION").ok())
+        .unwrap_or_else(|| "from the profile".into());
+    let endpoint = global
+        .endpoint_url
+        .clone()
+        .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+        .unwrap_or_else(|| "the AWS default".into());
+    e.context(format!("in Region {region} (endpoint {endpoint})"))
 }
 
 /// Builds the `Outcome` of a result value.

@@ -1,9 +1,11 @@
-//! `egress-probe`: thin edge around the library. Exit 0 healthy, 1 failures found,
-//! 2 usage, permission or API error; a broken pipe exits quietly.
+//! `egress-probe`: thin edge around the library. Exit codes: `egress_probe_installer::exit`
+//! (0 done/healthy, 1 failures found, 2 could not do it, 130/143 interrupted after printing
+//! what was done); a broken pipe exits quietly.
 
 use clap::Parser;
+use egress_probe_installer::Stop;
 use egress_probe_installer::cli::Cli;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -32,7 +34,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(egress_probe_installer::run(cli)) {
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let result = runtime.block_on(egress_probe_installer::run_until(
+        cli,
+        None,
+        interactive,
+        stop_signal(),
+    ));
+    match result {
         Ok(outcome) => {
             let mut out = std::io::stdout().lock();
             match out
@@ -52,6 +61,30 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("egress-probe: {e:#}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// SIGTERM or SIGINT (Ctrl-C), whichever comes first; never, if neither can be watched.
+async fn stop_signal() -> Stop {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        match (term, int) {
+            (Ok(mut term), Ok(mut int)) => tokio::select! {
+                _ = term.recv() => Stop::Sigterm,
+                _ = int.recv() => Stop::Sigint,
+            },
+            _ => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => Stop::Sigint,
+            Err(_) => std::future::pending().await,
         }
     }
 }

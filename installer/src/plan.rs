@@ -655,9 +655,15 @@ mod tests {
         for a in egress_probe::permissions::DIAGNOSIS_ACTIONS {
             assert!(actions.iter().any(|x| x == a), "{a} missing");
         }
+        // Read-only: EC2 Describe/Get, the transit gateway route search and the Network
+        // Firewall reads (issue 10).
         assert!(actions.iter().all(|a| {
             let a = a.as_str().unwrap();
-            a.starts_with("ec2:Describe") || a.starts_with("ec2:Get")
+            a.starts_with("ec2:Describe")
+                || a.starts_with("ec2:Get")
+                || a == "ec2:SearchTransitGatewayRoutes"
+                || a.starts_with("network-firewall:Describe")
+                || a.starts_with("network-firewall:List")
         }));
         assert_eq!(
             p["Statement"][1]["Resource"],

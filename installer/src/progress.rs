@@ -54,3 +54,39 @@ impl Progress {
 pub fn visible(text_output: bool) -> bool {
     text_output && std::io::stderr().is_terminal()
 }
+
+/// What a mutating command has done so far, in order: printed when it is interrupted
+/// (SIGTERM, Ctrl-C), so the user knows what exists before re-running.
+#[derive(Debug, Clone, Default)]
+pub struct Journal {
+    done: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Journal {
+    /// Records one completed change (`created function egress-probe-subnet-1`).
+    pub fn done(&self, what: impl Into<String>) {
+        self.done
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(what.into());
+    }
+
+    /// The changes recorded so far.
+    pub fn entries(&self) -> Vec<String> {
+        self.done.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journal_keeps_the_order_across_clones() {
+        let j = Journal::default();
+        let k = j.clone();
+        j.done("created role r");
+        k.done("created function f");
+        assert_eq!(j.entries(), vec!["created role r", "created function f"]);
+    }
+}

@@ -32,10 +32,17 @@ fn help_lists_every_command_and_the_exit_codes() {
     for cmd in ["install", "run", "diagnose", "status", "uninstall"] {
         assert!(out.contains(cmd), "{cmd} missing from help:\n{out}");
     }
-    assert!(
-        out.contains("0 healthy, 1 failures found, 2 usage"),
-        "{out}"
-    );
+    for code in [
+        "0    done; healthy",
+        "1    failures found",
+        "2    could not do it",
+        "130  interrupted by Ctrl-C; 143 by SIGTERM",
+    ] {
+        assert!(
+            out.contains(code),
+            "exit code `{code}` missing from help:\n{out}"
+        );
+    }
     let o = run(&["install", "--help"]);
     let out = String::from_utf8_lossy(&o.stdout);
     for flag in [
@@ -231,4 +238,51 @@ fn offline_diagnose_names_the_blackhole_of_the_broken_subnet_only() {
         .map(|p| p["subnet_id"].as_str().unwrap())
         .collect();
     assert_eq!(blocked, vec!["subnet-0b"]);
+}
+
+#[test]
+fn an_unknown_profile_is_named_not_a_missing_region() {
+    let home = tempfile::tempdir().unwrap();
+    let aws = home.path().join(".aws");
+    std::fs::create_dir_all(&aws).unwrap();
+    std::fs::write(aws.join("config"), "[profile dev]\nregion = eu-west-1\n").unwrap();
+    let o = bin()
+        .env("HOME", home.path())
+        .args(["--profile", "nosuch", "status"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(e.contains("AWS profile `nosuch` not found"), "{e}");
+    assert!(!e.contains("no AWS Region"), "{e}");
+    assert_eq!(e.trim_end().lines().count(), 1, "{e}");
+}
+
+#[test]
+fn an_unreachable_endpoint_is_words_naming_region_and_endpoint() {
+    let o = bin()
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .args([
+            "--max-attempts",
+            "1",
+            "status",
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            "http://127.0.0.1:9",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert_eq!(e.trim_end().lines().count(), 1, "{e}");
+    assert!(e.contains("refused the connection"), "{e}");
+    assert!(
+        e.contains("Region us-east-1") && e.contains("http://127.0.0.1:9"),
+        "{e}"
+    );
+    for dump in ["DispatchFailure", "ConnectorError", "Some(", "{"] {
+        assert!(!e.contains(dump), "debug dump `{dump}` in: {e}");
+    }
 }

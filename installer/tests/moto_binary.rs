@@ -242,8 +242,43 @@ async fn binary_installs_reports_status_and_runs_against_moto() {
     );
 
     // uninstall leaves nothing of ours.
+    // A typo in --subnet fails like `run --subnet` does, before anything is removed.
+    let o = bin(
+        &server,
+        &["uninstall", "--subnet", "subnet-0nosuch", "--yes"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("no egress-probe installed for subnet subnet-0nosuch in us-east-1"),
+        "{}",
+        text(&o)
+    );
+    let o = bin(&server, &["run", "--subnet", "subnet-0nosuch"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // Without a terminal and without --yes nothing is removed.
     let o = bin(&server, &["uninstall"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("pass --yes"),
+        "{}",
+        text(&o)
+    );
+    let o = bin(&server, &["uninstall", "--yes"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("account 123456789012, Region us-east-1"),
+        "{}",
+        text(&o)
+    );
+    // run in a Region without probes is not a success.
+    let o = bin(&server, &["run"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no egress-probe functions in us-east-1"),
+        "{}",
+        text(&o)
+    );
     let o = bin(&server, &["status"]);
     assert!(
         String::from_utf8_lossy(&o.stdout).contains("No egress-probe functions"),

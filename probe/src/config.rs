@@ -38,6 +38,9 @@ pub mod env {
     pub const SECURITY_GROUP_IDS: &str = "EGRESS_PROBE_SECURITY_GROUP_IDS";
     pub const EXTRA_CA_FILE: &str = "EGRESS_PROBE_EXTRA_CA_FILE";
     pub const RESOLV_CONF: &str = "EGRESS_PROBE_RESOLV_CONF";
+    /// IAM role ARN to assume in the network account (transit gateway, egress VPC,
+    /// firewall), R45.
+    pub const NETWORK_ROLE: &str = "EGRESS_PROBE_NETWORK_ROLE";
     /// Every variable above: the only ones the probe ever echoes.
     pub const ALL: &[&str] = &[
         TARGETS,
@@ -55,6 +58,7 @@ pub mod env {
         SECURITY_GROUP_IDS,
         EXTRA_CA_FILE,
         RESOLV_CONF,
+        NETWORK_ROLE,
     ];
 }
 
@@ -87,6 +91,8 @@ pub struct ProbeConfig {
     pub vpc_id: Option<String>,
     pub security_group_ids: Vec<String>,
     pub checks: CheckSettings,
+    /// `EGRESS_PROBE_NETWORK_ROLE`: role ARN to assume in the network account (R45).
+    pub network_role: Option<String>,
 }
 
 /// The default targets: DNS, TCP 443 and HTTPS to AWS-operated public endpoints that say
@@ -179,7 +185,15 @@ impl ProbeConfig {
             https_proxy: nonempty("HTTPS_PROXY").or_else(|| nonempty("https_proxy")),
             no_proxy: nonempty("NO_PROXY").or_else(|| nonempty("no_proxy")),
         };
+        let network_role = nonempty(env::NETWORK_ROLE);
+        if let Some(arn) = &network_role {
+            crate::snapshot::role_account(arn).map_err(|e| ConfigError {
+                variable: env::NETWORK_ROLE.into(),
+                message: e.to_string(),
+            })?;
+        }
         Ok(Self {
+            network_role,
             default_targets,
             timeouts: Timeouts {
                 dns: ms(env::DNS_TIMEOUT_MS, DEFAULT_DNS_TIMEOUT)?,

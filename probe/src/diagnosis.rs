@@ -4,14 +4,20 @@
 mod bpa;
 mod catalog;
 mod dns;
+mod firewall_policy;
+mod fixes;
 mod function;
 mod index;
+mod lookup;
 mod nacl;
-mod nat;
-mod path;
+mod nat_choice;
 mod reconcile;
 mod routes;
 mod security_groups;
+mod services;
+mod state;
+mod step;
+mod walk;
 
 use crate::model::{
     CheckKind, Confirmation, Finding, NetworkSnapshot, Observation, PathEvaluation, Protocol,
@@ -99,7 +105,7 @@ pub fn diagnose(
         vpc.get_or_insert_with(|| subnet.vpc_id.clone());
         let src = function::source(&ix, subnet, function, &subject.security_group_ids);
         for flow in flows {
-            let (eval, issues) = path::evaluate(&ix, &src, flow);
+            let (eval, issues) = walk::evaluate(&ix, &src, flow);
             let ids = issues.into_iter().map(|i| add(&mut slots, i)).collect();
             evaluated.push(Evaluated {
                 eval,

@@ -173,7 +173,16 @@ impl Probe {
                     attempt_timeout: Some(Duration::from_millis(2000)),
                     ..Default::default()
                 };
-                Clients::new(&crate::aws::load_config(&options).await)
+                let config = crate::aws::load_config(&options).await;
+                let clients = Clients::new(&config);
+                match &self.config.network_role {
+                    // The ARN was checked when the configuration was read.
+                    Some(arn) => match clients.clone().with_network_role(&config, arn).await {
+                        Ok(c) => c,
+                        Err(_) => clients,
+                    },
+                    None => clients,
+                }
             })
             .await
     }
@@ -228,7 +237,12 @@ impl Probe {
                     None,
                 );
             }
-            Ok(Err(e)) => return (unavailable(format!("{e}; {how_to_fix}"), began), None),
+            Ok(Err(e)) => {
+                return (
+                    unavailable(snapshot_failure(&e, region, &how_to_fix), began),
+                    None,
+                );
+            }
             Ok(Ok(s)) => s,
         };
         if snap.subnets.is_empty()
@@ -327,6 +341,28 @@ impl Probe {
     }
 }
 
+/// Why the self-diagnosis could not take its snapshot. Only a failed API call suggests an
+/// interface endpoint; the probe's own function, subnet or VPC not being found is a
+/// configuration or permission matter, said as such.
+fn snapshot_failure(e: &snapshot::SnapshotError, region: &str, how_to_fix: &str) -> String {
+    use snapshot::SnapshotError as E;
+    match e {
+        E::FunctionNotFound(name) => format!(
+            "the probe's own function {name} was not found in {region} (lambda:GetFunctionConfiguration): it was deleted or renamed while running, or the Region setting is wrong; not a network problem"
+        ),
+        E::SubnetNotFound(id) | E::VpcNotFound(id) => format!(
+            "{id} (from EGRESS_PROBE_* settings) was not found in {region}: check the probe's settings, or re-install it"
+        ),
+        E::NotInVpc(name) => format!(
+            "the probe's own function {name} is not attached to a VPC: there is no subnet egress to diagnose"
+        ),
+        E::InvalidNetworkRole { .. } => format!(
+            "{e}: fix EGRESS_PROBE_NETWORK_ROLE; the workload VPC is still evaluated without it"
+        ),
+        E::Api { .. } | E::File { .. } => format!("{e}; {how_to_fix}"),
+    }
+}
+
 fn unavailable(reason: String, began: Instant) -> Analysis {
     Analysis {
         status: AnalysisStatus::Unavailable,
@@ -335,5 +371,34 @@ fn unavailable(reason: String, began: Instant) -> Analysis {
         api_calls: 0,
         duration_ms: began.elapsed().as_secs_f64() * 1000.0,
         performed_by: Some("probe".into()),
+    }
+}
+
+#[cfg(test)]
+mod snapshot_failure_tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_function_does_not_suggest_an_endpoint() {
+        let fix = "create an interface VPC endpoint for com.amazonaws.us-east-1.ec2";
+        let missing = snapshot_failure(
+            &snapshot::SnapshotError::FunctionNotFound("egress-probe-subnet-1".into()),
+            "us-east-1",
+            fix,
+        );
+        assert!(
+            missing.contains("egress-probe-subnet-1 was not found in us-east-1"),
+            "{missing}"
+        );
+        assert!(!missing.contains("endpoint"), "{missing}");
+        let api = snapshot_failure(
+            &snapshot::SnapshotError::Api {
+                call: "ec2:DescribeSubnets".into(),
+                reason: "the connection to the endpoint timed out".into(),
+            },
+            "us-east-1",
+            fix,
+        );
+        assert!(api.contains("interface VPC endpoint"), "{api}");
     }
 }

@@ -1,14 +1,23 @@
 //! The control-plane edge: reads the VPC configuration through aws-sdk-ec2 and
-//! aws-sdk-lambda into a plain `NetworkSnapshot`. The only module with SDK types.
+//! aws-sdk-lambda, and what lies behind it (transit gateways, the egress VPC, VPC peering,
+//! AWS Network Firewall through aws-sdk-networkfirewall), into a plain `NetworkSnapshot`.
+//! The only module with SDK types.
 
 use crate::model::NetworkSnapshot;
 use std::path::Path;
 
 mod classify;
 mod convert;
+mod firewall;
+mod network;
+#[macro_use]
 mod read;
+mod transit;
+mod walk;
 
 pub use classify::{FailureKind, classify};
+pub use network::{NetworkAccess, role_account};
+pub use walk::RunCache;
 
 /// The API calls the reader can make, by the names its gaps use. Each call site uses one of
 /// these constants, and a test checks this list equals `permissions::{DIAGNOSIS,SELF}_ACTIONS`.
@@ -32,6 +41,18 @@ pub mod call {
     pub const DESCRIBE_VPC_ENDPOINTS: &str = "ec2:DescribeVpcEndpoints";
     pub const DESCRIBE_VPCS: &str = "ec2:DescribeVpcs";
     pub const GET_MANAGED_PREFIX_LIST_ENTRIES: &str = "ec2:GetManagedPrefixListEntries";
+    pub const DESCRIBE_TRANSIT_GATEWAYS: &str = "ec2:DescribeTransitGateways";
+    pub const DESCRIBE_TRANSIT_GATEWAY_ATTACHMENTS: &str = "ec2:DescribeTransitGatewayAttachments";
+    pub const DESCRIBE_TRANSIT_GATEWAY_VPC_ATTACHMENTS: &str =
+        "ec2:DescribeTransitGatewayVpcAttachments";
+    pub const SEARCH_TRANSIT_GATEWAY_ROUTES: &str = "ec2:SearchTransitGatewayRoutes";
+    pub const DESCRIBE_VPC_PEERING_CONNECTIONS: &str = "ec2:DescribeVpcPeeringConnections";
+    pub const LIST_FIREWALLS: &str = "network-firewall:ListFirewalls";
+    pub const DESCRIBE_FIREWALL: &str = "network-firewall:DescribeFirewall";
+    pub const DESCRIBE_FIREWALL_POLICY: &str = "network-firewall:DescribeFirewallPolicy";
+    pub const DESCRIBE_RULE_GROUP: &str = "network-firewall:DescribeRuleGroup";
+    /// Assuming the network-account role (R45).
+    pub const ASSUME_ROLE: &str = "sts:AssumeRole";
 }
 
 /// Every call the reader can make (see `call`).
@@ -54,6 +75,16 @@ pub const CALLS: &[&str] = &[
     call::DESCRIBE_VPC_ENDPOINTS,
     call::DESCRIBE_VPCS,
     call::GET_MANAGED_PREFIX_LIST_ENTRIES,
+    call::DESCRIBE_TRANSIT_GATEWAYS,
+    call::DESCRIBE_TRANSIT_GATEWAY_ATTACHMENTS,
+    call::DESCRIBE_TRANSIT_GATEWAY_VPC_ATTACHMENTS,
+    call::SEARCH_TRANSIT_GATEWAY_ROUTES,
+    call::DESCRIBE_VPC_PEERING_CONNECTIONS,
+    call::LIST_FIREWALLS,
+    call::DESCRIBE_FIREWALL,
+    call::DESCRIBE_FIREWALL_POLICY,
+    call::DESCRIBE_RULE_GROUP,
+    call::ASSUME_ROLE,
 ];
 
 /// What to read.
@@ -72,6 +103,9 @@ pub enum Scope {
 pub struct Clients {
     pub ec2: aws_sdk_ec2::Client,
     pub lambda: aws_sdk_lambda::Client,
+    pub networkfirewall: aws_sdk_networkfirewall::Client,
+    /// The network account's clients, when a role to assume there was given (R45).
+    pub network: Option<NetworkAccess>,
 }
 
 impl Clients {
@@ -79,7 +113,22 @@ impl Clients {
         Self {
             ec2: aws_sdk_ec2::Client::new(config),
             lambda: aws_sdk_lambda::Client::new(config),
+            networkfirewall: aws_sdk_networkfirewall::Client::new(config),
+            network: None,
         }
+    }
+
+    /// The same clients plus a role to assume in the network account (R45) for what the
+    /// workload account cannot read: the transit gateway's route tables, the egress VPC,
+    /// its firewall. Nothing is called until a snapshot needs it. A malformed ARN is an
+    /// error naming what to fix.
+    pub async fn with_network_role(
+        mut self,
+        config: &aws_config::SdkConfig,
+        role_arn: &str,
+    ) -> Result<Self, SnapshotError> {
+        self.network = Some(NetworkAccess::new(config, role_arn).await?);
+        Ok(self)
     }
 }
 
@@ -98,37 +147,70 @@ pub enum SnapshotError {
     Api { call: String, reason: String },
     #[error("cannot read snapshot file {path}: {reason}")]
     File { path: String, reason: String },
+    #[error("network role `{arn}`: {reason}")]
+    InvalidNetworkRole { arn: String, reason: String },
 }
 
-/// Takes one snapshot of the VPC behind `scope`.
+/// Takes one snapshot of the VPC behind `scope`, and of what lies behind its transit
+/// gateway (see `take_cached`).
+pub async fn take(clients: &Clients, scope: &Scope) -> Result<NetworkSnapshot, SnapshotError> {
+    take_cached(clients, scope, &RunCache::default()).await
+}
+
+/// Takes one snapshot; answers about shared resources (the transit gateway, its route
+/// tables, the egress VPC, firewalls, peering) are taken from and kept in `cache`, so
+/// several snapshots in one run read them once.
 ///
-/// Calls per VPC (pages count): 13 in the first, concurrent stage (DescribeVpcs — or the
-/// identifying call for `Scope::Vpc` —, DescribeVpcAttribute ×2, DescribeSubnets,
+/// Calls per workload VPC (pages count): 13 in the first, concurrent round (DescribeVpcs —
+/// or the identifying call for `Scope::Vpc` —, DescribeVpcAttribute ×2, DescribeSubnets,
 /// DescribeRouteTables, DescribeNatGateways, DescribeInternetGateways,
 /// DescribeEgressOnlyInternetGateways, DescribeNetworkAcls, DescribeSecurityGroups,
-/// DescribeVpcEndpoints, DescribeVpcBlockPublicAccessOptions, DescribeNetworkInterfaces);
-/// then only when needed: DescribeDhcpOptions (a custom set), DescribeManagedPrefixLists +
+/// DescribeVpcEndpoints, DescribeVpcBlockPublicAccessOptions, DescribeNetworkInterfaces)
+/// and, with a network role, sts:AssumeRole (1); then only when needed: its transit
+/// gateway attachments when a route names a tgw- (DescribeTransitGatewayAttachments and
+/// DescribeTransitGatewayVpcAttachments, 2), DescribeDhcpOptions (a custom set), DescribeManagedPrefixLists +
 /// one GetManagedPrefixListEntries per referenced list, DescribeVpcBlockPublicAccessExclusions
-/// (BPA on), DescribeAvailabilityZones (a subnet without AZ ID). `Scope::Subnets` adds one
-/// identifying DescribeSubnets; `Scope::Function` adds GetFunctionConfiguration and one
-/// DescribeSubnets to derive the VPC.
+/// (BPA on), DescribeAvailabilityZones (a subnet without AZ ID), DescribeVpcPeeringConnections
+/// (routes name a pcx-), ListFirewalls (routes name an appliance endpoint).
+/// Per transit gateway hop: DescribeTransitGateways, SearchTransitGatewayRoutes on the
+/// associated table (1 per 1000 routes), the attachment the internet-bound routes lead to
+/// (DescribeTransitGatewayAttachments + DescribeTransitGatewayVpcAttachments by ID), and
+/// SearchTransitGatewayRoutes on the table associated with it (the return path); the VPC
+/// behind it is read like the workload VPC but without Lambda ENIs and BPA (11).
+/// Per firewall: ListFirewalls (by VPC), DescribeFirewall, DescribeFirewallPolicy, and one
+/// DescribeRuleGroup per referenced group. `Scope::Subnets` adds one identifying
+/// DescribeSubnets; `Scope::Function` adds GetFunctionConfiguration and one DescribeSubnets
+/// to derive the VPC. `api_calls` counts them all; `api_stages` counts sequential rounds.
 ///
 /// Errors only when the subject is missing or the identifying call fails; any later
-/// failure is a `SnapshotGap` and the snapshot is returned (partial analysis).
-pub async fn take(clients: &Clients, scope: &Scope) -> Result<NetworkSnapshot, SnapshotError> {
+/// failure is a `SnapshotGap` (with the account, when it was another's) and the snapshot
+/// is returned (partial analysis).
+pub async fn take_cached(
+    clients: &Clients,
+    scope: &Scope,
+    cache: &RunCache,
+) -> Result<NetworkSnapshot, SnapshotError> {
     let r = read::Reader::new(clients);
     let mut snap = NetworkSnapshot {
         region: clients.ec2.config().region().map(|r| r.to_string()),
         taken_at: now_rfc3339(),
         ..NetworkSnapshot::default()
     };
+    let mut workloads: Vec<walk::Workload> = Vec::new();
+    let mut stages = 0;
     match scope {
         Scope::Vpc(id) => {
             let vpc = read::identify_vpc(&r, id).await?;
-            read::read_vpc(&r, id, Some(vpc), &read::EniScope::default(), &mut snap).await;
+            workloads.push(walk::Workload {
+                vpc_id: id.clone(),
+                known: Some(vpc),
+                enis: read::EniScope::default(),
+            });
+            stages += 1;
         }
         Scope::Subnets(ids) => {
             let subnets = read::identify_subnets(&r, ids).await?;
+            stages += 1;
             for vpc_id in vpcs_of(&subnets) {
                 let enis = read::EniScope {
                     subnet_ids: subnets
@@ -138,11 +220,16 @@ pub async fn take(clients: &Clients, scope: &Scope) -> Result<NetworkSnapshot, S
                         .collect(),
                     group_ids: Vec::new(),
                 };
-                read::read_vpc(&r, &vpc_id, None, &enis, &mut snap).await;
+                workloads.push(walk::Workload {
+                    vpc_id,
+                    known: None,
+                    enis,
+                });
             }
         }
         Scope::Function(name) => {
             let out = read::identify_function(&r, name).await?;
+            stages += 1;
             let mut function = convert::function(name, &out);
             let api_vpc_id = out
                 .vpc_config()
@@ -150,6 +237,7 @@ pub async fn take(clients: &Clients, scope: &Scope) -> Result<NetworkSnapshot, S
                 .filter(|v| !v.is_empty())
                 .map(str::to_string);
             if function.in_vpc() {
+                stages += 1;
                 match read::subnets_by_id(&r, &function.subnet_ids).await {
                     Ok(subnets) => {
                         for id in &function.subnet_ids {
@@ -180,7 +268,11 @@ pub async fn take(clients: &Clients, scope: &Scope) -> Result<NetworkSnapshot, S
                         };
                         snap.functions.push(function);
                         for vpc_id in vpcs {
-                            read::read_vpc(&r, &vpc_id, None, &enis, &mut snap).await;
+                            workloads.push(walk::Workload {
+                                vpc_id,
+                                known: None,
+                                enis: enis.clone(),
+                            });
                         }
                     }
                     Err((gap, _)) => {
@@ -194,7 +286,11 @@ pub async fn take(clients: &Clients, scope: &Scope) -> Result<NetworkSnapshot, S
             }
         }
     }
+    if !workloads.is_empty() {
+        stages += walk::run(&r, clients, cache, workloads, &mut snap).await;
+    }
     snap.api_calls = r.calls();
+    snap.api_stages = stages;
     Ok(snap)
 }
 
@@ -243,7 +339,9 @@ pub fn load(path: &Path) -> Result<NetworkSnapshot, SnapshotError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::permissions::{DIAGNOSIS_ACTIONS, SELF_ACTIONS};
+    use crate::permissions::{
+        DIAGNOSIS_ACTIONS, NETWORK_ACTIONS, NETWORK_ROLE_ACTIONS, SELF_ACTIONS,
+    };
 
     #[test]
     fn calls_equal_the_permission_lists() {
@@ -255,10 +353,25 @@ mod tests {
         let mut allowed: Vec<&str> = DIAGNOSIS_ACTIONS
             .iter()
             .chain(SELF_ACTIONS)
+            .chain(NETWORK_ROLE_ACTIONS)
             .copied()
             .collect();
         allowed.sort_unstable();
         assert_eq!(calls, allowed);
+        // The network-account role needs a subset: what is read there.
+        for a in NETWORK_ACTIONS {
+            assert!(calls.contains(a), "{a} is not a call of the reader");
+        }
+        for a in [
+            call::SEARCH_TRANSIT_GATEWAY_ROUTES,
+            call::DESCRIBE_FIREWALL,
+            call::DESCRIBE_ROUTE_TABLES,
+        ] {
+            assert!(
+                NETWORK_ACTIONS.contains(&a),
+                "{a} missing from NETWORK_ACTIONS"
+            );
+        }
     }
 
     #[test]

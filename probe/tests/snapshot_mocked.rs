@@ -80,9 +80,20 @@ impl Mock {
             .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
             .http_client(self.clone())
             .build();
+        let networkfirewall = aws_sdk_networkfirewall::Config::builder()
+            .behavior_version(aws_sdk_networkfirewall::config::BehaviorVersion::latest())
+            .region(aws_sdk_networkfirewall::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_networkfirewall::config::Credentials::new(
+                "k", "s", None, None, "mock",
+            ))
+            .retry_config(aws_sdk_networkfirewall::config::retry::RetryConfig::disabled())
+            .http_client(self.clone())
+            .build();
         Clients {
             ec2: aws_sdk_ec2::Client::from_conf(ec2),
             lambda: aws_sdk_lambda::Client::from_conf(lambda),
+            networkfirewall: aws_sdk_networkfirewall::Client::from_conf(networkfirewall),
+            network: None,
         }
     }
 }

@@ -12,7 +12,9 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use egress_probe::permissions::{DIAGNOSIS_ACTIONS, SELF_ACTIONS};
+use egress_probe::permissions::{
+    DIAGNOSIS_ACTIONS, NETWORK_ACTIONS, NETWORK_ROLE_ACTIONS, SELF_ACTIONS,
+};
 use serde_norway::Value;
 
 /// Environment variables the probe reads (issue 6, the probe's configuration contract).
@@ -23,6 +25,7 @@ const PROBE_ENV_VARS: &[&str] = &[
     "EGRESS_PROBE_SUBNET_ID",
     "EGRESS_PROBE_AZ",
     "EGRESS_PROBE_VPC_ID",
+    "EGRESS_PROBE_NETWORK_ROLE",
 ];
 
 /// EMF metric names the probe writes (report contract).
@@ -86,6 +89,30 @@ fn literal_strings(v: &Value, what: &str) -> Vec<String> {
 struct Statement {
     actions: Vec<String>,
     resources: Vec<String>,
+    /// The condition of a policy given as `!If [Condition, policy, !Ref AWS::NoValue]`.
+    condition: Option<String>,
+}
+
+/// A policy entry: a plain policy, or `!If [Condition, policy, !Ref AWS::NoValue]` (the
+/// only conditional form accepted: the policy is there or not at all).
+fn unconditional(policy: &Value) -> (Option<String>, &Value) {
+    match policy {
+        Value::Tagged(t) if t.tag == "If" => {
+            let Value::Sequence(parts) = &t.value else {
+                panic!("!If policy must be a list: {policy:?}");
+            };
+            assert_eq!(parts.len(), 3, "!If policy needs 3 parts: {policy:?}");
+            let condition = parts[0].as_str().expect("!If condition name").to_owned();
+            match &parts[2] {
+                Value::Tagged(r) if r.tag == "Ref" && r.value.as_str() == Some("AWS::NoValue") => {}
+                other => panic!(
+                    "the else branch of a conditional policy must be AWS::NoValue, found {other:?}"
+                ),
+            }
+            (Some(condition), &parts[1])
+        }
+        plain => (None, plain),
+    }
 }
 
 fn policy_statements(role: &Value) -> Vec<Statement> {
@@ -95,6 +122,7 @@ fn policy_statements(role: &Value) -> Vec<Statement> {
     };
     let mut out = Vec::new();
     for policy in policies {
+        let (condition, policy) = unconditional(policy);
         let statements = policy
             .get("PolicyDocument")
             .and_then(|d| d.get("Statement"))
@@ -113,6 +141,7 @@ fn policy_statements(role: &Value) -> Vec<Statement> {
             out.push(Statement {
                 actions: literal_strings(st.get("Action").expect("Action"), "Action"),
                 resources: literal_strings(st.get("Resource").expect("Resource"), "Resource"),
+                condition: condition.clone(),
             });
         }
     }
@@ -147,9 +176,46 @@ fn role_actions_equal_the_code_lists() {
     let code: BTreeSet<String> = DIAGNOSIS_ACTIONS
         .iter()
         .chain(SELF_ACTIONS)
+        .chain(NETWORK_ROLE_ACTIONS)
         .map(|s| (*s).to_owned())
         .collect();
     assert_eq!(granted, code, "{}", set_diff_message(&granted, &code));
+}
+
+/// The read-only actions the reader's calls use (issue 10 added the transit gateway
+/// route search and the Network Firewall reads to EC2's Describe/Get).
+fn is_read_only(action: &str) -> bool {
+    action.starts_with("ec2:Describe")
+        || action.starts_with("ec2:Get")
+        || action == "ec2:SearchTransitGatewayRoutes"
+        || action.starts_with("network-firewall:Describe")
+        || action.starts_with("network-firewall:List")
+}
+
+#[test]
+fn network_role_is_assumed_only_when_given_and_only_that_role() {
+    let t = template();
+    let statements = policy_statements(resource(&t, "ProbeRole"));
+    let assume: Vec<&Statement> = statements
+        .iter()
+        .filter(|st| {
+            st.actions
+                .iter()
+                .any(|a| NETWORK_ROLE_ACTIONS.contains(&a.as_str()))
+        })
+        .collect();
+    assert_eq!(assume.len(), 1, "one statement assumes the network role");
+    let st = assume[0];
+    assert_eq!(st.actions, NETWORK_ROLE_ACTIONS);
+    assert_eq!(st.resources, vec!["${NetworkRoleArn}".to_owned()]);
+    assert_eq!(st.condition.as_deref(), Some("HasNetworkRole"));
+    // Every other statement is unconditional.
+    assert!(
+        statements
+            .iter()
+            .filter(|s| !std::ptr::eq(*s, st))
+            .all(|s| s.condition.is_none())
+    );
 }
 
 #[test]
@@ -185,12 +251,16 @@ fn describes_on_star_and_self_actions_on_this_function_only() {
                 [function_arn.clone(), format!("{function_arn}:*")].into();
             let got: BTreeSet<String> = st.resources.iter().cloned().collect();
             assert_eq!(got, expected, "self actions must be scoped to the function");
+        } else if st
+            .actions
+            .iter()
+            .any(|a| NETWORK_ROLE_ACTIONS.contains(&a.as_str()))
+        {
+            // Checked by network_role_is_assumed_only_when_given_and_only_that_role.
+            assert!(!st.resources.iter().any(|r| r == "*"), "AssumeRole on *");
         } else {
             for a in &st.actions {
-                assert!(
-                    a.starts_with("ec2:Describe") || a.starts_with("ec2:Get"),
-                    "non read-only action {a}"
-                );
+                assert!(is_read_only(a), "non read-only action {a}");
             }
             assert_eq!(st.resources, vec!["*".to_owned()]);
         }
@@ -397,7 +467,53 @@ fn docs_role_policy_for_cargo_lambda_lists_the_same_actions() {
     let code: BTreeSet<String> = DIAGNOSIS_ACTIONS
         .iter()
         .chain(SELF_ACTIONS)
+        .chain(NETWORK_ROLE_ACTIONS)
         .map(|s| (*s).to_owned())
         .collect();
     assert_eq!(granted, code, "{}", set_diff_message(&granted, &code));
+}
+
+/// The first ```json block after `marker` in docs/deploy.md.
+fn docs_json_after(marker: &str) -> serde_json::Value {
+    let doc = std::fs::read_to_string(workspace_file("docs/deploy.md")).unwrap();
+    let after_marker = doc
+        .split_once(marker)
+        .unwrap_or_else(|| panic!("docs/deploy.md lost its {marker} marker"))
+        .1;
+    let block = after_marker
+        .split_once("```json")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .expect("no ```json block after the marker")
+        .0;
+    serde_json::from_str(block).unwrap()
+}
+
+#[test]
+fn docs_network_role_policy_and_trust() {
+    // R45: the role in the network account reads exactly NETWORK_ACTIONS, on "*", and
+    // trusts the workload account's probe role (or installer user) to assume it.
+    let policy = docs_json_after("<!-- network-role-policy -->");
+    let mut granted = BTreeSet::new();
+    for st in policy["Statement"].as_array().expect("Statement list") {
+        assert_eq!(st["Effect"], "Allow");
+        assert_eq!(st["Resource"], "*");
+        for a in st["Action"].as_array().expect("Action list") {
+            let a = a.as_str().unwrap();
+            assert!(is_read_only(a), "non read-only action {a}");
+            granted.insert(a.to_owned());
+        }
+    }
+    let code: BTreeSet<String> = NETWORK_ACTIONS.iter().map(|s| (*s).to_owned()).collect();
+    assert_eq!(granted, code, "{}", set_diff_message(&granted, &code));
+
+    let trust = docs_json_after("<!-- network-role-trust -->");
+    let st = &trust["Statement"][0];
+    assert_eq!(st["Effect"], "Allow");
+    assert_eq!(st["Action"], "sts:AssumeRole");
+    assert!(
+        st["Principal"]["AWS"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("arn:aws:iam::WORKLOAD_ACCOUNT_ID:")),
+        "trust names the workload account's principal: {st}"
+    );
 }

@@ -51,7 +51,7 @@ async fn once(
         out.json["probes"].as_array().map(|a| a.len()),
         Some(subnets)
     );
-    let un = egress_probe(config, &["uninstall"])
+    let un = egress_probe(config, &["uninstall", "--yes"])
         .await
         .expect("uninstall");
     assert_eq!(un.code, 0, "{}", un.stdout);

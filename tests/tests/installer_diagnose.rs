@@ -1,20 +1,23 @@
 //! `egress-probe diagnose` on moto-built topologies: a subnet that routes 0.0.0.0/0 to an
 //! internet gateway (a Lambda ENI has no public IP, R9/R10) vs one behind a NAT gateway;
-//! the snapshot saved with `--save-snapshot` gives the same answer offline.
-//!
-//! Needs the snapshot reader (`egress_probe::snapshot::take`, another branch); until it
-//! is merged these tests are ignored. Run with `--ignored` after the merge.
+//! the snapshot saved with `--save-snapshot` gives the same answer offline; `install`
+//! leaves the public subnets out with the same engine's reason.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
 mod installer_common;
 
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 use egress_probe_e2e::moto::MotoServer;
-use installer_common::egress_probe;
+use egress_probe_installer::artifact::Arch;
+use installer_common::{egress_probe, write_zip};
 
 struct Lab {
+    vpc_id: String,
+    /// The NAT gateway's own subnet (0.0.0.0/0 to the internet gateway).
+    public: String,
     igw_subnet: String,
     nat_subnet: String,
+    nat_id: String,
 }
 
 async fn lab(config: &aws_config::SdkConfig) -> Lab {
@@ -119,10 +122,13 @@ async fn lab(config: &aws_config::SdkConfig) -> Lab {
     };
     table(public.clone(), Some(igw_id.clone()), None).await;
     table(igw_subnet.clone(), Some(igw_id), None).await;
-    table(nat_subnet.clone(), None, Some(nat_id)).await;
+    table(nat_subnet.clone(), None, Some(nat_id.clone())).await;
     Lab {
+        vpc_id,
+        public,
         igw_subnet,
         nat_subnet,
+        nat_id,
     }
 }
 
@@ -204,4 +210,80 @@ async fn diagnose_names_the_igw_route_and_passes_the_nat_subnet() {
         .map(|f| f["code"].as_str().unwrap())
         .collect();
     assert_eq!(offline_codes, codes);
+}
+
+/// `install --vpc` leaves out the subnets where a Lambda function can never reach the
+/// internet (R9: 0.0.0.0/0 to an internet gateway, the NAT gateway's own subnet among
+/// them), with the diagnosis engine's reason; a subnet named with `--subnet` is kept, with
+/// a note that its probe will fail.
+#[tokio::test]
+async fn install_leaves_public_subnets_out_and_says_why() {
+    let server = MotoServer::start().unwrap();
+    let config = server.sdk_config().await;
+    let lab = lab(&config).await;
+    let dir = tempfile::tempdir().unwrap();
+    let zip = write_zip(dir.path(), "b.zip", Arch::Arm64, "x");
+    let zip = zip.to_str().unwrap();
+
+    let out = egress_probe(
+        &config,
+        &["install", "--vpc", &lab.vpc_id, "--zip", zip, "--dry-run"],
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let planned: Vec<&str> = out.json["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["subnet_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(planned, vec![lab.nat_subnet.as_str()], "{:#}", out.json);
+    let skipped = out.json["skipped"].as_array().unwrap();
+    let reason = |subnet: &str| {
+        skipped
+            .iter()
+            .find(|k| k["subnet_id"] == subnet)
+            .and_then(|k| k["reason"].as_str())
+            .unwrap_or_else(|| panic!("{subnet} not skipped: {:#}", out.json))
+            .to_string()
+    };
+    let igw = reason(&lab.igw_subnet);
+    assert!(
+        igw.contains("public subnet") && igw.contains("(R9)"),
+        "{igw}"
+    );
+    let nat_own = reason(&lab.public);
+    assert!(
+        nat_own.contains(&format!("NAT gateway {}", lab.nat_id)),
+        "{nat_own}"
+    );
+    assert_eq!(skipped.len(), 2);
+
+    // Named explicitly: placed, with a note that says why it will fail.
+    let out = egress_probe(
+        &config,
+        &[
+            "install",
+            "--subnet",
+            &lab.igw_subnet,
+            "--zip",
+            zip,
+            "--dry-run",
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert_eq!(out.json["probes"][0]["subnet_id"], lab.igw_subnet.as_str());
+    assert!(out.json["skipped"].as_array().unwrap().is_empty());
+    assert!(
+        out.json["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("will fail")),
+        "{:#}",
+        out.json
+    );
 }

@@ -261,7 +261,34 @@ async fn install_update_prune_uninstall_lifecycle() {
             .contains(&format!("egress-probe-{gone}"))
     );
 
-    // 5. Re-install without --schedule: the managed rules go, the functions stay.
+    // 5. Re-install without --schedule and --target: both are kept, nothing changes.
+    let rules_before = rule_names(&config).await;
+    let out = egress_probe(
+        &config,
+        &["install", "--vpc", &topo.vpc_id, "--zip", zip_x86],
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert_eq!(actions(&out.json, "schedule_change"), vec!["unchanged"; 4]);
+    assert_eq!(actions(&out.json, "function_change"), vec!["unchanged"; 4]);
+    for p in out.json["probes"].as_array().unwrap() {
+        assert_eq!(p["settings"]["schedule"], "rate(5 minutes)");
+        assert_eq!(
+            p["settings"]["targets"],
+            serde_json::json!(["tcp://192.0.2.10:443"])
+        );
+    }
+    assert!(
+        out.json["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("kept from the installed probes"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(rule_names(&config).await, rules_before);
+    // Removing the schedule is explicit: --no-schedule; the functions stay.
     let out = egress_probe(
         &config,
         &[
@@ -270,8 +297,7 @@ async fn install_update_prune_uninstall_lifecycle() {
             &topo.vpc_id,
             "--zip",
             zip_x86,
-            "--target",
-            "tcp://192.0.2.10:443",
+            "--no-schedule",
         ],
     )
     .await
@@ -279,6 +305,7 @@ async fn install_update_prune_uninstall_lifecycle() {
     assert_eq!(out.code, 0, "{}", out.stdout);
     assert_eq!(actions(&out.json, "schedule_change"), vec!["remove"; 4]);
     assert!(rule_names(&config).await.is_empty());
+    assert_eq!(function_names(&config).await.len(), 4);
 
     // 6. Untagged look-alikes: a function, a rule, a security group and a role.
     iam.create_role()
@@ -343,8 +370,20 @@ async fn install_update_prune_uninstall_lifecycle() {
         "dry run removed something: {after_dry:?}"
     );
 
-    let out = egress_probe(&config, &["uninstall"]).await.unwrap();
+    // Without a terminal to ask on, uninstall needs --yes; it names account and Region.
+    let e = egress_probe(&config, &["uninstall"]).await.unwrap_err();
+    let e = format!("{e:#}");
+    assert!(
+        e.contains("--yes") && e.contains("account 123456789012") && e.contains("us-east-1"),
+        "{e}"
+    );
+    assert_eq!(function_names(&config).await.len(), 5, "nothing removed");
+
+    let out = egress_probe(&config, &["uninstall", "--yes"])
+        .await
+        .unwrap();
     assert_eq!(out.code, 0, "{}", out.stdout);
+    assert_eq!(out.json["account"], "123456789012");
     let removed: Vec<(String, String)> = out.json["removals"]
         .as_array()
         .unwrap()
@@ -696,4 +735,167 @@ async fn bad_input_is_refused_before_anything_changes() {
         Some(egress_probe_installer::artifact::code_sha256(b"not ours").as_str())
     );
     assert!(c.vpc_config().is_none_or(|v| v.subnet_ids().is_empty()));
+}
+
+/// Settings the user does not repeat are kept, and a probe added later takes the ones the
+/// installed probes share; changing one setting changes only that one.
+#[tokio::test]
+async fn rerun_keeps_settings_and_new_probes_take_the_shared_ones() {
+    let server = MotoServer::start().unwrap();
+    let config = server.sdk_config().await;
+    let topo = build_vpc(&config, 2, AZS).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let zip = write_zip(dir.path(), "b.zip", Arch::Arm64, "x");
+    let zip = zip.to_str().unwrap();
+    let (s0, s1) = (&topo.subnets[0].0, &topo.subnets[1].0);
+    let out = egress_probe(
+        &config,
+        &[
+            "install",
+            "--subnet",
+            s0,
+            "--zip",
+            zip,
+            "--schedule",
+            "rate(10 minutes)",
+            "--target",
+            "tcp://192.0.2.10:443",
+            "--diagnose",
+            "always",
+            "--metric-namespace",
+            "Custom",
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.code, 0, "{}", out.stdout);
+
+    let out = egress_probe(&config, &["install", "--vpc", &topo.vpc_id, "--zip", zip])
+        .await
+        .unwrap();
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let by_subnet = |json: &Value, s: &str| {
+        json["probes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["subnet_id"] == s)
+            .cloned()
+            .unwrap()
+    };
+    let old = by_subnet(&out.json, s0);
+    assert_eq!(old["function_change"]["action"], "unchanged", "{old:#}");
+    assert_eq!(old["schedule_change"]["action"], "unchanged", "{old:#}");
+    let new = by_subnet(&out.json, s1);
+    assert_eq!(new["function_change"]["action"], "create");
+    assert_eq!(
+        new["schedule_change"],
+        serde_json::json!({"action": "create", "expression": "rate(10 minutes)"})
+    );
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    let env = |name: String| {
+        let lambda = lambda.clone();
+        async move {
+            lambda
+                .get_function_configuration()
+                .function_name(name)
+                .send()
+                .await
+                .unwrap()
+                .environment()
+                .unwrap()
+                .variables()
+                .unwrap()
+                .clone()
+        }
+    };
+    let e1 = env(format!("egress-probe-{s1}")).await;
+    assert_eq!(e1["EGRESS_PROBE_TARGETS"], "tcp://192.0.2.10:443");
+    assert_eq!(e1["EGRESS_PROBE_DIAGNOSE"], "always");
+    assert_eq!(e1["EGRESS_PROBE_METRIC_NAMESPACE"], "Custom");
+
+    // One explicit change (the on-failure spelling is accepted): only the environment
+    // moves; schedule and targets stay.
+    let out = egress_probe(
+        &config,
+        &[
+            "install",
+            "--vpc",
+            &topo.vpc_id,
+            "--zip",
+            zip,
+            "--diagnose",
+            "on-failure",
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert_eq!(actions(&out.json, "schedule_change"), vec!["unchanged"; 2]);
+    for p in out.json["probes"].as_array().unwrap() {
+        assert_eq!(
+            p["function_change"]["configuration"],
+            serde_json::json!(["environment"])
+        );
+        assert_eq!(p["settings"]["diagnose"], "on_failure");
+        assert_eq!(p["settings"]["schedule"], "rate(10 minutes)");
+    }
+    let e0 = env(format!("egress-probe-{s0}")).await;
+    assert_eq!(e0["EGRESS_PROBE_DIAGNOSE"], "on_failure");
+    assert_eq!(e0["EGRESS_PROBE_TARGETS"], "tcp://192.0.2.10:443");
+    assert_eq!(e0["EGRESS_PROBE_METRIC_NAMESPACE"], "Custom");
+
+    // status: targets as an array, the version said in words; no "(new)" anywhere.
+    let out = egress_probe(&config, &["status"]).await.unwrap();
+    assert_eq!(
+        out.json["probes"][0]["targets"],
+        serde_json::json!(["tcp://192.0.2.10:443"])
+    );
+    assert!(out.json["probes"][0]["published_version"].is_null());
+}
+
+/// A dry run that would create the role and the group says so with nulls and words, never
+/// a placeholder ID.
+#[tokio::test]
+async fn a_dry_run_never_shows_placeholder_ids() {
+    let server = MotoServer::start().unwrap();
+    let config = server.sdk_config().await;
+    let topo = build_vpc(&config, 1, AZS).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let zip = write_zip(dir.path(), "b.zip", Arch::Arm64, "x");
+    let args = [
+        "install",
+        "--vpc",
+        topo.vpc_id.as_str(),
+        "--zip",
+        zip.to_str().unwrap(),
+        "--dry-run",
+    ];
+    let out = egress_probe(&config, &args).await.unwrap();
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(out.json["role"]["arn"].is_null(), "{:#}", out.json);
+    assert_eq!(
+        out.json["security_groups"][0]["group_ids"],
+        serde_json::json!([])
+    );
+    assert_eq!(out.json["account"], "123456789012");
+    assert!(!out.stdout.contains("(new)"), "{}", out.stdout);
+    // The same in text.
+    let cli = <egress_probe_installer::cli::Cli as clap::Parser>::try_parse_from(
+        ["egress-probe"].into_iter().chain(args),
+    )
+    .unwrap();
+    let text = egress_probe_installer::run_with_config(cli, Some(config.clone()))
+        .await
+        .unwrap()
+        .stdout;
+    assert!(!text.contains("(new)"), "{text}");
+    assert!(
+        text.contains("account 123456789012, Region us-east-1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("role egress-probe-execution-us-east-1: create"),
+        "{text}"
+    );
 }

@@ -5,13 +5,14 @@
 use crate::cli::{DiagnoseArgs, Lang};
 use crate::output::{self, Render};
 use crate::target;
-use crate::{Ctx, Outcome, outcome};
-use anyhow::{Context, Result, bail};
+use crate::{Ctx, Outcome, exit, outcome};
+use anyhow::{Context, Result, anyhow, bail};
 use egress_probe::diagnosis::{self, Flow, Subject};
 use egress_probe::model::{
-    Finding, NetworkSnapshot, PathEvaluation, PathVerdict, Protocol, Severity, SnapshotGap, Target,
+    Finding, GapKind, NetworkSnapshot, PathEvaluation, PathVerdict, Protocol, Severity,
+    SnapshotGap, Target,
 };
-use egress_probe::snapshot::{self, Scope};
+use egress_probe::snapshot::{self, Scope, SnapshotError};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -38,6 +39,25 @@ impl DiagnoseResult {
     pub fn broken(&self) -> bool {
         self.findings.iter().any(|f| f.severity == Severity::Error)
             || self.paths.iter().any(|p| p.verdict == PathVerdict::Blocked)
+    }
+
+    /// Calls that were denied, throttled, unreachable or failed: the analysis lacks data
+    /// it needs. (A call the endpoint does not implement, such as Block Public Access
+    /// outside AWS, is a note, not a failure to analyse.)
+    pub fn incomplete(&self) -> bool {
+        self.gaps.iter().any(|g| g.kind != GapKind::Unsupported)
+    }
+
+    /// 1 when something is broken; 2 when nothing broken was found but the analysis lacks
+    /// data (denied or failed calls); 0 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        if self.broken() {
+            exit::FAILURES
+        } else if self.incomplete() {
+            exit::ERROR
+        } else {
+            exit::OK
+        }
     }
 }
 
@@ -74,7 +94,9 @@ impl Render for DiagnoseResult {
                 s.push_str(&output::path(p));
             }
         }
-        if self.findings.is_empty() {
+        if self.findings.is_empty() && self.incomplete() {
+            s.push_str("\nNo findings in what could be read, but the analysis is incomplete: the calls listed as gaps were denied or failed (give the caller those permissions, or retry).\n");
+        } else if self.findings.is_empty() {
             s.push_str("\nNo findings: the configuration allows every evaluated path.\n");
         } else {
             s.push_str(match lang {
@@ -115,7 +137,12 @@ pub async fn run(ctx: &mut Ctx, args: &DiagnoseArgs) -> Result<Outcome> {
                 bail!("nothing to diagnose: pass --function, --subnet, --vpc or --snapshot FILE");
             };
             let clients = ctx.clients().await?;
-            let snap = snapshot::take(&clients.snapshot_clients(), &scope).await?;
+            let snap_clients = clients
+                .snapshot_clients_with(args.network_role.as_deref())
+                .await?;
+            let snap = snapshot::take(&snap_clients, &scope)
+                .await
+                .map_err(|e| snapshot_error(e, &clients.region))?;
             let saved = match &args.save_snapshot {
                 Some(p) => {
                     snapshot::save(&snap, p)?;
@@ -141,8 +168,28 @@ pub async fn run(ctx: &mut Ctx, args: &DiagnoseArgs) -> Result<Outcome> {
         paths: d.paths,
         gaps: snapshot.gaps.clone(),
     };
-    let code = if result.broken() { 1 } else { 0 };
+    let code = result.exit_code();
     Ok(outcome(ctx, &result, code))
+}
+
+/// A snapshot that could not be taken, in words that name the Region searched.
+pub fn snapshot_error(e: SnapshotError, region: &str) -> anyhow::Error {
+    match e {
+        SnapshotError::FunctionNotFound(name) => anyhow!(
+            "function {name} not found in {region}: check the name, or pass --region for its Region"
+        ),
+        SnapshotError::SubnetNotFound(id) => anyhow!(
+            "subnet {id} not found in {region}: check the ID, or pass --region for its Region"
+        ),
+        SnapshotError::VpcNotFound(id) => {
+            anyhow!("VPC {id} not found in {region}: check the ID, or pass --region for its Region")
+        }
+        SnapshotError::NotInVpc(name) => {
+            anyhow!("function {name} is not attached to a VPC: its egress does not go through one")
+        }
+        SnapshotError::Api { call, reason } => anyhow!("{call} failed in {region}: {reason}"),
+        other => anyhow!("{other}"),
+    }
 }
 
 /// Whose egress: the function's subnets and groups, the given subnets, or a VPC's subnets.

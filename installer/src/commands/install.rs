@@ -5,16 +5,19 @@
 
 use crate::artifact::{self, Artifact};
 use crate::aws::{self, Clients, api_error, code};
-use crate::cli::{InstallArgs, Lang};
+use crate::cli::{DiagnoseArg, InstallArgs, Lang};
 use crate::output::Render;
 use crate::plan::{
     self, ExistingFunction, FunctionChange, FunctionSpec, ProbeSettings, ScheduleChange, SubnetInfo,
 };
-use crate::progress::Progress;
-use crate::{Ctx, Outcome, outcome};
+use crate::progress::{Journal, Progress};
+use crate::{Ctx, Outcome, exit, outcome};
 use anyhow::{Context, Result, anyhow, bail};
 use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, Runtime, VpcConfig};
 use aws_smithy_types::Blob;
+use egress_probe::diagnosis::{self, Flow, Subject};
+use egress_probe::model::{NetworkSnapshot, Protocol};
+use egress_probe::snapshot::{self, Scope};
 use serde::Serialize;
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -36,8 +39,8 @@ pub enum RoleAction {
 #[derive(Debug, Clone, Serialize)]
 pub struct RoleStep {
     pub name: String,
-    /// Known once it exists (`(new)` in a dry run).
-    pub arn: String,
+    /// Known once it exists (null in a dry run that would create it).
+    pub arn: Option<String>,
     #[serde(flatten)]
     pub action: RoleAction,
     pub status: StepStatus,
@@ -55,6 +58,7 @@ pub enum SgAction {
 #[derive(Debug, Clone, Serialize)]
 pub struct SgStep {
     pub vpc_id: String,
+    /// Empty until a group to create exists.
     pub group_ids: Vec<String>,
     #[serde(flatten)]
     pub action: SgAction,
@@ -94,7 +98,38 @@ pub struct ProbeStep {
     pub function: String,
     pub function_change: FunctionChange,
     pub schedule_change: ScheduleChange,
+    /// The settings the probe ends up with (given, kept from the installed probe, or
+    /// defaults).
+    pub settings: SettingsView,
     pub status: StepStatus,
+}
+
+/// A probe's settings as the result shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SettingsView {
+    pub schedule: Option<String>,
+    /// Empty: the probe's built-in targets.
+    pub targets: Vec<String>,
+    pub diagnose: String,
+    pub metric_namespace: String,
+}
+
+impl From<&ProbeSettings> for SettingsView {
+    fn from(s: &ProbeSettings) -> Self {
+        Self {
+            schedule: s.schedule.clone(),
+            targets: s.targets.clone(),
+            diagnose: s.diagnose.clone(),
+            metric_namespace: s.metric_namespace.clone(),
+        }
+    }
+}
+
+/// A subnet of the selection where no probe was placed, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedSubnet {
+    pub subnet_id: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -118,11 +153,17 @@ pub struct ZipInfo {
 pub struct InstallResult {
     pub dry_run: bool,
     pub region: String,
+    /// The account of the credentials (STS GetCallerIdentity).
+    pub account: String,
     pub zip: ZipInfo,
     pub role: RoleStep,
     pub security_groups: Vec<SgStep>,
     pub probes: Vec<ProbeStep>,
     pub pruned: Vec<PruneStep>,
+    /// Subnets of the selection left out (public subnets, R9).
+    pub skipped: Vec<SkippedSubnet>,
+    /// What the user should know: settings kept, subnets that will not work.
+    pub notes: Vec<String>,
 }
 
 impl InstallResult {
@@ -202,8 +243,13 @@ impl Render for InstallResult {
         };
         let _ = writeln!(
             s,
-            "{head} in {}: zip {} ({}, {})",
-            self.region, self.zip.path, self.zip.architecture, self.zip.code_sha256
+            "{head} in account {}, Region {}",
+            self.account, self.region
+        );
+        let _ = writeln!(
+            s,
+            "zip {} ({}, {})",
+            self.zip.path, self.zip.architecture, self.zip.code_sha256
         );
         let role_action = match self.role.action {
             RoleAction::Given => "given",
@@ -211,11 +257,16 @@ impl Render for InstallResult {
             RoleAction::Update => "update policies",
             RoleAction::Unchanged => "unchanged",
         };
+        let arn = self
+            .role
+            .arn
+            .as_deref()
+            .map(|a| format!(" ({a})"))
+            .unwrap_or_default();
         let _ = writeln!(
             s,
-            "role {} ({}): {role_action} [{}]",
+            "role {}{arn}: {role_action} [{}]",
             self.role.name,
-            self.role.arn,
             self.role.status.label()
         );
         for g in &self.security_groups {
@@ -225,11 +276,15 @@ impl Render for InstallResult {
                 SgAction::Create => "create egress-probe group",
                 SgAction::Unchanged => "egress-probe group unchanged",
             };
+            let groups = if g.group_ids.is_empty() {
+                "new group".to_string()
+            } else {
+                g.group_ids.join(", ")
+            };
             let _ = writeln!(
                 s,
-                "security groups of {}: {} {action} [{}]",
+                "security groups of {}: {groups} {action} [{}]",
                 g.vpc_id,
-                g.group_ids.join(", "),
                 g.status.label()
             );
         }
@@ -255,6 +310,12 @@ impl Render for InstallResult {
                 if p.remove_rule { " and its rule" } else { "" },
                 p.status.label()
             );
+        }
+        for k in &self.skipped {
+            let _ = writeln!(s, "skipped {}: {}", k.subnet_id, k.reason);
+        }
+        for n in &self.notes {
+            let _ = writeln!(s, "note: {n}");
         }
         let failures = self.failures();
         let changes = self.changes();
@@ -290,15 +351,23 @@ pub async fn run(ctx: &mut Ctx, args: &InstallArgs) -> Result<Outcome> {
     let zip_path = artifact::locate(args.zip.as_deref())?;
     let zip = artifact::load(&zip_path)?;
     let clients = ctx.clients().await?;
+    let account = clients.account().await?;
     let visible = ctx.progress_visible();
+    let journal = ctx.journal.clone();
 
-    let selection = select_subnets(&clients, args).await?;
-    let settings = ProbeSettings {
-        targets: args.targets.clone(),
-        diagnose: args.diagnose.as_str().to_string(),
-        metric_namespace: args.metric_namespace.clone(),
-        schedule: args.schedule.clone(),
-    };
+    let mut selection = select_subnets(&clients, args).await?;
+    let mut notes = Vec::new();
+    let skipped = screen_public_subnets(&clients, &mut selection, &mut notes).await;
+    if selection.subnets.is_empty() && !args.selection.is_empty() {
+        bail!(
+            "every chosen subnet is public, and a Lambda function there never reaches the internet: {}",
+            skipped
+                .iter()
+                .map(|k| format!("{}: {}", k.subnet_id, k.reason))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
     let mut sgs = plan_security_groups(&clients, args, &selection).await?;
     let mut role = plan_role(&clients, args).await?;
 
@@ -307,9 +376,24 @@ pub async fn run(ctx: &mut Ctx, args: &InstallArgs) -> Result<Outcome> {
     let existing = read_existing(&clients, &selection.subnets, args.concurrency, &progress).await?;
     progress.finish();
 
+    let inherited = Inherited::from_existing(&existing);
+    if existing
+        .iter()
+        .any(|e| e.function.as_ref().is_some_and(|f| f.is_managed()))
+        && (args.schedule.is_none() && !args.no_schedule
+            || args.targets.is_empty() && !args.default_targets
+            || args.diagnose.is_none()
+            || args.metric_namespace.is_none())
+    {
+        notes.push(
+            "settings not given are kept from the installed probes (change them with --schedule or --no-schedule, --target or --default-targets, --diagnose, --metric-namespace)".into(),
+        );
+    }
     let mut probes = Vec::new();
     let mut specs = Vec::new();
-    for (subnet, (function, rule)) in selection.subnets.iter().zip(existing) {
+    let mut probe_settings = Vec::new();
+    for (subnet, current) in selection.subnets.iter().zip(existing) {
+        let settings = resolve_settings(args, &current, &inherited);
         let groups = sgs
             .iter()
             .find(|g| g.vpc_id == subnet.vpc_id)
@@ -318,16 +402,28 @@ pub async fn run(ctx: &mut Ctx, args: &InstallArgs) -> Result<Outcome> {
         let spec = FunctionSpec::new(
             subnet.clone(),
             groups,
-            role.arn.clone(),
+            role.arn.clone().unwrap_or_default(),
             zip.arch,
             zip.code_sha256.clone(),
             &settings,
         );
-        let function_change = plan::diff_function(&spec, function.as_ref());
-        let fn_arn = function.as_ref().map(|f| f.arn.clone()).unwrap_or_default();
+        let function_change = plan::diff_function(&spec, current.function.as_ref());
+        let fn_arn = current
+            .function
+            .as_ref()
+            .map(|f| f.arn.clone())
+            .unwrap_or_default();
         let input = plan::rule_input(&settings.targets);
-        let schedule_change =
-            plan::diff_schedule(settings.schedule.as_deref(), &fn_arn, &input, rule.as_ref());
+        let schedule_change = converge_schedule(
+            plan::diff_schedule(
+                settings.schedule.as_deref(),
+                &fn_arn,
+                &input,
+                current.rule.as_ref(),
+            ),
+            &settings,
+            &current,
+        );
         probes.push(ProbeStep {
             subnet_id: subnet.id.clone(),
             availability_zone: subnet.availability_zone.clone(),
@@ -335,9 +431,11 @@ pub async fn run(ctx: &mut Ctx, args: &InstallArgs) -> Result<Outcome> {
             function: spec.name.clone(),
             function_change,
             schedule_change,
+            settings: SettingsView::from(&settings),
             status: StepStatus::Planned,
         });
         specs.push(spec);
+        probe_settings.push(settings);
     }
 
     let mut pruned = Vec::new();
@@ -366,29 +464,34 @@ pub async fn run(ctx: &mut Ctx, args: &InstallArgs) -> Result<Outcome> {
         let result = InstallResult {
             dry_run: true,
             region: clients.region.clone(),
+            account,
             zip: zip_info,
             role,
             security_groups: sgs,
             probes,
             pruned,
+            skipped,
+            notes,
         };
-        return Ok(outcome(ctx, &result, 0));
+        return Ok(outcome(ctx, &result, exit::OK));
     }
 
     // Apply: shared resources first; a failure there stops the probes that need them.
-    let role_ok = apply_role(&clients, &mut role).await;
+    let role_ok = apply_role(&clients, &mut role, &journal).await;
     for s in &mut specs {
-        s.role_arn = role.arn.clone();
+        s.role_arn = role.arn.clone().unwrap_or_default();
     }
     for g in &mut sgs {
-        apply_security_group(&clients, g).await;
+        apply_security_group(&clients, g, &journal).await;
     }
     let role_created = role.action == RoleAction::Create;
     let progress = Progress::new(probes.len() as u64, "installing", visible);
     let sem = Arc::new(tokio::sync::Semaphore::new(args.concurrency as usize));
     let mut set = tokio::task::JoinSet::new();
     let zip = Arc::new(zip);
-    for (i, (step, mut spec)) in probes.iter().zip(specs).enumerate() {
+    for (i, ((step, mut spec), settings)) in
+        probes.iter().zip(specs).zip(probe_settings).enumerate()
+    {
         if let Some(sg) = sgs.iter().find(|g| g.vpc_id == step.vpc_id) {
             spec.security_group_ids = sg.group_ids.clone();
             spec.security_group_ids.sort();
@@ -416,8 +519,8 @@ pub async fn run(ctx: &mut Ctx, args: &InstallArgs) -> Result<Outcome> {
         let zip = zip.clone();
         let sem = sem.clone();
         let step = step.clone();
-        let settings = settings.clone();
         let progress = progress.clone();
+        let journal = journal.clone();
         let wait = Duration::from_secs(args.wait_timeout);
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
@@ -431,6 +534,7 @@ pub async fn run(ctx: &mut Ctx, args: &InstallArgs) -> Result<Outcome> {
                 role_created,
                 wait,
                 &progress,
+                &journal,
             )
             .await
             {
@@ -460,7 +564,10 @@ pub async fn run(ctx: &mut Ctx, args: &InstallArgs) -> Result<Outcome> {
 
     for p in &mut pruned {
         p.status = match prune_one(&clients, p).await {
-            Ok(()) => StepStatus::Done,
+            Ok(()) => {
+                journal.done(format!("removed function {} (subnet gone)", p.function));
+                StepStatus::Done
+            }
             Err(e) => StepStatus::Failed(format!("{e:#}")),
         };
     }
@@ -468,20 +575,174 @@ pub async fn run(ctx: &mut Ctx, args: &InstallArgs) -> Result<Outcome> {
     let result = InstallResult {
         dry_run: false,
         region: clients.region.clone(),
+        account,
         zip: zip_info,
         role,
         security_groups: sgs,
         probes,
         pruned,
+        skipped,
+        notes,
     };
-    let code = if result.failures() == 0 { 0 } else { 2 };
+    let code = if result.failures() == 0 {
+        exit::OK
+    } else {
+        exit::ERROR
+    };
     Ok(outcome(ctx, &result, code))
+}
+
+/// One probe as it is now: its function, its rule, and the `SourceArn` of the permission
+/// that lets the rule invoke it (`None`: no such permission).
+#[derive(Debug, Clone, Default)]
+pub struct Current {
+    pub function: Option<ExistingFunction>,
+    pub rule: Option<plan::ExistingRule>,
+    pub permission: Option<String>,
+}
+
+impl Current {
+    /// The installed probe's settings, when it is ours.
+    fn managed(&self) -> Option<&ExistingFunction> {
+        self.function.as_ref().filter(|f| f.is_managed())
+    }
+    fn targets(&self) -> Option<Vec<String>> {
+        self.managed().map(|f| {
+            f.environment
+                .get("EGRESS_PROBE_TARGETS")
+                .map(|t| t.split_whitespace().map(str::to_string).collect())
+                .unwrap_or_default()
+        })
+    }
+    fn env(&self, key: &str) -> Option<String> {
+        self.managed().and_then(|f| f.environment.get(key).cloned())
+    }
+    /// `Some(None)`: installed without a schedule.
+    fn schedule(&self) -> Option<Option<String>> {
+        self.managed()?;
+        Some(
+            self.rule
+                .as_ref()
+                .filter(|r| r.managed)
+                .and_then(|r| r.schedule.clone()),
+        )
+    }
+}
+
+/// The value every installed probe of the selection shares, if they agree.
+fn common<T: Clone + PartialEq>(values: impl IntoIterator<Item = T>) -> Option<T> {
+    let mut it = values.into_iter();
+    let first = it.next()?;
+    it.all(|v| v == first).then_some(first)
+}
+
+/// Settings that new probes take from the installed ones (when those agree).
+#[derive(Debug, Clone, Default)]
+pub struct Inherited {
+    targets: Option<Vec<String>>,
+    diagnose: Option<String>,
+    metric_namespace: Option<String>,
+    schedule: Option<Option<String>>,
+}
+
+impl Inherited {
+    pub fn from_existing(existing: &[Current]) -> Self {
+        Self {
+            targets: common(existing.iter().filter_map(Current::targets)),
+            diagnose: common(
+                existing
+                    .iter()
+                    .filter_map(|c| c.env("EGRESS_PROBE_DIAGNOSE")),
+            ),
+            metric_namespace: common(
+                existing
+                    .iter()
+                    .filter_map(|c| c.env("EGRESS_PROBE_METRIC_NAMESPACE")),
+            ),
+            schedule: common(existing.iter().filter_map(Current::schedule)),
+        }
+    }
+}
+
+/// A probe's settings: what the command line says, else what the installed probe has,
+/// else what the other installed probes share, else the defaults. Settings the user did not
+/// mention are never reset.
+pub fn resolve_settings(
+    args: &InstallArgs,
+    current: &Current,
+    inherited: &Inherited,
+) -> ProbeSettings {
+    let targets = if args.default_targets {
+        Vec::new()
+    } else if !args.targets.is_empty() {
+        args.targets.clone()
+    } else {
+        current
+            .targets()
+            .or_else(|| inherited.targets.clone())
+            .unwrap_or_default()
+    };
+    let diagnose = args
+        .diagnose
+        .map(|d| d.as_str().to_string())
+        .or_else(|| current.env("EGRESS_PROBE_DIAGNOSE"))
+        .or_else(|| inherited.diagnose.clone())
+        .unwrap_or_else(|| DiagnoseArg::OnFailure.as_str().to_string());
+    let metric_namespace = args
+        .metric_namespace
+        .clone()
+        .or_else(|| current.env("EGRESS_PROBE_METRIC_NAMESPACE"))
+        .or_else(|| inherited.metric_namespace.clone())
+        .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string());
+    let schedule = if args.no_schedule {
+        None
+    } else if let Some(s) = &args.schedule {
+        Some(s.clone())
+    } else {
+        current
+            .schedule()
+            .or_else(|| inherited.schedule.clone())
+            .flatten()
+    };
+    ProbeSettings {
+        targets,
+        diagnose,
+        metric_namespace,
+        schedule,
+    }
+}
+
+/// The CloudWatch namespace of new probes.
+pub const DEFAULT_NAMESPACE: &str = "EgressProbe";
+
+/// The rule diff, extended to the permission: a schedule whose rule and target are right
+/// but whose Lambda permission is missing or names another rule cannot invoke the probe,
+/// so it is updated (EventBridge needs `lambda:InvokeFunction` on the function);
+/// a permission left without a rule is removed.
+pub fn converge_schedule(
+    change: ScheduleChange,
+    settings: &ProbeSettings,
+    current: &Current,
+) -> ScheduleChange {
+    let permission_ok = match (&current.rule, &current.permission) {
+        (Some(rule), Some(source)) => !rule.arn.is_empty() && *source == rule.arn,
+        _ => false,
+    };
+    match change {
+        ScheduleChange::Unchanged if !permission_ok => ScheduleChange::Update {
+            expression: settings.schedule.clone().unwrap_or_default(),
+        },
+        ScheduleChange::None if current.permission.is_some() => ScheduleChange::Remove,
+        other => other,
+    }
 }
 
 /// The chosen subnets, and the security groups of `--like-function`.
 pub struct Selection {
     pub subnets: Vec<SubnetInfo>,
     pub like_function_groups: Option<Vec<String>>,
+    /// Subnets named explicitly (`--subnet`, `--like-function`, `--lambda-subnets`).
+    pub named: Vec<String>,
 }
 
 async fn select_subnets(clients: &Clients, args: &InstallArgs) -> Result<Selection> {
@@ -566,7 +827,85 @@ async fn select_subnets(clients: &Clients, args: &InstallArgs) -> Result<Selecti
     Ok(Selection {
         subnets,
         like_function_groups: like_groups,
+        named: if names_subnets { ids } else { Vec::new() },
     })
+}
+
+/// Any address outside the VPC follows the subnet's default route; a documentation
+/// address (RFC 5737) stands for "the internet".
+const INTERNET: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
+
+/// Why a Lambda function in `subnet` can never reach the internet because the subnet is
+/// public (0.0.0.0/0 to an internet gateway; a NAT gateway's own subnet is one): its ENI has
+/// no public IP (R9). The diagnosis engine decides, on the VPC's snapshot: its
+/// `LAMBDA_SUBNET_ROUTES_TO_IGW` finding, not a second rule set.
+pub fn public_subnet_reason(snapshot: &NetworkSnapshot, subnet: &str) -> Option<String> {
+    let subject = Subject {
+        function: None,
+        subnet_ids: vec![subnet.to_string()],
+        security_group_ids: Vec::new(),
+    };
+    let flow = Flow {
+        target: format!("tcp://{INTERNET}:443"),
+        host: None,
+        destination: INTERNET,
+        protocol: Protocol::TCP,
+        port: 443,
+    };
+    let d = diagnosis::diagnose(snapshot, &subject, &[flow], &[]);
+    let finding = d.findings.iter().find(|f| {
+        f.code == "LAMBDA_SUBNET_ROUTES_TO_IGW" && f.subnet_id.as_deref() == Some(subnet)
+    })?;
+    let nat = snapshot
+        .nat_gateways
+        .iter()
+        .find(|n| n.subnet_id.as_deref() == Some(subnet) && n.state != "deleted")
+        .map(|n| format!("; it is the subnet of NAT gateway {}", n.id))
+        .unwrap_or_default();
+    Some(format!("{}{nat} (R9)", finding.summary))
+}
+
+/// Leaves public subnets out of a `--vpc` / `--tag` selection and says why; subnets named
+/// explicitly are kept, with a note that their probe will report the failure.
+async fn screen_public_subnets(
+    clients: &Clients,
+    selection: &mut Selection,
+    notes: &mut Vec<String>,
+) -> Vec<SkippedSubnet> {
+    let mut vpcs: Vec<String> = selection.subnets.iter().map(|s| s.vpc_id.clone()).collect();
+    vpcs.sort();
+    vpcs.dedup();
+    let snap_clients = clients.snapshot_clients();
+    let mut public: Vec<(String, String)> = Vec::new();
+    for vpc in vpcs {
+        match snapshot::take(&snap_clients, &Scope::Vpc(vpc.clone())).await {
+            Ok(snap) => {
+                for s in selection.subnets.iter().filter(|s| s.vpc_id == vpc) {
+                    if let Some(reason) = public_subnet_reason(&snap, &s.id) {
+                        public.push((s.id.clone(), reason));
+                    }
+                }
+            }
+            Err(e) => notes.push(format!(
+                "could not check {vpc} for public subnets ({e}); every chosen subnet is used"
+            )),
+        }
+    }
+    let mut skipped = Vec::new();
+    for (id, reason) in public {
+        if selection.named.contains(&id) {
+            notes.push(format!(
+                "{id} was named, so it gets a probe, but that probe will fail: {reason}"
+            ));
+        } else {
+            selection.subnets.retain(|s| s.id != id);
+            skipped.push(SkippedSubnet {
+                subnet_id: id,
+                reason: format!("{reason}; name it with --subnet to place a probe anyway"),
+            });
+        }
+    }
+    skipped
 }
 
 async fn plan_security_groups(
@@ -643,7 +982,7 @@ async fn plan_security_groups(
             }
             None => out.push(SgStep {
                 vpc_id: vpc,
-                group_ids: vec!["(new)".into()],
+                group_ids: Vec::new(),
                 action: SgAction::Create,
                 status: StepStatus::Planned,
             }),
@@ -657,7 +996,7 @@ async fn plan_role(clients: &Clients, args: &InstallArgs) -> Result<RoleStep> {
     if let Some(arn) = &args.role_arn {
         return Ok(RoleStep {
             name: arn.rsplit('/').next().unwrap_or(arn).to_string(),
-            arn: arn.clone(),
+            arn: Some(arn.clone()),
             action: RoleAction::Given,
             status: StepStatus::Planned,
         });
@@ -667,7 +1006,7 @@ async fn plan_role(clients: &Clients, args: &InstallArgs) -> Result<RoleStep> {
         Err(e) if code(&e) == Some("NoSuchEntity") => {
             return Ok(RoleStep {
                 name,
-                arn: "(new)".into(),
+                arn: None,
                 action: RoleAction::Create,
                 status: StepStatus::Planned,
             });
@@ -716,14 +1055,14 @@ async fn plan_role(clients: &Clients, args: &InstallArgs) -> Result<RoleStep> {
     };
     Ok(RoleStep {
         name,
-        arn,
+        arn: Some(arn),
         action,
         status: StepStatus::Planned,
     })
 }
 
 /// Creates or updates the role; returns whether it is usable.
-async fn apply_role(clients: &Clients, role: &mut RoleStep) -> bool {
+async fn apply_role(clients: &Clients, role: &mut RoleStep, journal: &Journal) -> bool {
     let result: Result<()> = async {
         match role.action {
             RoleAction::Given | RoleAction::Unchanged => return Ok(()),
@@ -745,14 +1084,22 @@ async fn apply_role(clients: &Clients, role: &mut RoleStep) -> bool {
                     .send()
                     .await
                     .map_err(|e| api_error("iam:CreateRole", e))?;
-                role.arn = created
-                    .role()
-                    .map(|r| r.arn().to_string())
-                    .ok_or_else(|| anyhow!("iam:CreateRole: answer without a role"))?;
+                role.arn = Some(
+                    created
+                        .role()
+                        .map(|r| r.arn().to_string())
+                        .ok_or_else(|| anyhow!("iam:CreateRole: answer without a role"))?,
+                );
+                journal.done(format!("created role {}", role.name));
             }
             RoleAction::Update => {}
         }
-        let account = aws::account_of_arn(&role.arn).unwrap_or("*").to_string();
+        let account = role
+            .arn
+            .as_deref()
+            .and_then(aws::account_of_arn)
+            .unwrap_or("*")
+            .to_string();
         clients
             .iam
             .put_role_policy()
@@ -770,6 +1117,7 @@ async fn apply_role(clients: &Clients, role: &mut RoleStep) -> bool {
             .send()
             .await
             .map_err(|e| api_error("iam:AttachRolePolicy", e))?;
+        journal.done(format!("set the policies of role {}", role.name));
         Ok(())
     }
     .await;
@@ -785,7 +1133,7 @@ async fn apply_role(clients: &Clients, role: &mut RoleStep) -> bool {
     }
 }
 
-async fn apply_security_group(clients: &Clients, step: &mut SgStep) {
+async fn apply_security_group(clients: &Clients, step: &mut SgStep, journal: &Journal) {
     if step.action != SgAction::Create {
         step.status = StepStatus::Done;
         return;
@@ -826,6 +1174,7 @@ async fn apply_security_group(clients: &Clients, step: &mut SgStep) {
     .await;
     match result {
         Ok(id) => {
+            journal.done(format!("created security group {id} in {}", step.vpc_id));
             step.group_ids = vec![id];
             step.status = StepStatus::Done;
         }
@@ -833,14 +1182,12 @@ async fn apply_security_group(clients: &Clients, step: &mut SgStep) {
     }
 }
 
-type Existing = (Option<ExistingFunction>, Option<plan::ExistingRule>);
-
 async fn read_existing(
     clients: &Clients,
     subnets: &[SubnetInfo],
     concurrency: u32,
     progress: &Progress,
-) -> Result<Vec<Existing>> {
+) -> Result<Vec<Current>> {
     let sem = Arc::new(tokio::sync::Semaphore::new(concurrency as usize));
     let mut set = tokio::task::JoinSet::new();
     for (i, s) in subnets.iter().enumerate() {
@@ -850,16 +1197,31 @@ async fn read_existing(
         let progress = progress.clone();
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
-            let f = aws::get_function(&clients, &plan::function_name(&id)).await;
-            let r = aws::get_rule(&clients, &plan::rule_name(&id)).await;
+            let name = plan::function_name(&id);
+            let read = async {
+                let function = aws::get_function(&clients, &name).await?;
+                let rule = aws::get_rule(&clients, &plan::rule_name(&id)).await?;
+                let permission = match &function {
+                    Some(f) if f.is_managed() => {
+                        aws::permission_source(&clients, &name, plan::PERMISSION_SID).await?
+                    }
+                    _ => None,
+                };
+                anyhow::Ok(Current {
+                    function,
+                    rule,
+                    permission,
+                })
+            }
+            .await;
             progress.inc();
-            (i, f, r)
+            (i, read)
         });
     }
-    let mut out: Vec<Existing> = vec![(None, None); subnets.len()];
+    let mut out: Vec<Current> = vec![Current::default(); subnets.len()];
     while let Some(joined) = set.join_next().await {
-        let (i, f, r) = joined.context("reading the current probes")?;
-        out[i] = (f?, r?);
+        let (i, read) = joined.context("reading the current probes")?;
+        out[i] = read?;
     }
     Ok(out)
 }
@@ -937,11 +1299,13 @@ async fn apply_probe(
     role_created: bool,
     wait: Duration,
     progress: &Progress,
+    journal: &Journal,
 ) -> Result<()> {
     let mut arn = None;
     match &step.function_change {
         FunctionChange::Create => {
             arn = Some(create_function(clients, zip, spec, role_created).await?);
+            journal.done(format!("created function {}", spec.name));
             wait_ready(clients, &spec.name, wait, progress).await?;
         }
         FunctionChange::Update {
@@ -966,6 +1330,11 @@ async fn apply_probe(
                     .send()
                     .await
                     .map_err(|e| api_error("lambda:UpdateFunctionConfiguration", e))?;
+                journal.done(format!(
+                    "updated the configuration of {} ({})",
+                    spec.name,
+                    configuration.join(", ")
+                ));
                 wait_ready(clients, &spec.name, wait, progress).await?;
             }
             if *code {
@@ -978,6 +1347,7 @@ async fn apply_probe(
                     .send()
                     .await
                     .map_err(|e| api_error("lambda:UpdateFunctionCode", e))?;
+                journal.done(format!("updated the code of {}", spec.name));
                 wait_ready(clients, &spec.name, wait, progress).await?;
             }
             if *tags {
@@ -992,6 +1362,7 @@ async fn apply_probe(
                     .send()
                     .await
                     .map_err(|e| api_error("lambda:TagResource", e))?;
+                journal.done(format!("tagged {}", spec.name));
             }
         }
         FunctionChange::Unchanged => {}
@@ -999,7 +1370,7 @@ async fn apply_probe(
             bail!("{} exists and is not tagged by egress-probe", spec.name)
         }
     }
-    apply_schedule(clients, spec, step, settings, arn).await
+    apply_schedule(clients, spec, step, settings, arn, journal).await
 }
 
 async fn create_function(
@@ -1140,6 +1511,7 @@ async fn apply_schedule(
     step: &ProbeStep,
     settings: &ProbeSettings,
     arn: Option<String>,
+    journal: &Journal,
 ) -> Result<()> {
     let rule = plan::rule_name(&spec.subnet.id);
     let expression = match &step.schedule_change {
@@ -1149,18 +1521,8 @@ async fn apply_schedule(
         }
         ScheduleChange::Remove => {
             aws::delete_rule(clients, &rule).await?;
-            match clients
-                .lambda
-                .remove_permission()
-                .function_name(&spec.name)
-                .statement_id(plan::PERMISSION_SID)
-                .send()
-                .await
-            {
-                Ok(_) => {}
-                Err(e) if code(&e) == Some("ResourceNotFoundException") => {}
-                Err(e) => return Err(api_error("lambda:RemovePermission", e)),
-            }
+            journal.done(format!("removed rule {rule}"));
+            remove_permission(clients, &spec.name).await?;
             return Ok(());
         }
         ScheduleChange::Create { expression } | ScheduleChange::Update { expression } => {
@@ -1199,6 +1561,7 @@ async fn apply_schedule(
         .send()
         .await
         .map_err(|e| api_error("events:PutRule", e))?;
+    journal.done(format!("put rule {rule} ({expression})"));
     let rule_arn = put.rule_arn().unwrap_or_default().to_string();
     let target = aws_sdk_eventbridge::types::Target::builder()
         .id(plan::RULE_TARGET_ID)
@@ -1222,20 +1585,187 @@ async fn apply_schedule(
             .collect();
         bail!("events:PutTargets on {rule}: {}", why.join("; "));
     }
+    journal.done(format!("pointed rule {rule} at {}", spec.name));
+    ensure_permission(clients, &spec.name, &rule_arn, journal).await
+}
+
+/// Makes sure rule `rule_arn` may invoke function `name`: nothing when our statement is
+/// there for that rule; a statement for another rule (or another principal) is replaced.
+async fn ensure_permission(
+    clients: &Clients,
+    name: &str,
+    rule_arn: &str,
+    journal: &Journal,
+) -> Result<()> {
+    match aws::permission_source(clients, name, plan::PERMISSION_SID).await? {
+        Some(source) if source == rule_arn => return Ok(()),
+        Some(_) => remove_permission(clients, name).await?,
+        None => {}
+    }
     match clients
         .lambda
         .add_permission()
-        .function_name(&spec.name)
+        .function_name(name)
         .statement_id(plan::PERMISSION_SID)
         .action("lambda:InvokeFunction")
         .principal("events.amazonaws.com")
-        .source_arn(&rule_arn)
+        .source_arn(rule_arn)
+        .send()
+        .await
+    {
+        Ok(_) => {}
+        // Added by an attempt whose answer was lost: fine if it is the right one.
+        Err(e) if code(&e) == Some("ResourceConflictException") => {
+            if aws::permission_source(clients, name, plan::PERMISSION_SID)
+                .await?
+                .as_deref()
+                != Some(rule_arn)
+            {
+                return Err(api_error("lambda:AddPermission", e));
+            }
+        }
+        Err(e) => return Err(api_error("lambda:AddPermission", e)),
+    }
+    journal.done(format!("allowed rule {rule_arn} to invoke {name}"));
+    Ok(())
+}
+
+/// Removes our permission statement; one already gone counts as removed.
+async fn remove_permission(clients: &Clients, name: &str) -> Result<()> {
+    match clients
+        .lambda
+        .remove_permission()
+        .function_name(name)
+        .statement_id(plan::PERMISSION_SID)
         .send()
         .await
     {
         Ok(_) => Ok(()),
-        // Already granted by an earlier run.
-        Err(e) if code(&e) == Some("ResourceConflictException") => Ok(()),
-        Err(e) => Err(api_error("lambda:AddPermission", e)),
+        Err(e) if code(&e) == Some("ResourceNotFoundException") => Ok(()),
+        Err(e) => Err(api_error("lambda:RemovePermission", e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn args(extra: &[&str]) -> InstallArgs {
+        let mut argv = vec!["egress-probe", "install", "--vpc", "vpc-1"];
+        argv.extend_from_slice(extra);
+        match crate::cli::Cli::try_parse_from(argv).unwrap().command {
+            crate::cli::Command::Install(a) => a,
+            _ => unreachable!("install"),
+        }
+    }
+
+    fn installed(schedule: Option<&str>, targets: &str, diagnose: &str) -> Current {
+        let mut environment = std::collections::BTreeMap::new();
+        if !targets.is_empty() {
+            environment.insert("EGRESS_PROBE_TARGETS".to_string(), targets.to_string());
+        }
+        environment.insert("EGRESS_PROBE_DIAGNOSE".into(), diagnose.into());
+        environment.insert("EGRESS_PROBE_METRIC_NAMESPACE".into(), "Custom".into());
+        let mut tags = std::collections::BTreeMap::new();
+        tags.insert(plan::MANAGED_TAG.to_string(), "true".to_string());
+        Current {
+            function: Some(ExistingFunction {
+                name: "egress-probe-subnet-1".into(),
+                arn: "arn:fn".into(),
+                tags,
+                environment,
+                ..ExistingFunction::default()
+            }),
+            rule: schedule.map(|s| plan::ExistingRule {
+                name: "egress-probe-subnet-1".into(),
+                arn: "arn:rule".into(),
+                managed: true,
+                schedule: Some(s.into()),
+                enabled: true,
+                target: Some(("arn:fn".into(), Some("{}".into()))),
+            }),
+            permission: schedule.map(|_| "arn:rule".to_string()),
+        }
+    }
+
+    #[test]
+    fn settings_not_given_are_kept_and_given_ones_win() {
+        let current = installed(Some("rate(5 minutes)"), "dns:example.com", "always");
+        let none = Inherited::default();
+        let kept = resolve_settings(&args(&[]), &current, &none);
+        assert_eq!(kept.schedule.as_deref(), Some("rate(5 minutes)"));
+        assert_eq!(kept.targets, vec!["dns:example.com"]);
+        assert_eq!(kept.diagnose, "always");
+        assert_eq!(kept.metric_namespace, "Custom");
+
+        let changed = resolve_settings(
+            &args(&["--no-schedule", "--default-targets", "--diagnose", "never"]),
+            &current,
+            &none,
+        );
+        assert_eq!(changed.schedule, None);
+        assert!(changed.targets.is_empty());
+        assert_eq!(changed.diagnose, "never");
+
+        // A new probe: the installed probes' shared settings, else the defaults.
+        let fresh = Current::default();
+        let inherited = Inherited::from_existing(&[current.clone(), current.clone()]);
+        let taken = resolve_settings(&args(&[]), &fresh, &inherited);
+        assert_eq!(taken, kept);
+        let split =
+            Inherited::from_existing(&[current, installed(None, "dns:example.com", "always")]);
+        let default = resolve_settings(&args(&[]), &fresh, &split);
+        assert_eq!(
+            default.schedule, None,
+            "installed probes disagree: no schedule"
+        );
+        assert_eq!(
+            default.targets,
+            vec!["dns:example.com"],
+            "they agree on targets"
+        );
+        assert_eq!(
+            resolve_settings(&args(&[]), &fresh, &Inherited::default()).diagnose,
+            "on_failure"
+        );
+    }
+
+    #[test]
+    fn a_schedule_without_its_permission_is_not_unchanged() {
+        let current = installed(Some("rate(5 minutes)"), "", "on_failure");
+        let settings = resolve_settings(&args(&[]), &current, &Inherited::default());
+        let diff = |c: &Current| {
+            converge_schedule(
+                plan::diff_schedule(
+                    settings.schedule.as_deref(),
+                    "arn:fn",
+                    &plan::rule_input(&settings.targets),
+                    c.rule.as_ref(),
+                ),
+                &settings,
+                c,
+            )
+        };
+        assert_eq!(diff(&current), ScheduleChange::Unchanged);
+        let mut missing = current.clone();
+        missing.permission = None;
+        assert_eq!(
+            diff(&missing),
+            ScheduleChange::Update {
+                expression: "rate(5 minutes)".into()
+            }
+        );
+        let mut other_rule = current.clone();
+        other_rule.permission = Some("arn:someone-else".into());
+        assert!(matches!(diff(&other_rule), ScheduleChange::Update { .. }));
+        // A permission left behind without a rule is removed.
+        let mut leftover = installed(None, "", "on_failure");
+        leftover.permission = Some("arn:rule".into());
+        let s = resolve_settings(&args(&[]), &leftover, &Inherited::default());
+        assert_eq!(
+            converge_schedule(ScheduleChange::None, &s, &leftover),
+            ScheduleChange::Remove
+        );
     }
 }

@@ -7,7 +7,7 @@ use crate::cli::{Lang, RunArgs};
 use crate::output::{self, ProbeRun, Render, RunSummary};
 use crate::plan::ExistingFunction;
 use crate::progress::Progress;
-use crate::{Ctx, Outcome, outcome};
+use crate::{Ctx, Outcome, exit, outcome};
 use anyhow::{Result, bail};
 use aws_smithy_types::Blob;
 use egress_probe::diagnosis::{self, Subject};
@@ -33,14 +33,14 @@ impl Render for RunResult {
     }
 }
 
-/// 0 all healthy, 1 failures found, 2 some probe could not be run.
+/// 0 all healthy, 1 failures found, 2 some probe could not be run (or none exists).
 pub fn exit_code(summary: &RunSummary) -> u8 {
-    if summary.errors > 0 {
-        2
+    if summary.errors > 0 || summary.probes == 0 {
+        exit::ERROR
     } else if summary.failing > 0 {
-        1
+        exit::FAILURES
     } else {
-        0
+        exit::OK
     }
 }
 
@@ -56,6 +56,12 @@ pub fn event(targets: &[String]) -> String {
 pub async fn run(ctx: &mut Ctx, args: &RunArgs) -> Result<Outcome> {
     let clients = ctx.clients().await?;
     let mut functions = aws::managed_functions(&clients).await?;
+    if functions.is_empty() {
+        bail!(
+            "no egress-probe functions in {}: install some with `egress-probe install --vpc VPC_ID` (or pass --region for the Region they are in)",
+            clients.region
+        );
+    }
     if !args.subnets.is_empty() {
         if let Some(missing) = args
             .subnets
@@ -83,7 +89,7 @@ pub async fn run(ctx: &mut Ctx, args: &RunArgs) -> Result<Outcome> {
     .await;
     progress.finish();
     if !args.no_outside_diagnosis {
-        diagnose_from_outside(&clients, &mut probes).await;
+        diagnose_from_outside(&clients, args.network_role.as_deref(), &mut probes).await?;
     }
     let summary = output::summarize(&probes);
     let result = RunResult {
@@ -232,8 +238,13 @@ pub fn apply_outside_diagnosis(run: &mut ProbeRun, snapshot: &NetworkSnapshot) {
     run.diagnosed_from_outside = true;
 }
 
-async fn diagnose_from_outside(clients: &Clients, probes: &mut [ProbeRun]) {
-    // One snapshot per VPC.
+async fn diagnose_from_outside(
+    clients: &Clients,
+    network_role: Option<&str>,
+    probes: &mut [ProbeRun],
+) -> Result<()> {
+    // One snapshot per VPC; the transit gateway, egress VPC and firewall behind them are
+    // read once for the whole run (the cache).
     let mut by_vpc: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, p) in probes.iter().enumerate() {
         if let Some(r) = &p.report
@@ -244,11 +255,12 @@ async fn diagnose_from_outside(clients: &Clients, probes: &mut [ProbeRun]) {
         }
     }
     if by_vpc.is_empty() {
-        return;
+        return Ok(());
     }
-    let snap_clients = clients.snapshot_clients();
+    let snap_clients = clients.snapshot_clients_with(network_role).await?;
+    let cache = snapshot::RunCache::default();
     for (vpc, indices) in by_vpc {
-        match snapshot::take(&snap_clients, &Scope::Vpc(vpc.clone())).await {
+        match snapshot::take_cached(&snap_clients, &Scope::Vpc(vpc.clone()), &cache).await {
             Ok(snapshot) => {
                 for i in indices {
                     apply_outside_diagnosis(&mut probes[i], &snapshot);
@@ -266,6 +278,7 @@ async fn diagnose_from_outside(clients: &Clients, probes: &mut [ProbeRun]) {
             }
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -284,6 +297,13 @@ mod tests {
         assert_eq!(exit_code(&s(3, 0, 0)), 0);
         assert_eq!(exit_code(&s(2, 1, 0)), 1);
         assert_eq!(exit_code(&s(1, 1, 1)), 2);
+        let none = RunSummary {
+            probes: 0,
+            healthy: 0,
+            failing: 0,
+            errors: 0,
+        };
+        assert_eq!(exit_code(&none), 2, "no probe run is not healthy");
     }
 
     #[test]

@@ -1,13 +1,19 @@
 //! `uninstall`: removes what egress-probe created and tagged — functions, their rules, the
 //! execution role (with its policies) and the dedicated security groups. Untagged
 //! resources are never touched, even when their names look like ours.
+//!
+//! Everything is listed first (nothing is removed if that fails), shown with the account
+//! and Region, confirmed (a question on a terminal, `--yes` otherwise), then removed one by
+//! one: a failed removal never stops the others, and the result always lists what was
+//! removed before the error. A resource already gone counts as removed.
 
 use crate::aws::{self, Clients, api_error, code};
 use crate::cli::{Lang, UninstallArgs};
 use crate::output::Render;
-use crate::plan;
-use crate::{Ctx, Outcome, outcome};
-use anyhow::{Result, anyhow};
+use crate::plan::{self, ExistingFunction};
+use crate::progress::Journal;
+use crate::{Ctx, Outcome, exit, outcome};
+use anyhow::{Result, anyhow, bail};
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -16,7 +22,7 @@ pub struct Removal {
     /// `function`, `rule`, `role`, `security_group`.
     pub kind: String,
     pub id: String,
-    /// `planned`, `removed`, or the error.
+    /// `planned`, `removed`, `FAILED: <error>` or `not done: <why>`.
     pub status: String,
 }
 
@@ -24,6 +30,12 @@ pub struct Removal {
 pub struct UninstallResult {
     pub dry_run: bool,
     pub region: String,
+    /// The account of the credentials (STS GetCallerIdentity).
+    pub account: String,
+    /// `region`, `vpc vpc-…` or `subnets subnet-…`.
+    pub scope: String,
+    /// True when the removal was declined at the prompt.
+    pub declined: bool,
     pub removals: Vec<Removal>,
 }
 
@@ -34,114 +46,323 @@ impl UninstallResult {
             .filter(|r| r.status != "planned" && r.status != "removed")
             .count()
     }
+    fn removed(&self) -> usize {
+        self.removals
+            .iter()
+            .filter(|r| r.status == "removed")
+            .count()
+    }
 }
 
 impl Render for UninstallResult {
     fn text(&self, _lang: Lang) -> String {
         let mut s = String::new();
+        let head = if self.dry_run {
+            "Uninstall plan (dry run, nothing removed)"
+        } else {
+            "Uninstall"
+        };
+        let _ = writeln!(
+            s,
+            "{head} in account {}, Region {} ({})",
+            self.account, self.region, self.scope
+        );
         if self.removals.is_empty() {
-            let _ = writeln!(s, "Nothing of egress-probe's in {}.", self.region);
+            let _ = writeln!(s, "Nothing of egress-probe's here.");
             return s;
         }
         for r in &self.removals {
             let _ = writeln!(s, "{:<15} {:<45} {}", r.kind, r.id, r.status);
         }
         let failures = self.failures();
-        if self.dry_run {
+        if self.declined {
+            let _ = writeln!(s, "Not confirmed: nothing removed.");
+        } else if self.dry_run {
             let _ = writeln!(
                 s,
                 "{} resource(s) would be removed; run without --dry-run to remove them.",
                 self.removals.len()
             );
         } else if failures == 0 {
-            let _ = writeln!(s, "{} resource(s) removed.", self.removals.len());
+            let _ = writeln!(s, "{} resource(s) removed.", self.removed());
         } else {
             let _ = writeln!(
                 s,
-                "{failures} resource(s) not removed (see above); re-run uninstall to finish (security groups stay in use until Lambda releases its network interfaces, which can take up to 20 minutes)."
+                "{} removed, {failures} not removed (see above); re-run uninstall to finish (security groups stay in use until Lambda releases its network interfaces, which can take up to 20 minutes).",
+                self.removed()
             );
         }
         s
     }
 }
 
+/// What uninstall will remove.
+struct Plan {
+    /// (function, its managed rule if any).
+    probes: Vec<(ExistingFunction, Option<String>)>,
+    orphan_rules: Vec<String>,
+    /// The role, or why it could not be checked.
+    role: Option<Result<String>>,
+    /// The groups, or why they could not be listed.
+    security_groups: Result<Vec<String>>,
+}
+
+impl Plan {
+    fn removals(&self) -> Vec<Removal> {
+        let mut out = Vec::new();
+        let planned = |kind: &str, id: &str| Removal {
+            kind: kind.into(),
+            id: id.into(),
+            status: "planned".into(),
+        };
+        for (f, rule) in &self.probes {
+            if let Some(r) = rule {
+                out.push(planned("rule", r));
+            }
+            out.push(planned("function", &f.name));
+        }
+        for r in &self.orphan_rules {
+            out.push(planned("rule", r));
+        }
+        match &self.role {
+            Some(Ok(name)) => out.push(planned("role", name)),
+            Some(Err(e)) => out.push(Removal {
+                kind: "role".into(),
+                id: "-".into(),
+                status: format!("FAILED: could not check it: {e:#}"),
+            }),
+            None => {}
+        }
+        match &self.security_groups {
+            Ok(ids) => out.extend(ids.iter().map(|g| planned("security_group", g))),
+            Err(e) => out.push(Removal {
+                kind: "security_group".into(),
+                id: "-".into(),
+                status: format!("FAILED: could not list them: {e:#}"),
+            }),
+        }
+        out
+    }
+}
+
 pub async fn run(ctx: &mut Ctx, args: &UninstallArgs) -> Result<Outcome> {
     let clients = ctx.clients().await?;
-    let mut removals = Vec::new();
-    let functions = aws::managed_functions(&clients).await?;
-    let whole = args.subnets.is_empty();
-    for f in functions {
-        let subnet = f.subnet_tag().unwrap_or_default().to_string();
-        if !whole && !args.subnets.contains(&subnet) {
-            continue;
-        }
-        let rule_name = plan::rule_name(&subnet);
-        if let Some(rule) = aws::get_rule(&clients, &rule_name).await?
-            && rule.managed
-        {
-            let status = if args.dry_run {
-                "planned".to_string()
-            } else {
-                status_of(aws::delete_rule(&clients, &rule_name).await)
-            };
-            removals.push(Removal {
-                kind: "rule".into(),
-                id: rule_name,
-                status,
-            });
-        }
-        let status = if args.dry_run {
-            "planned".to_string()
+    let account = clients.account().await?;
+    let journal = ctx.journal.clone();
+    let scope = match (&args.vpc, args.subnets.is_empty()) {
+        (Some(v), _) => format!("vpc {v}"),
+        (None, false) => format!("subnets {}", args.subnets.join(", ")),
+        (None, true) => "every probe of the Region, the role and the security groups".into(),
+    };
+    let plan = plan(&clients, args).await?;
+    let planned = plan.removals();
+    let mut result = UninstallResult {
+        dry_run: args.dry_run,
+        region: clients.region.clone(),
+        account,
+        scope,
+        declined: false,
+        removals: planned.clone(),
+    };
+    let to_remove = planned.iter().filter(|r| r.status == "planned").count();
+    if args.dry_run || to_remove == 0 {
+        let code = if result.failures() == 0 {
+            exit::OK
         } else {
-            status_of(delete_function(&clients, &f.name).await)
+            exit::ERROR
         };
-        removals.push(Removal {
-            kind: "function".into(),
-            id: f.name.clone(),
-            status,
+        return Ok(outcome(ctx, &result, code));
+    }
+    if !args.yes {
+        if !ctx.interactive {
+            bail!(
+                "uninstall would remove {to_remove} resource(s) from account {} in {} ({}): pass --yes to confirm (there is no terminal to ask on), or --dry-run to list them",
+                result.account,
+                result.region,
+                result.scope
+            );
+        }
+        let mut shown = result.clone();
+        shown.dry_run = true;
+        let question = format!(
+            "{}Remove these {to_remove} resource(s) from account {} in {}? [y/N] ",
+            shown.text(ctx.global.lang),
+            result.account,
+            result.region
+        );
+        if !confirm(question).await {
+            result.declined = true;
+            return Ok(outcome(ctx, &result, exit::ERROR));
+        }
+    }
+    result.removals = apply(&clients, plan, &journal).await;
+    let code = if result.failures() == 0 {
+        exit::OK
+    } else {
+        exit::ERROR
+    };
+    Ok(outcome(ctx, &result, code))
+}
+
+/// Asks on stderr, reads one line from stdin: true for `y` / `yes`.
+async fn confirm(question: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(question.as_bytes());
+        let _ = err.flush();
+        let mut line = String::new();
+        match std::io::stdin().read_line(&mut line) {
+            Ok(_) => matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes"),
+            Err(_) => false,
+        }
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// Lists what to remove; fails (having removed nothing) when the probes cannot be listed
+/// or a named subnet has no probe.
+async fn plan(clients: &Clients, args: &UninstallArgs) -> Result<Plan> {
+    let mut functions = aws::managed_functions(clients).await?;
+    if !args.subnets.is_empty() {
+        if let Some(missing) = args
+            .subnets
+            .iter()
+            .find(|s| !functions.iter().any(|f| f.subnet_tag() == Some(s.as_str())))
+        {
+            bail!(
+                "no egress-probe installed for subnet {missing} in {}: check the ID (`egress-probe status` lists the installed probes)",
+                clients.region
+            );
+        }
+        functions.retain(|f| {
+            f.subnet_tag()
+                .is_some_and(|s| args.subnets.iter().any(|x| x == s))
         });
     }
+    if let Some(vpc) = &args.vpc {
+        functions.retain(|f| f.environment.get("EGRESS_PROBE_VPC_ID") == Some(vpc));
+    }
+    let mut probes = Vec::new();
+    for f in functions {
+        let subnet = f.subnet_tag().unwrap_or_default().to_string();
+        let rule_name = plan::rule_name(&subnet);
+        let rule = aws::get_rule(clients, &rule_name)
+            .await?
+            .filter(|r| r.managed)
+            .map(|_| rule_name);
+        probes.push((f, rule));
+    }
+    let whole = args.subnets.is_empty() && args.vpc.is_none();
+    let mut orphan_rules = Vec::new();
     if whole {
-        // Orphan rules (their function already gone).
-        let rules = clients
-            .events
-            .list_rules()
-            .name_prefix(plan::PREFIX)
-            .send()
-            .await
-            .map_err(|e| api_error("events:ListRules", e))?;
-        for r in rules.rules() {
-            let Some(name) = r.name() else { continue };
-            if removals.iter().any(|x| x.kind == "rule" && x.id == name) {
-                continue;
+        // Rules whose function is already gone.
+        let mut token: Option<String> = None;
+        loop {
+            let rules = clients
+                .events
+                .list_rules()
+                .name_prefix(plan::PREFIX)
+                .set_next_token(token.clone())
+                .send()
+                .await
+                .map_err(|e| api_error("events:ListRules", e))?;
+            for r in rules.rules() {
+                let Some(name) = r.name() else { continue };
+                if probes.iter().any(|(_, x)| x.as_deref() == Some(name)) {
+                    continue;
+                }
+                if aws::get_rule(clients, name)
+                    .await?
+                    .is_some_and(|rule| rule.managed)
+                {
+                    orphan_rules.push(name.to_string());
+                }
             }
-            if let Some(rule) = aws::get_rule(&clients, name).await?
-                && rule.managed
-            {
-                let status = if args.dry_run {
-                    "planned".to_string()
-                } else {
-                    status_of(aws::delete_rule(&clients, name).await)
-                };
-                removals.push(Removal {
-                    kind: "rule".into(),
-                    id: name.to_string(),
-                    status,
+            token = rules.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+    }
+    let role = if whole {
+        managed_role(clients).await.transpose()
+    } else {
+        None
+    };
+    let security_groups = if args.subnets.is_empty() {
+        managed_security_groups(clients, args.vpc.as_deref()).await
+    } else {
+        Ok(Vec::new())
+    };
+    if let Some(vpc) = &args.vpc
+        && probes.is_empty()
+        && security_groups.as_ref().is_ok_and(|g| g.is_empty())
+    {
+        // Nothing of ours there: say so if the VPC does not even exist (a typo).
+        aws::check_vpc(clients, vpc).await?;
+    }
+    Ok(Plan {
+        probes,
+        orphan_rules,
+        role,
+        security_groups,
+    })
+}
+
+/// Removes everything planned, each independently; returns every step's status.
+async fn apply(clients: &Clients, plan: Plan, journal: &Journal) -> Vec<Removal> {
+    let mut out = Vec::new();
+    let mut record = |kind: &str, id: &str, r: Result<()>| {
+        if r.is_ok() {
+            journal.done(format!("removed {} {id}", kind.replace('_', " ")));
+        }
+        out.push(Removal {
+            kind: kind.into(),
+            id: id.into(),
+            status: status_of(r),
+        });
+    };
+    for (f, rule) in &plan.probes {
+        if let Some(rule) = rule {
+            record("rule", rule, aws::delete_rule(clients, rule).await);
+        }
+        record("function", &f.name, delete_function(clients, &f.name).await);
+    }
+    for rule in &plan.orphan_rules {
+        record("rule", rule, aws::delete_rule(clients, rule).await);
+    }
+    match &plan.role {
+        Some(Ok(name)) => record("role", name, remove_role(clients, name).await),
+        Some(Err(e)) => out.push(Removal {
+            kind: "role".into(),
+            id: "-".into(),
+            status: format!("FAILED: could not check it: {e:#}"),
+        }),
+        None => {}
+    }
+    match &plan.security_groups {
+        Ok(ids) => {
+            for id in ids {
+                let r = delete_security_group(clients, id).await;
+                if r.is_ok() {
+                    journal.done(format!("removed security group {id}"));
+                }
+                out.push(Removal {
+                    kind: "security_group".into(),
+                    id: id.clone(),
+                    status: status_of(r),
                 });
             }
         }
-        if let Some(r) = remove_role(&clients, args.dry_run).await? {
-            removals.push(r);
-        }
-        removals.extend(remove_security_groups(&clients, args.dry_run).await?);
+        Err(e) => out.push(Removal {
+            kind: "security_group".into(),
+            id: "-".into(),
+            status: format!("FAILED: could not list them: {e:#}"),
+        }),
     }
-    let result = UninstallResult {
-        dry_run: args.dry_run,
-        region: clients.region.clone(),
-        removals,
-    };
-    let code = if result.failures() == 0 { 0 } else { 2 };
-    Ok(outcome(ctx, &result, code))
+    out
 }
 
 fn status_of(r: Result<()>) -> String {
@@ -149,6 +370,19 @@ fn status_of(r: Result<()>) -> String {
         Ok(()) => "removed".into(),
         Err(e) => format!("FAILED: {e:#}"),
     }
+}
+
+/// Error codes that mean "already gone": the removal is done.
+fn gone(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some(
+            "ResourceNotFoundException"
+                | "NoSuchEntity"
+                | "InvalidGroup.NotFound"
+                | "InvalidGroupId.NotFound"
+        )
+    )
 }
 
 async fn delete_function(clients: &Clients, name: &str) -> Result<()> {
@@ -160,121 +394,163 @@ async fn delete_function(clients: &Clients, name: &str) -> Result<()> {
         .await
     {
         Ok(_) => Ok(()),
-        Err(e) if code(&e) == Some("ResourceNotFoundException") => Ok(()),
+        Err(e) if gone(code(&e)) => Ok(()),
         Err(e) => Err(api_error("lambda:DeleteFunction", e)),
     }
 }
 
-async fn remove_role(clients: &Clients, dry_run: bool) -> Result<Option<Removal>> {
+async fn delete_security_group(clients: &Clients, id: &str) -> Result<()> {
+    match clients
+        .ec2
+        .delete_security_group()
+        .group_id(id)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if gone(code(&e)) => Ok(()),
+        Err(e) => Err(api_error("ec2:DeleteSecurityGroup", e)),
+    }
+}
+
+/// The execution role's name when it exists and is ours.
+async fn managed_role(clients: &Clients) -> Result<Option<String>> {
     let name = plan::role_name(&clients.region);
     match clients.iam.get_role().role_name(&name).send().await {
         Ok(_) => {}
         Err(e) if code(&e) == Some("NoSuchEntity") => return Ok(None),
         Err(e) => return Err(api_error("iam:GetRole", e)),
     }
-    if !aws::role_is_managed(clients, &name).await? {
-        return Ok(None);
-    }
-    if dry_run {
-        return Ok(Some(Removal {
-            kind: "role".into(),
-            id: name,
-            status: "planned".into(),
-        }));
-    }
-    let result: Result<()> = async {
-        let inline = clients
-            .iam
-            .list_role_policies()
-            .role_name(&name)
-            .send()
-            .await
-            .map_err(|e| api_error("iam:ListRolePolicies", e))?;
-        for p in inline.policy_names() {
-            clients
-                .iam
-                .delete_role_policy()
-                .role_name(&name)
-                .policy_name(p)
-                .send()
-                .await
-                .map_err(|e| api_error("iam:DeleteRolePolicy", e))?;
-        }
-        let attached = clients
-            .iam
-            .list_attached_role_policies()
-            .role_name(&name)
-            .send()
-            .await
-            .map_err(|e| api_error("iam:ListAttachedRolePolicies", e))?;
-        for p in attached.attached_policies() {
-            let arn = p
-                .policy_arn()
-                .ok_or_else(|| anyhow!("attached policy without ARN"))?;
-            clients
-                .iam
-                .detach_role_policy()
-                .role_name(&name)
-                .policy_arn(arn)
-                .send()
-                .await
-                .map_err(|e| api_error("iam:DetachRolePolicy", e))?;
-        }
-        clients
-            .iam
-            .delete_role()
-            .role_name(&name)
-            .send()
-            .await
-            .map_err(|e| api_error("iam:DeleteRole", e))?;
-        Ok(())
-    }
-    .await;
-    Ok(Some(Removal {
-        kind: "role".into(),
-        id: name,
-        status: status_of(result),
-    }))
+    Ok(aws::role_is_managed(clients, &name).await?.then_some(name))
 }
 
-async fn remove_security_groups(clients: &Clients, dry_run: bool) -> Result<Vec<Removal>> {
-    let resp = clients
+/// Removes the role's policies, then the role; any of them already gone is done.
+async fn remove_role(clients: &Clients, name: &str) -> Result<()> {
+    let inline = match clients
+        .iam
+        .list_role_policies()
+        .role_name(name)
+        .send()
+        .await
+    {
+        Ok(p) => p.policy_names().to_vec(),
+        Err(e) if gone(code(&e)) => return Ok(()),
+        Err(e) => return Err(api_error("iam:ListRolePolicies", e)),
+    };
+    for p in inline {
+        match clients
+            .iam
+            .delete_role_policy()
+            .role_name(name)
+            .policy_name(&p)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if gone(code(&e)) => {}
+            Err(e) => return Err(api_error("iam:DeleteRolePolicy", e)),
+        }
+    }
+    let attached = match clients
+        .iam
+        .list_attached_role_policies()
+        .role_name(name)
+        .send()
+        .await
+    {
+        Ok(a) => a,
+        Err(e) if gone(code(&e)) => return Ok(()),
+        Err(e) => return Err(api_error("iam:ListAttachedRolePolicies", e)),
+    };
+    for p in attached.attached_policies() {
+        let arn = p
+            .policy_arn()
+            .ok_or_else(|| anyhow!("attached policy without ARN"))?;
+        match clients
+            .iam
+            .detach_role_policy()
+            .role_name(name)
+            .policy_arn(arn)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if gone(code(&e)) => {}
+            Err(e) => return Err(api_error("iam:DetachRolePolicy", e)),
+        }
+    }
+    match clients.iam.delete_role().role_name(name).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if gone(code(&e)) => Ok(()),
+        Err(e) => Err(api_error("iam:DeleteRole", e)),
+    }
+}
+
+/// The security groups tagged as ours (of one VPC, or of the Region).
+async fn managed_security_groups(clients: &Clients, vpc: Option<&str>) -> Result<Vec<String>> {
+    let mut req = clients
         .ec2
         .describe_security_groups()
-        .filters(aws::tag_filter(plan::MANAGED_TAG, "true"))
+        .filters(aws::tag_filter(plan::MANAGED_TAG, "true"));
+    if let Some(v) = vpc {
+        req = req.filters(aws::vpc_filter(v));
+    }
+    let resp = req
         .send()
         .await
         .map_err(|e| api_error("ec2:DescribeSecurityGroups", e))?;
-    let mut out = Vec::new();
-    for g in resp.security_groups() {
-        // Double check the tag on the answer itself (a filter a backend ignores must not
-        // make us delete someone else's group).
-        let managed = g
-            .tags()
-            .iter()
-            .any(|t| t.key() == Some(plan::MANAGED_TAG) && t.value() == Some("true"));
-        let Some(id) = g.group_id().filter(|_| managed) else {
-            continue;
-        };
-        let status = if dry_run {
-            "planned".to_string()
-        } else {
-            status_of(
-                clients
-                    .ec2
-                    .delete_security_group()
-                    .group_id(id)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| api_error("ec2:DeleteSecurityGroup", e)),
-            )
-        };
-        out.push(Removal {
-            kind: "security_group".into(),
-            id: id.to_string(),
-            status,
-        });
+    Ok(resp
+        .security_groups()
+        .iter()
+        // Double check the tag (and VPC) on the answer itself: a filter a backend ignores
+        // must not make us delete someone else's group.
+        .filter(|g| {
+            g.tags()
+                .iter()
+                .any(|t| t.key() == Some(plan::MANAGED_TAG) && t.value() == Some("true"))
+                && vpc.is_none_or(|v| g.vpc_id() == Some(v))
+        })
+        .filter_map(|g| g.group_id().map(str::to_string))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn already_gone_counts_as_removed() {
+        assert!(gone(Some("ResourceNotFoundException")));
+        assert!(gone(Some("NoSuchEntity")));
+        assert!(gone(Some("InvalidGroup.NotFound")));
+        assert!(!gone(Some("AccessDenied")));
+        assert!(!gone(None));
     }
-    Ok(out)
+
+    #[test]
+    fn text_says_what_was_removed_before_a_failure() {
+        let r = UninstallResult {
+            dry_run: false,
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+            scope: "vpc vpc-1".into(),
+            declined: false,
+            removals: vec![
+                Removal {
+                    kind: "function".into(),
+                    id: "egress-probe-subnet-1".into(),
+                    status: "removed".into(),
+                },
+                Removal {
+                    kind: "role".into(),
+                    id: "-".into(),
+                    status: "FAILED: could not check it: iam:ListRoleTags failed".into(),
+                },
+            ],
+        };
+        let t = r.text(Lang::En);
+        assert!(t.contains("account 123456789012, Region us-east-1"), "{t}");
+        assert!(t.contains("egress-probe-subnet-1"), "{t}");
+        assert!(t.contains("1 removed, 1 not removed"), "{t}");
+    }
 }

@@ -1,11 +1,11 @@
 //! Function-level rules: not in a VPC, state and last update (R1, R2), its Lambda ENIs
 //! (R3), subnets that behave differently (R4). NAT in another AZ (R13) and IPv6 (R31) are
-//! judged on the path (`nat.rs`, `path.rs`).
+//! judged on the path (`step/nat_gateway.rs`, `step/source.rs`).
 
 use super::catalog::Issue;
 use super::index::Index;
 use super::nacl::Peer;
-use super::path::Source;
+use super::state::Source;
 use crate::model::{FunctionConfig, PathEvaluation, PathVerdict, Subnet};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use std::collections::BTreeMap;

@@ -134,6 +134,29 @@ pub(crate) fn target_kind(t: &RouteTarget) -> &'static str {
     }
 }
 
+/// What to check beyond a next hop the snapshot cannot follow (R15).
+pub(crate) fn not_verifiable_check(t: &RouteTarget, dest: IpAddr) -> String {
+    match t {
+        RouteTarget::TransitGateway(id) => format!(
+            "the transit gateway route table of the attachment (aws ec2 search-transit-gateway-routes --transit-gateway-route-table-id <tgw-rtb-id> --filters Name=route-search.longest-prefix-match,Values={}), and the egress VPC's NAT gateway, routes and NACLs behind {id}",
+            IpNet::from(dest)
+        ),
+        RouteTarget::VpcPeeringConnection(id) => format!(
+            "the peer VPC's route back and its security groups/NACLs; a NAT gateway cannot be used through {id} (peering)"
+        ),
+        RouteTarget::NetworkInterface(id) | RouteTarget::Instance(id) => format!(
+            "the appliance or NAT instance {id}: source/destination check disabled, its own routes, security group and OS forwarding"
+        ),
+        RouteTarget::VpcEndpoint(id) => format!(
+            "{id} (Gateway Load Balancer / firewall endpoint): the firewall's rules and the route back from the firewall subnet"
+        ),
+        RouteTarget::VirtualPrivateGateway(id) => format!(
+            "the on-premises network behind {id} (VPN / Direct Connect) and its internet egress"
+        ),
+        other => format!("the network behind {}", other.id()),
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

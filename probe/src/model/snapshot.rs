@@ -83,6 +83,9 @@ pub struct NetworkSnapshot {
     /// Number of API requests made to take the snapshot (pages count separately).
     #[serde(default)]
     pub api_calls: u32,
+    /// Number of sequential rounds of calls (each round's calls run concurrently).
+    #[serde(default)]
+    pub api_stages: u32,
     /// Odd input the reader skipped or defaulted (an unreadable CIDR, an unknown protocol,
     /// a function subnet that does not exist, moto's fake `VpcId`…), in plain words.
     #[serde(default)]
@@ -119,6 +122,7 @@ impl Default for NetworkSnapshot {
             firewall_rule_groups: Vec::new(),
             gaps: Vec::new(),
             api_calls: 0,
+            api_stages: 0,
             notes: Vec::new(),
         }
     }

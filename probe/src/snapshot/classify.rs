@@ -4,7 +4,6 @@
 use crate::model::{GapKind, SnapshotGap};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 /// Which `SdkError` variant the failure was.
@@ -126,14 +125,13 @@ const REASON_MAX: usize = 300;
 pub fn reason<E, R>(err: &SdkError<E, R>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: HasStatus + std::fmt::Debug,
+    R: HasStatus + std::fmt::Debug + 'static,
 {
     let (kind, code, status) = parts(err);
     let text = match (code, err.message()) {
         (Some(code), Some(msg)) => format!("{code}: {msg}"),
         (Some(code), None) => code.to_string(),
         _ => {
-            let chain = DisplayErrorContext(err).to_string();
             match (kind, status) {
                 // The raw response (often an HTML page) says nothing more: keep the reason
                 // short enough to read in a report.
@@ -148,7 +146,8 @@ where
                 (FailureKind::Service | FailureKind::Response, Some(status)) => {
                     format!("HTTP {status} without an AWS error code")
                 }
-                _ => chain,
+                // Transport failures in words, never a debug dump.
+                _ => crate::aws::error_message(err, status),
             }
         }
     };
@@ -171,7 +170,7 @@ fn truncate(mut text: String, max: usize) -> String {
 pub fn gap<E, R>(call: &str, err: &SdkError<E, R>) -> SnapshotGap
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: HasStatus + std::fmt::Debug,
+    R: HasStatus + std::fmt::Debug + 'static,
 {
     let (kind, code, status) = parts(err);
     SnapshotGap {

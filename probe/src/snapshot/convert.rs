@@ -703,11 +703,17 @@ pub fn zones_from_subnets(subnets: &[Subnet]) -> Option<Vec<AvailabilityZone>> {
     Some(zones)
 }
 
-/// Prefix lists referenced by routes and security-group rules (R6, R23), sorted, unique.
-pub fn referenced_prefix_lists(snapshot: &model::NetworkSnapshot) -> Vec<String> {
+/// Prefix lists referenced by routes and security-group rules (R6, R23), sorted, unique;
+/// with `vpc_id`, only that VPC's.
+pub fn referenced_prefix_lists(
+    snapshot: &model::NetworkSnapshot,
+    vpc_id: Option<&str>,
+) -> Vec<String> {
+    let in_vpc = |id: &str| vpc_id.is_none_or(|v| v == id);
     let mut ids: Vec<String> = snapshot
         .route_tables
         .iter()
+        .filter(|t| in_vpc(&t.vpc_id))
         .flat_map(|t| &t.routes)
         .filter_map(|r| match &r.destination {
             RouteDestination::PrefixList(id) => Some(id.clone()),
@@ -717,6 +723,7 @@ pub fn referenced_prefix_lists(snapshot: &model::NetworkSnapshot) -> Vec<String>
             snapshot
                 .security_groups
                 .iter()
+                .filter(|g| in_vpc(&g.vpc_id))
                 .flat_map(|g| g.egress.iter().chain(&g.ingress))
                 .filter_map(|r| match &r.peer {
                     SgPeer::PrefixList(id) => Some(id.clone()),

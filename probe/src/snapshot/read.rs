@@ -7,13 +7,17 @@ use super::classify::{self, HasStatus};
 use super::convert::{self, Notes};
 use super::{Clients, SnapshotError};
 use crate::model::{NetworkSnapshot, SnapshotGap};
+use aws_sdk_ec2::operation::describe_availability_zones::DescribeAvailabilityZonesOutput;
+use aws_sdk_ec2::operation::describe_vpc_attribute::DescribeVpcAttributeOutput;
+use aws_sdk_ec2::operation::describe_vpc_block_public_access_options::DescribeVpcBlockPublicAccessOptionsOutput;
 use aws_sdk_ec2::types::{self as ec2, Filter, VpcAttributeName};
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// The clients and the request counter.
+/// The workload account's clients and the request counter (every request of the snapshot,
+/// in any account, is counted here).
 pub struct Reader<'a> {
     pub ec2: &'a aws_sdk_ec2::Client,
     pub lambda: &'a aws_sdk_lambda::Client,
@@ -28,7 +32,7 @@ impl<'a> Reader<'a> {
             calls: AtomicU32::new(0),
         }
     }
-    fn count(&self) {
+    pub(super) fn count(&self) {
         self.calls.fetch_add(1, Ordering::Relaxed);
     }
     pub fn calls(&self) -> u32 {
@@ -41,13 +45,13 @@ macro_rules! pages {
     ($r:expr, $call:expr, $builder:expr, $field:ident) => {{
         let mut stream = $builder.into_paginator().send();
         let mut items = Vec::new();
-        let mut failed: Option<SnapshotGap> = None;
+        let mut failed: Option<$crate::model::SnapshotGap> = None;
         while let Some(page) = stream.next().await {
             $r.count();
             match page {
                 Ok(page) => items.extend(page.$field.unwrap_or_default()),
                 Err(err) => {
-                    failed = Some(classify::gap($call, &err));
+                    failed = Some($crate::snapshot::classify::gap($call, &err));
                     break;
                 }
             }
@@ -60,14 +64,14 @@ macro_rules! pages {
 }
 
 /// One counted request.
-async fn once<T, E, R>(
+pub(super) async fn once<T, E, R>(
     r: &Reader<'_>,
     call: &str,
     request: impl Future<Output = Result<T, SdkError<E, R>>>,
 ) -> Result<T, SnapshotGap>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: HasStatus + std::fmt::Debug,
+    R: HasStatus + std::fmt::Debug + 'static,
 {
     r.count();
     request.await.map_err(|err| classify::gap(call, &err))
@@ -95,7 +99,7 @@ fn is_not_found(code: Option<&str>) -> bool {
 fn api_error<E, R>(call: &str, err: &SdkError<E, R>) -> SnapshotError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: HasStatus + std::fmt::Debug,
+    R: HasStatus + std::fmt::Debug + 'static,
 {
     SnapshotError::Api {
         call: call.to_string(),
@@ -227,20 +231,51 @@ fn put<S, M>(
     }
 }
 
-/// Reads everything about one VPC into `snap`. `known` is the VPC when the identifying call
-/// already read it.
-pub async fn read_vpc(
-    r: &Reader<'_>,
-    vpc_id: &str,
-    known: Option<ec2::Vpc>,
-    enis: &EniScope,
-    snap: &mut NetworkSnapshot,
-) {
+/// How one VPC is read: with which EC2 client, which Lambda ENIs (none for a VPC behind a
+/// transit gateway), whether the account-wide BPA options are still needed.
+pub struct VpcRequest<'c> {
+    pub ec2: &'c aws_sdk_ec2::Client,
+    pub vpc_id: String,
+    /// The VPC when the identifying call already read it.
+    pub known: Option<ec2::Vpc>,
+    /// `None`: no Lambda ENIs are asked for (an egress VPC has none).
+    pub enis: Option<EniScope>,
+    pub need_bpa: bool,
+}
+
+/// The raw answers of stage 1 for one VPC.
+#[derive(Clone)]
+pub struct VpcRaw {
+    vpc_id: String,
+    vpcs: Result<Vec<ec2::Vpc>, SnapshotGap>,
+    dns_support: Result<DescribeVpcAttributeOutput, SnapshotGap>,
+    dns_hostnames: Result<DescribeVpcAttributeOutput, SnapshotGap>,
+    subnets: Result<Vec<ec2::Subnet>, SnapshotGap>,
+    route_tables: Result<Vec<ec2::RouteTable>, SnapshotGap>,
+    nat_gateways: Result<Vec<ec2::NatGateway>, SnapshotGap>,
+    igws: Result<Vec<ec2::InternetGateway>, SnapshotGap>,
+    eigws: Result<Vec<ec2::EgressOnlyInternetGateway>, SnapshotGap>,
+    nacls: Result<Vec<ec2::NetworkAcl>, SnapshotGap>,
+    sgs: Result<Vec<ec2::SecurityGroup>, SnapshotGap>,
+    endpoints: Result<Vec<ec2::VpcEndpoint>, SnapshotGap>,
+    bpa: Option<Result<DescribeVpcBlockPublicAccessOptionsOutput, SnapshotGap>>,
+    lambda_enis: Option<Result<Vec<ec2::NetworkInterface>, SnapshotGap>>,
+}
+
+/// Stage 1 of one VPC: everything keyed by the VPC ID, concurrently (12 calls, +1 for
+/// Lambda ENIs, +1 for the BPA options, +1 for DescribeVpcs when not known).
+pub async fn fetch_vpc(r: &Reader<'_>, req: VpcRequest<'_>) -> VpcRaw {
+    let VpcRequest {
+        ec2: client,
+        vpc_id,
+        known,
+        enis,
+        need_bpa,
+    } = req;
+    let vpc_id = vpc_id.as_str();
     let by_vpc = || filter("vpc-id", [vpc_id]);
-    let need_bpa = snap.block_public_access.is_none() && snap.gap(DESCRIBE_BPA_OPTIONS).is_none();
-    let eni_request = {
-        let mut req = r
-            .ec2
+    let eni_request = enis.map(|enis| {
+        let mut req = client
             .describe_network_interfaces()
             .filters(filter("interface-type", ["lambda"]))
             .filters(by_vpc());
@@ -251,9 +286,8 @@ pub async fn read_vpc(
             req = req.filters(filter("group-id", enis.group_ids.iter().cloned()));
         }
         req
-    };
+    });
 
-    // Stage 1: everything keyed by the VPC ID, concurrently.
     let (
         vpcs,
         dns_support,
@@ -275,7 +309,7 @@ pub async fn read_vpc(
                 None => pages!(
                     r,
                     DESCRIBE_VPCS,
-                    r.ec2.describe_vpcs().filters(filter("vpc-id", [vpc_id])),
+                    client.describe_vpcs().filters(filter("vpc-id", [vpc_id])),
                     vpcs
                 ),
             }
@@ -283,7 +317,7 @@ pub async fn read_vpc(
         once(
             r,
             DESCRIBE_VPC_ATTRIBUTE,
-            r.ec2
+            client
                 .describe_vpc_attribute()
                 .vpc_id(vpc_id)
                 .attribute(VpcAttributeName::EnableDnsSupport)
@@ -292,7 +326,7 @@ pub async fn read_vpc(
         once(
             r,
             DESCRIBE_VPC_ATTRIBUTE,
-            r.ec2
+            client
                 .describe_vpc_attribute()
                 .vpc_id(vpc_id)
                 .attribute(VpcAttributeName::EnableDnsHostnames)
@@ -302,7 +336,7 @@ pub async fn read_vpc(
             pages!(
                 r,
                 DESCRIBE_SUBNETS,
-                r.ec2.describe_subnets().filters(by_vpc()),
+                client.describe_subnets().filters(by_vpc()),
                 subnets
             )
         },
@@ -310,7 +344,7 @@ pub async fn read_vpc(
             pages!(
                 r,
                 DESCRIBE_ROUTE_TABLES,
-                r.ec2.describe_route_tables().filters(by_vpc()),
+                client.describe_route_tables().filters(by_vpc()),
                 route_tables
             )
         },
@@ -318,7 +352,7 @@ pub async fn read_vpc(
             pages!(
                 r,
                 DESCRIBE_NAT_GATEWAYS,
-                r.ec2.describe_nat_gateways().filter(by_vpc()),
+                client.describe_nat_gateways().filter(by_vpc()),
                 nat_gateways
             )
         },
@@ -326,7 +360,7 @@ pub async fn read_vpc(
             pages!(
                 r,
                 DESCRIBE_INTERNET_GATEWAYS,
-                r.ec2
+                client
                     .describe_internet_gateways()
                     .filters(filter("attachment.vpc-id", [vpc_id])),
                 internet_gateways
@@ -337,7 +371,7 @@ pub async fn read_vpc(
             pages!(
                 r,
                 DESCRIBE_EGRESS_ONLY_INTERNET_GATEWAYS,
-                r.ec2.describe_egress_only_internet_gateways(),
+                client.describe_egress_only_internet_gateways(),
                 egress_only_internet_gateways
             )
         },
@@ -345,7 +379,7 @@ pub async fn read_vpc(
             pages!(
                 r,
                 DESCRIBE_NETWORK_ACLS,
-                r.ec2.describe_network_acls().filters(by_vpc()),
+                client.describe_network_acls().filters(by_vpc()),
                 network_acls
             )
         },
@@ -353,7 +387,7 @@ pub async fn read_vpc(
             pages!(
                 r,
                 DESCRIBE_SECURITY_GROUPS,
-                r.ec2.describe_security_groups().filters(by_vpc()),
+                client.describe_security_groups().filters(by_vpc()),
                 security_groups
             )
         },
@@ -361,7 +395,7 @@ pub async fn read_vpc(
             pages!(
                 r,
                 DESCRIBE_VPC_ENDPOINTS,
-                r.ec2.describe_vpc_endpoints().filters(by_vpc()),
+                client.describe_vpc_endpoints().filters(by_vpc()),
                 vpc_endpoints
             )
         },
@@ -371,7 +405,7 @@ pub async fn read_vpc(
                     once(
                         r,
                         DESCRIBE_BPA_OPTIONS,
-                        r.ec2.describe_vpc_block_public_access_options().send(),
+                        client.describe_vpc_block_public_access_options().send(),
                     )
                     .await,
                 )
@@ -380,15 +414,60 @@ pub async fn read_vpc(
             }
         },
         async {
-            pages!(
-                r,
-                DESCRIBE_NETWORK_INTERFACES,
-                eni_request,
-                network_interfaces
-            )
+            match eni_request {
+                Some(req) => Some(pages!(
+                    r,
+                    DESCRIBE_NETWORK_INTERFACES,
+                    req,
+                    network_interfaces
+                )),
+                None => None,
+            }
         },
     );
+    VpcRaw {
+        vpc_id: vpc_id.to_string(),
+        vpcs,
+        dns_support,
+        dns_hostnames,
+        subnets,
+        route_tables,
+        nat_gateways,
+        igws,
+        eigws,
+        nacls,
+        sgs,
+        endpoints,
+        bpa,
+        lambda_enis,
+    }
+}
 
+impl VpcRaw {
+    pub fn vpc_id(&self) -> &str {
+        &self.vpc_id
+    }
+}
+
+/// Stores stage 1 of one VPC in the snapshot.
+pub fn merge_vpc(raw: VpcRaw, snap: &mut NetworkSnapshot) {
+    let VpcRaw {
+        vpc_id,
+        vpcs,
+        dns_support,
+        dns_hostnames,
+        subnets,
+        route_tables,
+        nat_gateways,
+        igws,
+        eigws,
+        nacls,
+        sgs,
+        endpoints,
+        bpa,
+        lambda_enis,
+    } = raw;
+    let vpc_id = vpc_id.as_str();
     let NetworkSnapshot {
         vpcs: out_vpcs,
         subnets: out_subnets,
@@ -449,9 +528,11 @@ pub async fn read_vpc(
     put(nacls, out_nacls, gaps, |a| convert::network_acl(a, notes));
     put(sgs, out_sgs, gaps, |g| convert::security_group(g, notes));
     put(endpoints, out_endpoints, gaps, convert::vpc_endpoint);
-    put(lambda_enis, out_enis, gaps, |n| {
-        convert::network_interface(n, notes)
-    });
+    if let Some(lambda_enis) = lambda_enis {
+        put(lambda_enis, out_enis, gaps, |n| {
+            convert::network_interface(n, notes)
+        });
+    }
     match bpa {
         Some(Ok(out)) => {
             snap.block_public_access = Some(
@@ -468,37 +549,93 @@ pub async fn read_vpc(
         Some(Err(gap)) => snap.gaps.push(gap),
         None => {}
     }
-
-    stage_two(r, vpc_id, snap).await;
 }
 
-/// Stage 2: calls that depend on stage 1 — the VPC's DHCP options (skipped for `default`),
-/// prefix lists referenced by routes and rules, BPA exclusions (only when BPA is on), and
-/// AZ IDs (only when a subnet lacks one).
-async fn stage_two(r: &Reader<'_>, vpc_id: &str, snap: &mut NetworkSnapshot) {
+/// What stage 2 of a VPC needs, decided from the snapshot after stage 1: the VPC's DHCP
+/// options (skipped for `default`), prefix lists referenced by its routes and rules, BPA
+/// exclusions (only when BPA is on), and AZ IDs (only when a subnet lacks one).
+pub struct StageTwo<'c> {
+    pub ec2: &'c aws_sdk_ec2::Client,
+    dhcp_id: Option<String>,
+    prefix_lists: Vec<String>,
+    need_exclusions: bool,
+    need_zones: bool,
+}
+
+impl StageTwo<'_> {
+    pub fn prefix_lists(&self) -> &[String] {
+        &self.prefix_lists
+    }
+    pub fn is_empty(&self) -> bool {
+        self.dhcp_id.is_none()
+            && self.prefix_lists.is_empty()
+            && !self.need_exclusions
+            && !self.need_zones
+    }
+}
+
+/// Plans stage 2 for `vpc_id`. `workload`: the VPC the subject stands in (DHCP options,
+/// BPA exclusions and the AZ map are about it); a VPC behind a transit gateway only needs
+/// the prefix lists its own routes and rules name (read in its own account).
+pub fn plan_stage_two<'c>(
+    ec2: &'c aws_sdk_ec2::Client,
+    vpc_id: &str,
+    workload: bool,
+    asked: &[String],
+    snap: &NetworkSnapshot,
+) -> StageTwo<'c> {
     let dhcp_id = snap
         .vpc(vpc_id)
         .and_then(|v| v.dhcp_options_id.clone())
-        .filter(|id| id != "default" && !snap.dhcp_options.iter().any(|d| &d.id == id));
-    let prefix_lists: Vec<String> = convert::referenced_prefix_lists(snap)
+        .filter(|id| id != "default" && !snap.dhcp_options.iter().any(|d| &d.id == id))
+        .filter(|_| workload);
+    let prefix_lists: Vec<String> = convert::referenced_prefix_lists(snap, Some(vpc_id))
         .into_iter()
-        .filter(|id| snap.prefix_list(id).is_none())
+        .filter(|id| snap.prefix_list(id).is_none() && !asked.contains(id))
         .collect();
-    let need_exclusions = snap
-        .block_public_access
-        .as_ref()
-        .is_some_and(|b| b.internet_gateway_block_mode != "off" && b.exclusions.is_empty())
+    let need_exclusions = workload
+        && snap
+            .block_public_access
+            .as_ref()
+            .is_some_and(|b| b.internet_gateway_block_mode != "off" && b.exclusions.is_empty())
         && snap.gap(DESCRIBE_BPA_EXCLUSIONS).is_none();
     let zones = convert::zones_from_subnets(&snap.subnets);
-    let need_zones = zones.is_none() && snap.gap(DESCRIBE_AVAILABILITY_ZONES).is_none();
+    let need_zones = workload && zones.is_none() && snap.gap(DESCRIBE_AVAILABILITY_ZONES).is_none();
+    StageTwo {
+        ec2,
+        dhcp_id,
+        prefix_lists,
+        need_exclusions,
+        need_zones,
+    }
+}
 
+/// The raw answers of stage 2.
+#[derive(Clone)]
+pub struct StageTwoRaw {
+    dhcp: Option<Result<Vec<ec2::DhcpOptions>, SnapshotGap>>,
+    pl_names: Option<Result<Vec<ec2::ManagedPrefixList>, SnapshotGap>>,
+    pl_entries: Vec<(String, Result<Vec<ec2::PrefixListEntry>, SnapshotGap>)>,
+    exclusions: Option<Result<Vec<ec2::VpcBlockPublicAccessExclusion>, SnapshotGap>>,
+    azs: Option<Result<DescribeAvailabilityZonesOutput, SnapshotGap>>,
+}
+
+/// Stage 2 of one VPC, concurrently (the prefix lists' entries one list after another).
+pub async fn fetch_stage_two(r: &Reader<'_>, plan: StageTwo<'_>) -> StageTwoRaw {
+    let StageTwo {
+        ec2: client,
+        dhcp_id,
+        prefix_lists,
+        need_exclusions,
+        need_zones,
+    } = plan;
     let (dhcp, pl_names, pl_entries, exclusions, azs) = tokio::join!(
         async {
             match &dhcp_id {
                 Some(id) => Some(pages!(
                     r,
                     DESCRIBE_DHCP_OPTIONS,
-                    r.ec2.describe_dhcp_options().dhcp_options_ids(id),
+                    client.describe_dhcp_options().dhcp_options_ids(id),
                     dhcp_options
                 )),
                 None => None,
@@ -511,7 +648,7 @@ async fn stage_two(r: &Reader<'_>, vpc_id: &str, snap: &mut NetworkSnapshot) {
             Some(pages!(
                 r,
                 DESCRIBE_MANAGED_PREFIX_LISTS,
-                r.ec2
+                client
                     .describe_managed_prefix_lists()
                     .filters(filter("prefix-list-id", prefix_lists.iter().cloned())),
                 prefix_lists
@@ -523,7 +660,7 @@ async fn stage_two(r: &Reader<'_>, vpc_id: &str, snap: &mut NetworkSnapshot) {
                 let entries: Result<Vec<ec2::PrefixListEntry>, SnapshotGap> = pages!(
                     r,
                     GET_MANAGED_PREFIX_LIST_ENTRIES,
-                    r.ec2.get_managed_prefix_list_entries().prefix_list_id(id),
+                    client.get_managed_prefix_list_entries().prefix_list_id(id),
                     entries
                 );
                 all.push((id.clone(), entries));
@@ -540,7 +677,7 @@ async fn stage_two(r: &Reader<'_>, vpc_id: &str, snap: &mut NetworkSnapshot) {
                 let page = once(
                     r,
                     DESCRIBE_BPA_EXCLUSIONS,
-                    r.ec2
+                    client
                         .describe_vpc_block_public_access_exclusions()
                         .set_next_token(token.clone())
                         .send(),
@@ -564,7 +701,7 @@ async fn stage_two(r: &Reader<'_>, vpc_id: &str, snap: &mut NetworkSnapshot) {
                     once(
                         r,
                         DESCRIBE_AVAILABILITY_ZONES,
-                        r.ec2.describe_availability_zones().send(),
+                        client.describe_availability_zones().send(),
                     )
                     .await,
                 )
@@ -573,7 +710,24 @@ async fn stage_two(r: &Reader<'_>, vpc_id: &str, snap: &mut NetworkSnapshot) {
             }
         },
     );
+    StageTwoRaw {
+        dhcp,
+        pl_names,
+        pl_entries,
+        exclusions,
+        azs,
+    }
+}
 
+/// Stores stage 2 in the snapshot.
+pub fn merge_stage_two(raw: StageTwoRaw, snap: &mut NetworkSnapshot) {
+    let StageTwoRaw {
+        dhcp,
+        pl_names,
+        pl_entries,
+        exclusions,
+        azs,
+    } = raw;
     let notes: &mut Notes = &mut snap.notes;
     if let Some(result) = dhcp {
         put(
@@ -614,22 +768,23 @@ async fn stage_two(r: &Reader<'_>, vpc_id: &str, snap: &mut NetworkSnapshot) {
         Some(Err(gap)) => snap.gaps.push(gap),
         None => {}
     }
-    match (azs, zones) {
-        (Some(Ok(out)), _) => {
+    match azs {
+        Some(Ok(out)) => {
             snap.availability_zones = out
                 .availability_zones()
                 .iter()
                 .filter_map(convert::availability_zone)
                 .collect();
         }
-        (Some(Err(gap)), _) => snap.gaps.push(gap),
-        (None, Some(zones)) => {
-            for z in zones {
-                if !snap.availability_zones.iter().any(|x| x.name == z.name) {
-                    snap.availability_zones.push(z);
+        Some(Err(gap)) => snap.gaps.push(gap),
+        None => {
+            if let Some(zones) = convert::zones_from_subnets(&snap.subnets) {
+                for z in zones {
+                    if !snap.availability_zones.iter().any(|x| x.name == z.name) {
+                        snap.availability_zones.push(z);
+                    }
                 }
             }
         }
-        (None, None) => {}
     }
 }

@@ -1,126 +1,25 @@
 //! The NAT gateway leg (R10-R14, R22): the gateway's own state, type and address, its AZ,
 //! its subnet's NACL both ways and both legs, and its subnet's route to an attached IGW.
+//! The same step serves a NAT gateway in the function's VPC and one in an egress VPC
+//! behind a transit gateway: `from` is the subnet whose route chose it.
 
-use super::bpa::Via;
-use super::catalog::{Issue, NatChoice, NatLeg};
-use super::index::Index;
-use super::nacl::Peer;
-use super::path::{Walk, fix_cidr, igw_hop, is_public, nacl_fix, not_verifiable_check};
-use super::routes::{self, Chosen};
-use crate::model::{
-    Direction, HopVerdict, NatGateway, PortRange, RouteState, RouteTable, RouteTarget, Subnet,
-};
+use crate::diagnosis::bpa::Via;
+use crate::diagnosis::catalog::{Issue, NatChoice, NatLeg, RouteRef};
+use crate::diagnosis::fixes::{fix_cidr, is_public, nacl_fix};
+use crate::diagnosis::nacl::Peer;
+use crate::diagnosis::nat_choice::{choose, covers, public_subnet_in_az};
+use crate::diagnosis::routes;
+use crate::diagnosis::state::{Next, Walk};
+use crate::model::{Direction, HopVerdict, NatGateway, PortRange, RouteState, RouteTarget, Subnet};
 
-fn usable_public(n: &NatGateway) -> bool {
-    n.state == "available" && n.connectivity_type != "private" && !n.public_ips.is_empty()
-}
-
-fn nat_az<'a>(ix: &Index<'a>, n: &NatGateway) -> Option<&'a str> {
-    n.subnet_id
-        .as_deref()
-        .and_then(|s| ix.subnet(s))
-        .map(|s| s.availability_zone.as_str())
-}
-
-/// True when the table routes 0.0.0.0/0 to an IGW attached to its VPC.
-fn is_public_table(ix: &Index<'_>, rtb: &RouteTable) -> bool {
-    rtb.routes.iter().any(|r| {
-        r.state == RouteState::Active
-            && matches!(&r.destination, crate::model::RouteDestination::Ipv4(n) if n.prefix_len() == 0)
-            && matches!(&r.target, RouteTarget::InternetGateway(g) if ix.igw(g).is_some_and(|g| g.is_attached_to(&rtb.vpc_id)))
-    })
-}
-
-/// A working public NAT gateway for `subnet` (same AZ first), else where to create one.
-pub(crate) fn choose(ix: &Index<'_>, subnet: &Subnet, exclude: Option<&str>) -> NatChoice {
-    let mut cands: Vec<&NatGateway> = ix
-        .snap
-        .nat_gateways
-        .iter()
-        .filter(|n| n.vpc_id == subnet.vpc_id && Some(n.id.as_str()) != exclude && usable_public(n))
-        .filter(|n| {
-            // Zonal NAT must sit in a public subnet; regional NAT has no subnet.
-            n.subnet_id.as_deref().is_none_or(|s| {
-                ix.effective_route_table(s)
-                    .is_some_and(|t| is_public_table(ix, t))
-            })
-        })
-        .collect();
-    cands.sort_by(|a, b| a.id.cmp(&b.id));
-    let same_az = |n: &&&NatGateway| {
-        nat_az(ix, n) == Some(subnet.availability_zone.as_str())
-            || (n.availability_mode == "regional" && covers(n, subnet))
-    };
-    if let Some(n) = cands.iter().find(same_az) {
-        return NatChoice::Existing {
-            nat: n.id.clone(),
-            same_az: true,
-        };
-    }
-    if let Some(n) = cands.first() {
-        return NatChoice::Existing {
-            nat: n.id.clone(),
-            same_az: false,
-        };
-    }
-    NatChoice::Create {
-        public_subnet: public_subnet_in_az(ix, subnet),
-    }
-}
-
-/// A public subnet (routes 0.0.0.0/0 to an attached IGW) in the subnet's AZ.
-pub(crate) fn public_subnet_in_az(ix: &Index<'_>, subnet: &Subnet) -> Option<String> {
-    let mut v: Vec<&Subnet> = ix
-        .snap
-        .subnets
-        .iter()
-        .filter(|s| s.vpc_id == subnet.vpc_id && s.availability_zone == subnet.availability_zone)
-        .filter(|s| {
-            ix.effective_route_table(&s.id)
-                .is_some_and(|t| is_public_table(ix, t))
-        })
-        .collect();
-    v.sort_by(|a, b| a.id.cmp(&b.id));
-    v.first().map(|s| s.id.clone())
-}
-
-/// The VPC's attached egress-only IGW, if any (for IPv6 fixes).
-pub(crate) fn eigw_of(ix: &Index<'_>, vpc: &str) -> Option<String> {
-    let mut v: Vec<&str> = ix
-        .snap
-        .egress_only_internet_gateways
-        .iter()
-        .filter(|g| g.is_attached_to(vpc))
-        .map(|g| g.id.as_str())
-        .collect();
-    v.sort();
-    v.first().map(|s| s.to_string())
-}
-
-/// True when a subnet that holds a NAT gateway uses this table.
-pub(crate) fn table_serves_nat_subnet(ix: &Index<'_>, rtb: &RouteTable) -> bool {
-    ix.snap.nat_gateways.iter().any(|n| {
-        n.subnet_id
-            .as_deref()
-            .and_then(|s| ix.effective_route_table(s))
-            .is_some_and(|t| t.id == rtb.id)
-    })
-}
-
-/// R14: a regional NAT is registered in the subnet's AZ (name or AZ ID), or provisions
-/// zones automatically.
-fn covers(n: &NatGateway, subnet: &Subnet) -> bool {
-    n.auto_provision_zones == Some(true)
-        || n.regional_zones.iter().any(|z| {
-            z == &subnet.availability_zone
-                || Some(z.as_str()) == subnet.availability_zone_id.as_deref()
-        })
-}
-
-/// Walks the NAT gateway leg for the route `chosen` of `rtb` (target `nat_id`).
-pub(crate) fn walk(w: &mut Walk<'_, '_>, rtb: &RouteTable, chosen: &Chosen<'_>, nat_id: &str) {
+/// Walks the NAT gateway `nat_id` that `route` of `from`'s route table names.
+pub(crate) fn run<'a>(
+    w: &mut Walk<'a, '_>,
+    nat_id: &str,
+    route: RouteRef,
+    from: &'a Subnet,
+) -> Vec<Next<'a>> {
     let subnet = w.subnet_id();
-    let route = w.route_ref(rtb, chosen);
     let Some(nat) = w.ix.nat(nat_id) else {
         if w.ix.gap("DescribeNatGateways").is_some() {
             w.hop(
@@ -148,10 +47,10 @@ pub(crate) fn walk(w: &mut Walk<'_, '_>, rtb: &RouteTable, chosen: &Chosen<'_>, 
                 route,
                 state: "deleted (not found)".into(),
                 failure: None,
-                nat: choose(w.ix, w.src.subnet, Some(nat_id)),
+                nat: choose(w.ix, from, Some(nat_id)),
             });
         }
-        return;
+        return vec![];
     };
     // R8/R10: the route may say active while its NAT is deleted or failed.
     if nat.state != "available" {
@@ -175,9 +74,9 @@ pub(crate) fn walk(w: &mut Walk<'_, '_>, rtb: &RouteTable, chosen: &Chosen<'_>, 
             route,
             state: nat.state.clone(),
             failure,
-            nat: choose(w.ix, w.src.subnet, Some(nat_id)),
+            nat: choose(w.ix, from, Some(nat_id)),
         });
-        return;
+        return vec![];
     }
     let private = nat.connectivity_type == "private";
     let addr = if private {
@@ -227,15 +126,14 @@ pub(crate) fn walk(w: &mut Walk<'_, '_>, rtb: &RouteTable, chosen: &Chosen<'_>, 
         w.issues.push(Issue::NatPrivate {
             subnet: subnet.clone(),
             route: route.clone(),
-            nat: choose(w.ix, w.src.subnet, Some(nat_id)),
+            nat: choose(w.ix, from, Some(nat_id)),
         });
     }
     if nat.availability_mode == "regional" {
-        regional(w, nat);
-        return;
+        return regional(w, nat, from);
     }
     let Some(nat_subnet_id) = nat.subnet_id.clone() else {
-        return;
+        return vec![];
     };
     let Some(nat_subnet) = w.ix.subnet(&nat_subnet_id) else {
         w.issues.push(Issue::SubnetNotInSnapshot {
@@ -251,26 +149,26 @@ pub(crate) fn walk(w: &mut Walk<'_, '_>, rtb: &RouteTable, chosen: &Chosen<'_>, 
             format!("{nat_subnet_id} not in the snapshot"),
             &["R12"],
         );
-        return;
+        return vec![];
     };
     // R13: cross-AZ is a warning, not a failure.
-    if nat_subnet.availability_zone != w.src.subnet.availability_zone {
-        let choice = choose(w.ix, w.src.subnet, Some(nat_id));
+    if nat_subnet.availability_zone != from.availability_zone {
+        let choice = choose(w.ix, from, Some(nat_id));
         w.issues.push(Issue::NatCrossAz {
             subnet: subnet.clone(),
-            subnet_az: w.src.subnet.availability_zone.clone(),
+            subnet_az: from.availability_zone.clone(),
             nat_id: nat_id.to_string(),
             nat_az: nat_subnet.availability_zone.clone(),
             route: route.clone(),
             nat: match choice {
                 NatChoice::Existing { same_az: true, .. } => choice,
                 _ => NatChoice::Create {
-                    public_subnet: public_subnet_in_az(w.ix, w.src.subnet),
+                    public_subnet: public_subnet_in_az(w.ix, from),
                 },
             },
         });
     }
-    let same_subnet = nat_subnet_id == subnet;
+    let same_subnet = nat_subnet_id == from.id;
     let fn_peers: Vec<Peer> = w.src.peers(w.family).to_vec();
     let fn_cidr = w.src.cidr(w.family);
     let dest = w.dest;
@@ -291,6 +189,7 @@ pub(crate) fn walk(w: &mut Walk<'_, '_>, rtb: &RouteTable, chosen: &Chosen<'_>, 
             fn_cidr.clone(),
         );
     }
+    let mut next = Vec::new();
     // R12: the NAT subnet's own route for the destination must be an attached IGW.
     let Some(nat_rtb) = w.ix.effective_route_table(&nat_subnet_id) else {
         w.hop(
@@ -303,9 +202,10 @@ pub(crate) fn walk(w: &mut Walk<'_, '_>, rtb: &RouteTable, chosen: &Chosen<'_>, 
             &["R12"],
         );
         w.not_verifiable(&nat_subnet_id, "route table not in the snapshot".into());
-        return;
+        return next;
     };
-    let igw = w.ix.attached_igw(w.vpc_id()).map(|g| g.id.clone());
+    let vpc = nat.vpc_id.clone();
+    let igw = w.ix.attached_igw(&vpc).map(|g| g.id.clone());
     let nat_chosen = routes::select(w.ix, nat_rtb, dest);
     let no_igw = |w: &mut Walk<'_, '_>, found: Option<String>, verdict_text: String| {
         w.hop(
@@ -324,7 +224,7 @@ pub(crate) fn walk(w: &mut Walk<'_, '_>, rtb: &RouteTable, chosen: &Chosen<'_>, 
             nat_rtb: Some(nat_rtb.id.clone()),
             found,
             igw: igw.clone(),
-            vpc: w.vpc_id().to_string(),
+            vpc: vpc.clone(),
         });
     };
     match nat_chosen {
@@ -354,16 +254,17 @@ pub(crate) fn walk(w: &mut Walk<'_, '_>, rtb: &RouteTable, chosen: &Chosen<'_>, 
                             fix_cidr(&dest),
                         );
                     }
-                    let g = g.clone();
-                    igw_hop(w, &g, Via::NatGateway, Some(&nat_subnet_id));
+                    next.push(Next::InternetGateway {
+                        igw: g.clone(),
+                        vpc: vpc.clone(),
+                        via: Via::NatGateway,
+                        gateway_subnet: Some(nat_subnet_id.clone()),
+                    });
                 }
                 (RouteTarget::InternetGateway(_), _)
                 | (RouteTarget::Local, _)
                 | (RouteTarget::NatGateway(_), _) => no_igw(w, Some(text.clone()), text),
-                (other, RouteState::Blackhole) => {
-                    let _ = other;
-                    no_igw(w, Some(text.clone()), text)
-                }
+                (_, RouteState::Blackhole) => no_igw(w, Some(text.clone()), text),
                 (other, _) => {
                     // Centralised egress or a firewall behind the NAT subnet (R15).
                     w.hop(
@@ -380,7 +281,7 @@ pub(crate) fn walk(w: &mut Walk<'_, '_>, rtb: &RouteTable, chosen: &Chosen<'_>, 
                         route: w.route_ref(nat_rtb, &c),
                         kind: routes::target_kind(other),
                         destination: dest,
-                        check: not_verifiable_check(other, dest),
+                        check: routes::not_verifiable_check(other, dest),
                     });
                     if !same_subnet {
                         nat_leg(
@@ -400,27 +301,41 @@ pub(crate) fn walk(w: &mut Walk<'_, '_>, rtb: &RouteTable, chosen: &Chosen<'_>, 
     }
     // Return leg through the NAT subnet (R22.3, R22.4).
     if !same_subnet {
-        nat_leg(
-            w,
-            nat_id,
-            &nat_subnet_id,
-            NatLeg::InFromDestination,
-            false,
-            &[Peer::Addr(dest)],
-            PortRange::EPHEMERAL,
-            fix_cidr(&dest),
-        );
-        nat_leg(
-            w,
-            nat_id,
-            &nat_subnet_id,
-            NatLeg::OutToFunction,
-            true,
-            &fn_peers,
-            PortRange::EPHEMERAL,
-            fn_cidr,
-        );
+        next.push(Next::NatReturn {
+            nat: nat_id.to_string(),
+            nat_subnet: nat_subnet_id.clone(),
+        });
     }
+    next
+}
+
+/// R22.3, R22.4: replies into the NAT subnet from the destination, and out of it to the
+/// function, on 1024-65535.
+pub(crate) fn reply<'a>(w: &mut Walk<'a, '_>, nat_id: &str, nat_subnet: &str) -> Vec<Next<'a>> {
+    let dest = w.dest;
+    let fn_peers: Vec<Peer> = w.src.peers(w.family).to_vec();
+    let fn_cidr = w.src.cidr(w.family);
+    nat_leg(
+        w,
+        nat_id,
+        nat_subnet,
+        NatLeg::InFromDestination,
+        false,
+        &[Peer::Addr(dest)],
+        PortRange::EPHEMERAL,
+        fix_cidr(&dest),
+    );
+    nat_leg(
+        w,
+        nat_id,
+        nat_subnet,
+        NatLeg::OutToFunction,
+        true,
+        &fn_peers,
+        PortRange::EPHEMERAL,
+        fn_cidr,
+    );
+    vec![]
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -462,9 +377,9 @@ fn nat_leg(
 
 /// R14: a regional NAT gateway lives at VPC level; it must cover the source AZ and the VPC
 /// must have an attached internet gateway.
-fn regional(w: &mut Walk<'_, '_>, nat: &NatGateway) {
+fn regional<'a>(w: &mut Walk<'a, '_>, nat: &NatGateway, from: &'a Subnet) -> Vec<Next<'a>> {
     let subnet = w.subnet_id();
-    if !covers(nat, w.src.subnet) {
+    if !covers(nat, from) {
         w.hop(
             Direction::Forward,
             "nat_gateway",
@@ -473,22 +388,27 @@ fn regional(w: &mut Walk<'_, '_>, nat: &NatGateway) {
             HopVerdict::Block,
             format!(
                 "regional NAT gateway not registered in {}",
-                w.src.subnet.availability_zone
+                from.availability_zone
             ),
             &["R14"],
         );
         w.issues.push(Issue::RegionalNatAzNotCovered {
             subnet: subnet.clone(),
-            az: w.src.subnet.availability_zone.clone(),
+            az: from.availability_zone.clone(),
             nat_id: nat.id.clone(),
             zones: nat.regional_zones.clone(),
         });
     }
     if nat.connectivity_type == "private" {
-        return;
+        return vec![];
     }
-    match w.ix.attached_igw(w.vpc_id()).map(|g| g.id.clone()) {
-        Some(g) => igw_hop(w, &g, Via::NatGateway, None),
+    match w.ix.attached_igw(&nat.vpc_id).map(|g| g.id.clone()) {
+        Some(g) => vec![Next::InternetGateway {
+            igw: g,
+            vpc: nat.vpc_id.clone(),
+            via: Via::NatGateway,
+            gateway_subnet: None,
+        }],
         None => {
             w.hop(
                 Direction::Forward,
@@ -496,7 +416,7 @@ fn regional(w: &mut Walk<'_, '_>, nat: &NatGateway) {
                 "-",
                 None,
                 HopVerdict::Block,
-                format!("no internet gateway attached to {}", w.vpc_id()),
+                format!("no internet gateway attached to {}", nat.vpc_id),
                 &["R14", "R16"],
             );
             w.issues.push(Issue::NatSubnetNoIgwRoute {
@@ -506,8 +426,9 @@ fn regional(w: &mut Walk<'_, '_>, nat: &NatGateway) {
                 nat_rtb: None,
                 found: None,
                 igw: None,
-                vpc: w.vpc_id().to_string(),
+                vpc: nat.vpc_id.clone(),
             });
+            vec![]
         }
     }
 }

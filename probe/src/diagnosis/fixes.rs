@@ -1,0 +1,94 @@
+//! Helpers shared by the steps for fix commands and address classes: the NACL entry that
+//! would make a leg pass, and which CIDR a fix opens.
+
+use super::catalog::{NaclFix, any_cidr};
+use super::index::SortedAcl;
+use super::nacl::{self, NaclResult};
+use crate::model::{PortRange, Protocol, RuleAction};
+use ipnet::IpNet;
+use std::net::IpAddr;
+
+/// A NACL rule number that is free in that direction and is evaluated before `before`.
+pub(crate) fn free_rule_number(acl: &SortedAcl<'_>, egress: bool, before: Option<i32>) -> i32 {
+    let used: Vec<i32> = acl.entries(egress).iter().map(|e| e.rule_number).collect();
+    let free = |n: &i32| !used.contains(n);
+    match before {
+        // After an explicit deny: the closest free multiple of 10 below it, else any.
+        Some(b) => (1..b)
+            .rev()
+            .filter(|n| n % 10 == 0)
+            .find(free)
+            .or_else(|| (1..b).rev().find(free))
+            .unwrap_or(1),
+        None => (1..=327)
+            .map(|k| k * 100)
+            .find(free)
+            .or_else(|| (1..32767).find(free))
+            .unwrap_or(32766),
+    }
+}
+
+/// The fix that makes `result` pass: widen the one partial allow entry, else add one.
+pub(crate) fn nacl_fix(
+    acl: &SortedAcl<'_>,
+    result: &NaclResult,
+    protocol: Protocol,
+    ports: PortRange,
+    cidr: String,
+) -> NaclFix {
+    let allows: Vec<&nacl::Decision> = result
+        .decisions
+        .iter()
+        .filter(|d| d.action == RuleAction::Allow)
+        .collect();
+    let deny_first = result.first_deny();
+    if let [only] = allows.as_slice()
+        && let (Some(n), Some(c), Some(p)) = (only.rule_number, only.cidr, only.protocol)
+        && matches!(p.0, 6 | 17)
+        && deny_first.is_some_and(|d| d.rule_number.is_none())
+    {
+        return NaclFix {
+            acl: acl.acl.id.clone(),
+            egress: result.egress,
+            replace: true,
+            rule_number: n,
+            protocol: p,
+            ports,
+            cidr: c.to_string(),
+        };
+    }
+    let before = deny_first.and_then(|d| d.rule_number);
+    NaclFix {
+        acl: acl.acl.id.clone(),
+        egress: result.egress,
+        replace: false,
+        rule_number: free_rule_number(acl, result.egress, before),
+        protocol,
+        ports,
+        cidr,
+    }
+}
+
+pub(crate) fn is_rfc1918(addr: &IpAddr) -> bool {
+    match addr {
+        IpAddr::V4(a) => a.is_private(),
+        IpAddr::V6(_) => false,
+    }
+}
+
+/// True for addresses an internet gateway would forward (not private, not ULA).
+pub(crate) fn is_public(addr: &IpAddr) -> bool {
+    match addr {
+        IpAddr::V4(a) => !(a.is_private() || a.is_loopback() || a.is_link_local()),
+        IpAddr::V6(a) => (a.segments()[0] & 0xfe00) != 0xfc00 && !a.is_loopback(),
+    }
+}
+
+/// The CIDR a fix opens for `addr`: the whole internet for public addresses, else the host.
+pub(crate) fn fix_cidr(addr: &IpAddr) -> String {
+    if is_public(addr) {
+        any_cidr(addr).to_string()
+    } else {
+        IpNet::from(*addr).to_string()
+    }
+}
