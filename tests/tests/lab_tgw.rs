@@ -430,8 +430,9 @@ async fn t07_firewall_domain_allowlist_without_the_sni() {
     assert_eq!(env.tcp(0, &format!("{WEB}:443")), "ok", "TCP connects");
     let started = Instant::now();
     let (code, _) = env.curl(0, "https://v4.lab.example/");
+    // curl's --connect-timeout covers the TLS handshake too.
     assert_eq!(code, 28, "TLS stalls until curl gives up");
-    assert!(started.elapsed() >= Duration::from_secs(2));
+    assert!(started.elapsed() >= CHECK - Duration::from_millis(50));
     let (code, _) = env.curl(0, "http://v4.lab.example/");
     assert_eq!(code, 28, "the HTTP request (Host not allowed) stalls too");
     let (report, findings) = env.probe_and_diagnose(0, TARGETS).await;
