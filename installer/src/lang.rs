@@ -37,6 +37,7 @@ pub const STATUSES: &[Status] = &[
     Status::TlsTimeout,
     Status::TlsError,
     Status::HttpStatus,
+    Status::ProxyRefused,
     Status::CutShort,
     Status::Error,
 ];
@@ -59,6 +60,7 @@ pub fn status_code(s: Status) -> &'static str {
         Status::TlsTimeout => "TT",
         Status::TlsError => "TE",
         Status::HttpStatus => "HE",
+        Status::ProxyRefused => "PX",
         Status::CutShort => "CS",
         Status::Error => "ER",
     }
@@ -91,6 +93,7 @@ pub fn status_name(s: Status, lang: Lang) -> &'static str {
         ),
         Status::TlsError => ("TLS error", "TLS エラー"),
         Status::HttpStatus => ("HTTP error status", "HTTP エラー応答"),
+        Status::ProxyRefused => ("refused by the proxy", "プロキシが拒否"),
         Status::CutShort => (
             "cut short: the invocation ran out of time",
             "打ち切り：呼び出しの残り時間切れ",

@@ -401,7 +401,7 @@ mod tests {
             "ftp://user:SECRETPW@example.com/",
             "http://user:SECRETPW@example.com/",
         ] {
-            let err = parse_target(target).expect_err(target);
+            let err = crate::settings::parse_target(target).expect_err(target);
             let text = err.to_string();
             assert!(!text.contains("SECRETPW"), "{target}: {text}");
             assert!(!text.contains("user:"), "{target}: {text}");
@@ -417,7 +417,7 @@ mod tests {
             assert!(!env.contains("SECRETPW"), "{env}");
         }
         assert!(
-            parse_target("https://user:SECRETPW@example.com/")
+            crate::settings::parse_target("https://user:SECRETPW@example.com/")
                 .expect_err("credentials")
                 .to_string()
                 .contains("`https://***@example.com/`: credentials in URLs are not accepted")
@@ -428,7 +428,9 @@ mod tests {
     fn long_input_is_cut_in_error_messages() {
         let c = config();
         let huge = format!("https://{}.example/", "a".repeat(1024 * 1024));
-        let err = parse_target(&huge).expect_err("huge").to_string();
+        let err = crate::settings::parse_target(&huge)
+            .expect_err("huge")
+            .to_string();
         assert!(err.len() < 400, "{} bytes of error", err.len());
         assert!(err.contains(&format!("({} bytes)", huge.len())), "{err}");
         let key = "k".repeat(100_000);
