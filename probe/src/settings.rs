@@ -90,14 +90,15 @@ impl SettingError {
 /// characters escaped, at most `QUOTE_MAX` characters, in backquotes.
 pub fn quote(input: &str) -> String {
     let mut shown = input.to_string();
-    if let Some(scheme_end) = shown.find("://") {
-        let start = scheme_end + 3;
-        let authority_end = shown[start..]
-            .find(['/', '?', '#'])
-            .map_or(shown.len(), |i| start + i);
-        if let Some(at) = shown[start..authority_end].rfind('@') {
-            shown.replace_range(start..start + at, "***");
-        }
+    // Credentials (`user:password@`) are hidden in URLs and also where there is no `//`
+    // (`dns:user:pw@host`, a bare `user:pw@host`): everything before the last `@` of the
+    // authority-like part.
+    let start = shown.find("://").map_or(0, |i| i + 3);
+    let authority_end = shown[start..]
+        .find(['/', '?', '#'])
+        .map_or(shown.len(), |i| start + i);
+    if let Some(at) = shown[start..authority_end].rfind('@') {
+        shown.replace_range(start..start + at, "***");
     }
     let mut out = String::new();
     for (n, c) in shown.chars().enumerate() {
