@@ -21,7 +21,7 @@ export CARGO_TARGET_DIR
 QUICKSTART_BUILD=(cargo build --workspace --all-targets)
 # scripts/demo.sh: the lab binary and the probe.
 DEMO_BUILD=(cargo build --workspace)
-# scripts/test.sh: the test executables (cargo nextest builds the same set).
+# scripts/test.sh: the test executables (scripts/run_suites.py builds and runs them).
 TEST_BUILD=(cargo test --workspace --no-run)
 # scripts/check-template.sh: the debug drift test.
 TEMPLATE_TEST=(cargo test -p egress-probe --test template_policy)
