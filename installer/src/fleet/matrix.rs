@@ -29,10 +29,13 @@ pub enum UnitState {
     /// Dry run: changes planned (nothing changed).
     Planned,
     /// Nothing of egress-probe's there.
+    #[serde(rename = "none")]
     Empty,
     /// Done, and failures found (broken egress, blocked paths).
+    #[serde(rename = "failing")]
     Failures,
     /// Done in part: some steps or probes failed (see the details).
+    #[serde(rename = "partial")]
     Incomplete,
     Denied,
     Throttled,
@@ -190,13 +193,8 @@ impl FleetResult {
             legend: "",
         });
         let mut s = String::new();
-        let regions = if self.regions.len() <= 4 {
-            self.regions.join(", ")
-        } else {
-            format!("{} Regions", self.regions.len())
-        };
         let head = format!(
-            "egress-probe {}{}: {} account(s), {} ({} account-Region(s))",
+            "egress-probe {}{}: {} account(s) x {} Region(s)",
             self.command,
             if self.dry_run {
                 " (plan, nothing changed)"
@@ -204,12 +202,7 @@ impl FleetResult {
                 ""
             },
             self.accounts,
-            if regions.is_empty() {
-                "no Region".to_string()
-            } else {
-                regions
-            },
-            self.units.iter().filter(|u| u.region.is_some()).count(),
+            self.regions.len(),
         );
         s.push_str(&wrap("", 2, &head));
         let _ = writeln!(

@@ -59,7 +59,10 @@ impl Default for FleetArgs {
 impl FleetArgs {
     /// True when any fleet option was given: the command fans out.
     pub fn is_active(&self) -> bool {
-        self.regions.is_some() || !self.accounts.is_empty() || self.organization
+        self.regions.is_some()
+            || !self.accounts.is_empty()
+            || self.organization
+            || !self.ous.is_empty()
     }
 
     /// True when roles are assumed (accounts named or listed).
