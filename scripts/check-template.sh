@@ -60,7 +60,7 @@ cfn-lint stackset.yaml fleet-central.yaml
 sam validate --lint --template-file stackset.yaml
 sam validate --lint --template-file fleet-central.yaml
 step "fleet roles == the code's calls (installer/tests/fleet_permissions.rs)"
-cargo test -p egress-probe-installer --test fleet_permissions
+"${FLEET_TEMPLATE_TEST[@]}"
 
 # --- 3. sam build ---------------------------------------------------------------------
 step "sam build (Architecture=$arch)"
