@@ -152,7 +152,7 @@ pub async fn run_fleet(ctx: &mut Ctx, command: &Command) -> Result<Outcome> {
             .await;
             let units = outcomes
                 .into_iter()
-                .map(|o| report(o, install_unit))
+                .map(|o| report(o, |r| install_unit(r, lang)))
                 .collect();
             FleetResult::new("install", args.dry_run, INSTALL_COLUMNS, units)
         }
@@ -430,7 +430,7 @@ fn status_unit(r: &status::StatusResult) -> (UnitState, Vec<AzRow>, Vec<String>)
     (state, rows, details)
 }
 
-fn install_unit(r: &install::InstallResult) -> (UnitState, Vec<AzRow>, Vec<String>) {
+fn install_unit(r: &install::InstallResult, lang: Lang) -> (UnitState, Vec<AzRow>, Vec<String>) {
     let changes = |p: &install::ProbeStep| {
         p.function_change.changes_something() || p.schedule_change.changes_something()
     };
@@ -452,14 +452,18 @@ fn install_unit(r: &install::InstallResult) -> (UnitState, Vec<AzRow>, Vec<Strin
         install::RoleAction::Create | install::RoleAction::Update
     );
     if role_changes || r.role.status.failed() {
-        details.push(format!("role {}: {}", r.role.name, r.role.status.label()));
+        details.push(format!(
+            "role {}: {}",
+            r.role.name,
+            r.role.status.in_words(lang)
+        ));
     }
     for g in &r.security_groups {
         if g.action == install::SgAction::Create || g.status.failed() {
             details.push(format!(
                 "security group for {}: {}",
                 g.vpc_id,
-                g.status.label()
+                g.status.in_words(lang)
             ));
         }
     }
@@ -469,9 +473,9 @@ fn install_unit(r: &install::InstallResult) -> (UnitState, Vec<AzRow>, Vec<Strin
                 "{} ({}): function {}; schedule {}; {}",
                 p.subnet_id,
                 p.availability_zone,
-                install::function_change_text(&p.function_change),
-                install::schedule_change_text(&p.schedule_change),
-                p.status.label()
+                install::function_change_text(&p.function_change, lang),
+                install::schedule_change_text(&p.schedule_change, lang),
+                p.status.in_words(lang)
             ));
         }
     }
@@ -481,12 +485,12 @@ fn install_unit(r: &install::InstallResult) -> (UnitState, Vec<AzRow>, Vec<Strin
                 "prune {} (subnet {} gone): {}",
                 p.function,
                 p.subnet_id,
-                p.status.label()
+                p.status.in_words(lang)
             ));
         }
     }
     for k in &r.skipped {
-        details.push(format!("skipped {}: {}", k.subnet_id, k.reason));
+        details.push(format!("skipped {}: {}", k.subnet_id, k.reason.get(lang)));
     }
     let state = if r.failures() > 0 {
         UnitState::Incomplete

@@ -16,7 +16,7 @@
 
 use crate::artifact::{self, Artifact};
 use crate::aws::Clients;
-use crate::cli::{Cli, Command, InstallArgs};
+use crate::cli::{Cli, Command, InstallArgs, Lang};
 use crate::commands::install::{self, InstallResult};
 use crate::progress::Journal;
 use anyhow::{Context, Result, anyhow, bail};
@@ -225,21 +225,25 @@ impl Pass {
             .probes
             .iter()
             .filter(|p| p.status.failed())
-            .map(|p| format!("{}: {}", p.subnet_id, p.status.label()))
+            .map(|p| format!("{}: {}", p.subnet_id, p.status.in_words(Lang::En)))
             .chain(
                 r.pruned
                     .iter()
                     .filter(|p| p.status.failed())
-                    .map(|p| format!("prune {}: {}", p.function, p.status.label())),
+                    .map(|p| format!("prune {}: {}", p.function, p.status.in_words(Lang::En))),
             )
             .collect();
         if r.role.status.failed() {
-            problems.push(format!("role {}: {}", r.role.name, r.role.status.label()));
+            problems.push(format!(
+                "role {}: {}",
+                r.role.name,
+                r.role.status.in_words(Lang::En)
+            ));
         }
         problems.extend(
             r.skipped
                 .iter()
-                .map(|k| format!("skipped {}: {}", k.subnet_id, k.reason)),
+                .map(|k| format!("skipped {}: {}", k.subnet_id, k.reason.get(Lang::En))),
         );
         Pass {
             trigger,
