@@ -238,6 +238,7 @@ fn check_command(command: &Command) -> Result<()> {
             selection,
             security_groups,
             role_arn,
+            prune,
             ..
         }) => {
             if selection.vpc.is_some()
@@ -255,8 +256,10 @@ fn check_command(command: &Command) -> Result<()> {
                     "the defaults are made per account",
                 );
             }
-            if selection.is_empty() && !selection.lambda_subnets {
-                bail!("no subnets chosen: pass --tag KEY=VALUE or --lambda-subnets");
+            if selection.is_empty() && !prune {
+                bail!(
+                    "no subnets chosen: pass --tag KEY=VALUE or --lambda-subnets (or only --prune)"
+                );
             }
             Ok(())
         }

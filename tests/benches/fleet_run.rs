@@ -114,9 +114,18 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    let server = MotoServer::start().expect("moto");
+    // The front stands in for the network and AWS: it runs on its own thread, not on the
+    // command's (a current-thread runtime, as in main.rs).
+    let front_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("front runtime");
+    let front = front_rt
+        .block_on(FaultFront::start(&server.endpoint))
+        .expect("front");
     rt.block_on(async {
-        let server = MotoServer::start().expect("moto");
-        let front = FaultFront::start(&server.endpoint).await.expect("front");
         let direct = server.sdk_config().await;
         let names: Vec<String> = (0..accounts).map(|i| format!("bench{i}")).collect();
         let spec: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "workloads")).collect();
