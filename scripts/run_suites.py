@@ -11,8 +11,8 @@ free loopback port), so they can run at the same time.
 - Jobs: `EGRESS_PROBE_SUITE_JOBS` suites at a time (default: the number of cores, at least
   2). Each suite runs its own tests with cargo's default number of threads.
 - Order: slowest first, by the times of the previous run kept in
-  `$CARGO_TARGET_DIR/suite-times.json` (unknown suites first), so the long ones do not end
-  up last.
+  `$CARGO_TARGET_DIR/suite-times.json` (unknown suites first, the end-to-end ones before
+  the others), so the long ones do not end up last.
 - Bounds: a suite that runs longer than `EGRESS_PROBE_SUITE_TIMEOUT` seconds (default
   1800) is stopped (its whole process group) and counts as failed; Ctrl-C or SIGTERM stops
   every running suite.
@@ -179,7 +179,10 @@ def main() -> int:
         known = json.loads(times_file.read_text())
     except (OSError, ValueError):
         known = {}
-    suites.sort(key=lambda s: -known.get(s["id"], float("inf")))
+    # Unknown suites (a first run): the end-to-end package's first (the lab and moto
+    # suites are the slow ones), then the installer's, then the rest.
+    guess = {"egress-probe-e2e": 1e6, "egress-probe-installer": 1e5}
+    suites.sort(key=lambda s: -known.get(s["id"], guess.get(s["package"], 1e4)))
     print(
         f"== {len(suites)} test suites, {jobs} at a time (slowest first; logs in "
         f"{target_dir() / 'suite-logs'})",
