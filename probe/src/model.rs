@@ -1,5 +1,6 @@
 //! Plain, serialisable data shared by every module: no SDK types, no I/O.
 
+pub mod dns;
 pub mod finding;
 pub mod firewall;
 pub mod observation;
@@ -12,6 +13,7 @@ pub use finding::{
     Confirmation, Direction, Finding, Hop, HopVerdict, PathEvaluation, PathVerdict, Remediation,
     Severity,
 };
+pub use dns::*;
 pub use firewall::*;
 pub use observation::{
     CheckKind, DnsDetail, DnsRecordResult, Family, Observation, Phase, Phases, Status,
