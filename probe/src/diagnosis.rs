@@ -155,8 +155,7 @@ pub fn diagnose_names(
         // sent to the VPC resolver only, R25).
         if res.amazon {
             for (name, explicit) in &all_names {
-                let mut ne =
-                    dns_resolution::resolve(&ix, &subnet.vpc_id, sid, name, &mut forward);
+                let mut ne = dns_resolution::resolve(&ix, &subnet.vpc_id, sid, name, &mut forward);
                 ne.slots = std::mem::take(&mut ne.issues)
                     .into_iter()
                     .map(|i| add(&mut slots, i))

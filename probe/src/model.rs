@@ -9,11 +9,11 @@ pub mod report;
 pub mod snapshot;
 pub mod transit;
 
+pub use dns::*;
 pub use finding::{
     Confirmation, Direction, Finding, Hop, HopVerdict, PathEvaluation, PathVerdict, Remediation,
     Severity,
 };
-pub use dns::*;
 pub use firewall::*;
 pub use observation::{
     CheckKind, DnsDetail, DnsRecordResult, Family, Observation, Phase, Phases, Status,

@@ -138,7 +138,8 @@ fn every_fixture_case_holds() {
                 })
                 .collect();
             let d = diagnose_names(&snapshot, &subject, &flows, &case.names, &case.observations);
-            let again = diagnose_names(&snapshot, &subject, &flows, &case.names, &case.observations);
+            let again =
+                diagnose_names(&snapshot, &subject, &flows, &case.names, &case.observations);
             let ctx = format!("{file} / {}", case.name);
             if d != again {
                 failures.push(format!("{ctx}: not deterministic"));

@@ -15,7 +15,11 @@ use std::net::{IpAddr, Ipv6Addr};
 /// An address inside `64:ff9b::/96` (the NAT64 form of 192.0.2.1) to look the route up.
 const NAT64_PROBE: Ipv6Addr = Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0xc000, 0x0201);
 
-pub(crate) fn check(ix: &Index<'_>, subnet: &Subnet, function: Option<&FunctionConfig>) -> Vec<Issue> {
+pub(crate) fn check(
+    ix: &Index<'_>,
+    subnet: &Subnet,
+    function: Option<&FunctionConfig>,
+) -> Vec<Issue> {
     let mut issues = Vec::new();
     let dual_stack_v6 = !subnet.ipv6_native
         && !subnet.ipv6_cidr_blocks.is_empty()

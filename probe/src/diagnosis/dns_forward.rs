@@ -8,12 +8,14 @@
 use super::Flow;
 use super::catalog::Issue;
 use super::catalog::dns::DnsIssue;
+use super::dns_resolution::Outcome;
 use super::index::Index;
 use super::nacl::Peer;
 use super::state::Source;
 use super::walk;
-use super::dns_resolution::Outcome;
-use crate::model::{Direction, Hop, HopVerdict, PathEvaluation, PathVerdict, Protocol, ResolverRule};
+use crate::model::{
+    Direction, Hop, HopVerdict, PathEvaluation, PathVerdict, Protocol, ResolverRule,
+};
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -49,7 +51,13 @@ impl Cache {
     }
 }
 
-fn hop(component: &str, id: &str, subnet: Option<&str>, verdict: HopVerdict, decided_by: String) -> Hop {
+fn hop(
+    component: &str,
+    id: &str,
+    subnet: Option<&str>,
+    verdict: HopVerdict,
+    decided_by: String,
+) -> Hop {
     Hop {
         direction: Direction::Forward,
         component: component.to_string(),
@@ -73,7 +81,13 @@ fn forward(
     let mut issues = Vec::new();
     let dns = &ix.snap.dns;
     let Some(eid) = rule.resolver_endpoint_id.as_deref() else {
-        hops.push(hop("resolver_endpoint", &rule.id, None, HopVerdict::Block, format!("FORWARD rule {} names no outbound endpoint", rule.id)));
+        hops.push(hop(
+            "resolver_endpoint",
+            &rule.id,
+            None,
+            HopVerdict::Block,
+            format!("FORWARD rule {} names no outbound endpoint", rule.id),
+        ));
         issues.push(Issue::Dns(DnsIssue::OutboundEndpointNotReady {
             vpc: vpc.to_string(),
             rule: rule.id.clone(),
@@ -81,16 +95,32 @@ fn forward(
             why: "the rule names no outbound endpoint".into(),
             host_subnet: None,
         }));
-        return Forwarded { outcome: Outcome::ForwardFails, hops, issues };
+        return Forwarded {
+            outcome: Outcome::ForwardFails,
+            hops,
+            issues,
+        };
     };
     let Some(ep) = dns.endpoint(eid) else {
-        hops.push(hop("resolver_endpoint", eid, None, HopVerdict::Unknown, format!("outbound endpoint {eid} is not in the snapshot: not verifiable (R59, R62)")));
+        hops.push(hop(
+            "resolver_endpoint",
+            eid,
+            None,
+            HopVerdict::Unknown,
+            format!("outbound endpoint {eid} is not in the snapshot: not verifiable (R59, R62)"),
+        ));
         issues.push(Issue::Dns(DnsIssue::ConfigNotVisible {
             vpc: vpc.to_string(),
             what: format!("outbound endpoint {eid} of rule {}", rule.id),
-            command: format!("aws route53resolver get-resolver-endpoint --resolver-endpoint-id {eid}"),
+            command: format!(
+                "aws route53resolver get-resolver-endpoint --resolver-endpoint-id {eid}"
+            ),
         }));
-        return Forwarded { outcome: Outcome::Unknown, hops, issues };
+        return Forwarded {
+            outcome: Outcome::Unknown,
+            hops,
+            issues,
+        };
     };
     let host_subnet = ix
         .snap
@@ -102,15 +132,25 @@ fn forward(
     let attached: Vec<_> = ep
         .ip_addresses
         .iter()
-        .filter(|i| i.status.as_deref().is_none_or(|s| s.eq_ignore_ascii_case("ATTACHED")))
+        .filter(|i| {
+            i.status
+                .as_deref()
+                .is_none_or(|s| s.eq_ignore_ascii_case("ATTACHED"))
+        })
         .collect();
     let not_ready = if !ep.direction.eq_ignore_ascii_case("OUTBOUND") {
-        Some(format!("{eid} is an {} endpoint, not OUTBOUND", ep.direction))
+        Some(format!(
+            "{eid} is an {} endpoint, not OUTBOUND",
+            ep.direction
+        ))
     } else if !USABLE.contains(&ep.status.to_ascii_uppercase().as_str()) {
         Some(format!(
             "{eid} is {}{}",
             ep.status,
-            ep.status_message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default()
+            ep.status_message
+                .as_deref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default()
         ))
     } else if ep.ip_addresses_read && attached.is_empty() {
         Some(format!("{eid} has no ATTACHED IP address"))
@@ -118,7 +158,13 @@ fn forward(
         None
     };
     if let Some(why) = not_ready {
-        hops.push(hop("resolver_endpoint", eid, None, HopVerdict::Block, format!("{why}: forwarded queries get SERVFAIL (R59)")));
+        hops.push(hop(
+            "resolver_endpoint",
+            eid,
+            None,
+            HopVerdict::Block,
+            format!("{why}: forwarded queries get SERVFAIL (R59)"),
+        ));
         issues.push(Issue::Dns(DnsIssue::OutboundEndpointNotReady {
             vpc: vpc.to_string(),
             rule: rule.id.clone(),
@@ -126,7 +172,11 @@ fn forward(
             why,
             host_subnet,
         }));
-        return Forwarded { outcome: Outcome::ForwardFails, hops, issues };
+        return Forwarded {
+            outcome: Outcome::ForwardFails,
+            hops,
+            issues,
+        };
     }
     if !ep.ip_addresses_read {
         hops.push(hop("resolver_endpoint", eid, None, HopVerdict::Unknown, format!("the IP addresses of {eid} were not read: the path to the targets is not verifiable (R59)")));
@@ -135,10 +185,20 @@ fn forward(
             what: format!("the IP addresses of outbound endpoint {eid}"),
             command: format!("aws route53resolver list-resolver-endpoint-ip-addresses --resolver-endpoint-id {eid}"),
         }));
-        return Forwarded { outcome: Outcome::Unknown, hops, issues };
+        return Forwarded {
+            outcome: Outcome::Unknown,
+            hops,
+            issues,
+        };
     }
     if rule.target_ips.is_empty() {
-        hops.push(hop("resolver_rule", &rule.id, None, HopVerdict::Block, format!("FORWARD rule {} has no target IP", rule.id)));
+        hops.push(hop(
+            "resolver_rule",
+            &rule.id,
+            None,
+            HopVerdict::Block,
+            format!("FORWARD rule {} has no target IP", rule.id),
+        ));
         issues.push(Issue::Dns(DnsIssue::OutboundEndpointNotReady {
             vpc: vpc.to_string(),
             rule: rule.id.clone(),
@@ -146,13 +206,26 @@ fn forward(
             why: format!("rule {} has no target IP", rule.id),
             host_subnet,
         }));
-        return Forwarded { outcome: Outcome::ForwardFails, hops, issues };
+        return Forwarded {
+            outcome: Outcome::ForwardFails,
+            hops,
+            issues,
+        };
     }
     // (ENI, target) → UDP verdict.
     let mut udp: Vec<PathVerdict> = Vec::new();
     for ip in &attached {
         let Some(subnet) = ix.subnet(&ip.subnet_id) else {
-            hops.push(hop("resolver_endpoint", eid, Some(&ip.subnet_id), HopVerdict::Unknown, format!("subnet {} of {eid} is not in the snapshot: not verifiable (R59)", ip.subnet_id)));
+            hops.push(hop(
+                "resolver_endpoint",
+                eid,
+                Some(&ip.subnet_id),
+                HopVerdict::Unknown,
+                format!(
+                    "subnet {} of {eid} is not in the snapshot: not verifiable (R59)",
+                    ip.subnet_id
+                ),
+            ));
             udp.push(PathVerdict::NotVerifiable);
             continue;
         };
@@ -160,8 +233,19 @@ fn forward(
             subnet,
             function: None,
             security_groups: ep.security_group_ids.clone(),
-            v4: ip.ip.map(|a| vec![Peer::Addr(IpAddr::V4(a))]).unwrap_or_else(|| subnet.cidr_block.map(|c| vec![Peer::Net(c.into())]).unwrap_or_default()),
-            v6: ip.ipv6.map(|a| vec![Peer::Addr(IpAddr::V6(a))]).unwrap_or_default(),
+            v4: ip
+                .ip
+                .map(|a| vec![Peer::Addr(IpAddr::V4(a))])
+                .unwrap_or_else(|| {
+                    subnet
+                        .cidr_block
+                        .map(|c| vec![Peer::Net(c.into())])
+                        .unwrap_or_default()
+                }),
+            v6: ip
+                .ipv6
+                .map(|a| vec![Peer::Addr(IpAddr::V6(a))])
+                .unwrap_or_default(),
         };
         let eni = ip
             .ip
@@ -196,7 +280,10 @@ fn forward(
                         if !blockers.contains(&c) {
                             blockers.push(c);
                         }
-                        for f in i.render(crate::model::Confirmation::Predicted, vec![]).fix_commands {
+                        for f in i
+                            .render(crate::model::Confirmation::Predicted, vec![])
+                            .fix_commands
+                        {
                             if !fixes.contains(&f) {
                                 fixes.push(f);
                             }
@@ -210,14 +297,32 @@ fn forward(
             let verdict = match (v_udp, v_tcp) {
                 (PathVerdict::Blocked, _) => HopVerdict::Block,
                 (_, PathVerdict::Blocked) | (PathVerdict::Intermittent, _) => HopVerdict::Partial,
-                (PathVerdict::NotVerifiable, _) | (_, PathVerdict::NotVerifiable) => HopVerdict::Unknown,
+                (PathVerdict::NotVerifiable, _) | (_, PathVerdict::NotVerifiable) => {
+                    HopVerdict::Unknown
+                }
                 _ => HopVerdict::Pass,
             };
             let text = match &breaking {
-                Some(b) => format!("{eni} ({}) -> {}:{}: blocked at {b}", ip.subnet_id, t.ip, t.port),
-                None => format!("{eni} ({}) -> {}:{}: udp {}, tcp {}", ip.subnet_id, t.ip, t.port, word(v_udp), word(v_tcp)),
+                Some(b) => format!(
+                    "{eni} ({}) -> {}:{}: blocked at {b}",
+                    ip.subnet_id, t.ip, t.port
+                ),
+                None => format!(
+                    "{eni} ({}) -> {}:{}: udp {}, tcp {}",
+                    ip.subnet_id,
+                    t.ip,
+                    t.port,
+                    word(v_udp),
+                    word(v_tcp)
+                ),
             };
-            hops.push(hop("resolver_endpoint", eid, Some(&ip.subnet_id), verdict, text));
+            hops.push(hop(
+                "resolver_endpoint",
+                eid,
+                Some(&ip.subnet_id),
+                verdict,
+                text,
+            ));
             if !blockers.is_empty() {
                 issues.push(Issue::Dns(DnsIssue::ForwardTargetUnreachable {
                     vpc: vpc.to_string(),
@@ -247,7 +352,11 @@ fn forward(
     } else {
         Outcome::Forwarded
     };
-    Forwarded { outcome, hops, issues }
+    Forwarded {
+        outcome,
+        hops,
+        issues,
+    }
 }
 
 fn word(v: PathVerdict) -> &'static str {

@@ -11,12 +11,12 @@ use super::catalog::dns::DnsIssue;
 use super::dns_forward;
 use super::index::Index;
 use super::reconcile::{self, Slot};
-use std::collections::BTreeSet;
-use crate::model::{Observation, Status};
 use crate::model::{
     Direction, DnsFirewallRule, DnsRecord, Family, Hop, HopVerdict, PathEvaluation, PathVerdict,
     PrivateHostedZone, ResolverRule, normalise_name,
 };
+use crate::model::{Observation, Status};
+use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 
 /// What Resolver is predicted to answer for the name.
@@ -101,7 +101,14 @@ struct Hops {
 }
 
 impl Hops {
-    fn push(&mut self, component: &str, id: &str, verdict: HopVerdict, decided_by: String, rules: &[&str]) {
+    fn push(
+        &mut self,
+        component: &str,
+        id: &str,
+        verdict: HopVerdict,
+        decided_by: String,
+        rules: &[&str],
+    ) {
         self.hops.push(Hop {
             direction: Direction::Forward,
             component: component.to_string(),
@@ -121,7 +128,13 @@ enum FwVerdict {
     Unknown,
 }
 
-fn firewall(ix: &Index<'_>, vpc: &str, name: &str, h: &mut Hops, issues: &mut Vec<Issue>) -> FwVerdict {
+fn firewall(
+    ix: &Index<'_>,
+    vpc: &str,
+    name: &str,
+    h: &mut Hops,
+    issues: &mut Vec<Issue>,
+) -> FwVerdict {
     let dns = &ix.snap.dns;
     let mut assocs: Vec<_> = dns
         .firewall_associations
@@ -146,7 +159,9 @@ fn firewall(ix: &Index<'_>, vpc: &str, name: &str, h: &mut Hops, issues: &mut Ve
             issues.push(Issue::Dns(DnsIssue::ConfigNotVisible {
                 vpc: vpc.to_string(),
                 what: format!("DNS Firewall rule group {gid}"),
-                command: format!("aws route53resolver list-firewall-rules --firewall-rule-group-id {gid}"),
+                command: format!(
+                    "aws route53resolver list-firewall-rules --firewall-rule-group-id {gid}"
+                ),
             }));
             return FwVerdict::Unknown;
         };
@@ -154,7 +169,10 @@ fn firewall(ix: &Index<'_>, vpc: &str, name: &str, h: &mut Hops, issues: &mut Ve
         rules.sort_by_key(|r| r.priority);
         for r in rules {
             // The probe asks A and AAAA; a rule limited to another type does not touch them.
-            if r.qtype.as_deref().is_some_and(|q| !matches!(q.to_ascii_uppercase().as_str(), "A" | "AAAA")) {
+            if r.qtype
+                .as_deref()
+                .is_some_and(|q| !matches!(q.to_ascii_uppercase().as_str(), "A" | "AAAA"))
+            {
                 continue;
             }
             let lid = &r.firewall_domain_list_id;
@@ -174,7 +192,9 @@ fn firewall(ix: &Index<'_>, vpc: &str, name: &str, h: &mut Hops, issues: &mut Ve
                 issues.push(Issue::Dns(DnsIssue::ConfigNotVisible {
                     vpc: vpc.to_string(),
                     what: format!("DNS Firewall domain list {lid}"),
-                    command: format!("aws route53resolver list-firewall-domains --firewall-domain-list-id {lid}"),
+                    command: format!(
+                        "aws route53resolver list-firewall-domains --firewall-domain-list-id {lid}"
+                    ),
                 }));
                 return FwVerdict::Unknown;
             };
@@ -189,12 +209,22 @@ fn firewall(ix: &Index<'_>, vpc: &str, name: &str, h: &mut Hops, issues: &mut Ve
             );
             match r.action.to_ascii_uppercase().as_str() {
                 "BLOCK" => {
-                    let response = r.block_response.clone().unwrap_or_else(|| "NODATA".into()).to_ascii_uppercase();
+                    let response = r
+                        .block_response
+                        .clone()
+                        .unwrap_or_else(|| "NODATA".into())
+                        .to_ascii_uppercase();
                     let shown = match (response.as_str(), &r.block_override_domain) {
                         ("OVERRIDE", Some(d)) => format!("OVERRIDE (CNAME {d})"),
                         _ => response.clone(),
                     };
-                    h.push("dns_firewall", gid, HopVerdict::Block, format!("{rule_text}: BLOCK, answers {shown}"), &["R61"]);
+                    h.push(
+                        "dns_firewall",
+                        gid,
+                        HopVerdict::Block,
+                        format!("{rule_text}: BLOCK, answers {shown}"),
+                        &["R61"],
+                    );
                     let issue = DnsIssue::FirewallBlocks {
                         vpc: vpc.to_string(),
                         name: name.to_string(),
@@ -213,11 +243,23 @@ fn firewall(ix: &Index<'_>, vpc: &str, name: &str, h: &mut Hops, issues: &mut Ve
                     return FwVerdict::Block(Box::new(issue), response);
                 }
                 "ALERT" => {
-                    h.push("dns_firewall", gid, HopVerdict::Pass, format!("{rule_text}: ALERT, the query goes through (logged)"), &["R61"]);
+                    h.push(
+                        "dns_firewall",
+                        gid,
+                        HopVerdict::Pass,
+                        format!("{rule_text}: ALERT, the query goes through (logged)"),
+                        &["R61"],
+                    );
                     return FwVerdict::Pass;
                 }
                 _ => {
-                    h.push("dns_firewall", gid, HopVerdict::Pass, format!("{rule_text}: {}", r.action), &["R61"]);
+                    h.push(
+                        "dns_firewall",
+                        gid,
+                        HopVerdict::Pass,
+                        format!("{rule_text}: {}", r.action),
+                        &["R61"],
+                    );
                     return FwVerdict::Pass;
                 }
             }
@@ -294,7 +336,10 @@ fn decide<'a>(ix: &Index<'a>, vpc: &str, name: &str, h: &mut Hops) -> Decider<'a
                 "resolver_rule",
                 &rule.id,
                 HopVerdict::Pass,
-                format!("rule {} ({}) for {} is associated with status {status}: not applied (R58)", rule.id, rule.rule_type, rule.domain_name),
+                format!(
+                    "rule {} ({}) for {} is associated with status {status}: not applied (R58)",
+                    rule.id, rule.rule_type, rule.domain_name
+                ),
                 &["R58"],
             );
             continue;
@@ -338,7 +383,14 @@ fn find_records<'a>(records: &'a [DnsRecord], name: &str) -> Vec<&'a DnsRecord> 
 }
 
 /// R60: the private zone's answer for the name.
-fn zone(vpc: &str, name: &str, z: &PrivateHostedZone, region: Option<&str>, h: &mut Hops, issues: &mut Vec<Issue>) -> (Outcome, Option<Issue>) {
+fn zone(
+    vpc: &str,
+    name: &str,
+    z: &PrivateHostedZone,
+    region: Option<&str>,
+    h: &mut Hops,
+    issues: &mut Vec<Issue>,
+) -> (Outcome, Option<Issue>) {
     let shadows = |nodata: bool, records_read: bool| {
         Issue::Dns(DnsIssue::PrivateZoneShadows {
             vpc: vpc.to_string(),
@@ -371,17 +423,37 @@ fn zone(vpc: &str, name: &str, z: &PrivateHostedZone, region: Option<&str>, h: &
     };
     let found = find_records(records, name);
     if found.is_empty() {
-        h.push("private_hosted_zone", &z.id, HopVerdict::Block, format!("{zone_text} has no record {name}: NXDOMAIN, no fallback to public DNS (R60)"), &["R60"]);
+        h.push(
+            "private_hosted_zone",
+            &z.id,
+            HopVerdict::Block,
+            format!("{zone_text} has no record {name}: NXDOMAIN, no fallback to public DNS (R60)"),
+            &["R60"],
+        );
         issues.push(shadows(false, true));
         return (Outcome::ZoneMissing { nodata: false }, None);
     }
     let usable: Vec<&&DnsRecord> = found
         .iter()
-        .filter(|r| matches!(r.record_type.to_ascii_uppercase().as_str(), "A" | "AAAA" | "CNAME"))
+        .filter(|r| {
+            matches!(
+                r.record_type.to_ascii_uppercase().as_str(),
+                "A" | "AAAA" | "CNAME"
+            )
+        })
         .collect();
     if usable.is_empty() {
         let types: Vec<&str> = found.iter().map(|r| r.record_type.as_str()).collect();
-        h.push("private_hosted_zone", &z.id, HopVerdict::Block, format!("{zone_text} has {name} only as {}: no A/AAAA, NODATA (R60)", types.join(", ")), &["R60"]);
+        h.push(
+            "private_hosted_zone",
+            &z.id,
+            HopVerdict::Block,
+            format!(
+                "{zone_text} has {name} only as {}: no A/AAAA, NODATA (R60)",
+                types.join(", ")
+            ),
+            &["R60"],
+        );
         issues.push(shadows(true, true));
         return (Outcome::ZoneMissing { nodata: true }, None);
     }
@@ -389,7 +461,10 @@ fn zone(vpc: &str, name: &str, z: &PrivateHostedZone, region: Option<&str>, h: &
         .iter()
         .flat_map(|r| {
             let v: Vec<String> = if r.values.is_empty() {
-                r.alias_target.iter().map(|a| format!("alias {a}")).collect()
+                r.alias_target
+                    .iter()
+                    .map(|a| format!("alias {a}"))
+                    .collect()
             } else {
                 r.values.clone()
             };
@@ -398,7 +473,13 @@ fn zone(vpc: &str, name: &str, z: &PrivateHostedZone, region: Option<&str>, h: &
         .collect();
     values.sort();
     values.dedup();
-    h.push("private_hosted_zone", &z.id, HopVerdict::Pass, format!("{zone_text} answers {name}: {}", values.join(", ")), &["R60"]);
+    h.push(
+        "private_hosted_zone",
+        &z.id,
+        HopVerdict::Pass,
+        format!("{zone_text} answers {name}: {}", values.join(", ")),
+        &["R60"],
+    );
     issues.push(Issue::Dns(DnsIssue::PrivateZoneAnswer {
         vpc: vpc.to_string(),
         name: name.to_string(),
@@ -449,7 +530,14 @@ pub(crate) fn resolve(
                     Outcome::Public
                 }
                 Decider::Zone(z) => {
-                    let (o, m) = zone(vpc, &name, z, ix.snap.region.as_deref(), &mut h, &mut issues);
+                    let (o, m) = zone(
+                        vpc,
+                        &name,
+                        z,
+                        ix.snap.region.as_deref(),
+                        &mut h,
+                        &mut issues,
+                    );
                     if_missing = m;
                     o
                 }
@@ -474,7 +562,9 @@ pub(crate) fn resolve(
                         h.hops.push(hop);
                     }
                     issues.extend(f.issues.iter().cloned().map(|mut i| {
-                        if let Issue::Dns(DnsIssue::ForwardTargetUnreachable { name: n, .. }) = &mut i {
+                        if let Issue::Dns(DnsIssue::ForwardTargetUnreachable { name: n, .. }) =
+                            &mut i
+                        {
                             *n = name.clone();
                         }
                         i
@@ -486,7 +576,14 @@ pub(crate) fn resolve(
                     h.push("resolver_rule", &rule.id, HopVerdict::Pass, format!("SYSTEM rule {} for {} resolves {name} locally (overrides a FORWARD rule for a parent domain, R58)", rule.id, rule.domain_name), &["R58"]);
                     match best_zone(ix, vpc, &name) {
                         Some(z) => {
-                            let (o, m) = zone(vpc, &name, z, ix.snap.region.as_deref(), &mut h, &mut issues);
+                            let (o, m) = zone(
+                                vpc,
+                                &name,
+                                z,
+                                ix.snap.region.as_deref(),
+                                &mut h,
+                                &mut issues,
+                            );
                             if_missing = m;
                             o
                         }
@@ -503,8 +600,12 @@ pub(crate) fn resolve(
         })
     });
     let verdict = match &outcome {
-        Outcome::Public | Outcome::ZoneAnswer(_) | Outcome::Forwarded | Outcome::ZoneUnread => PathVerdict::Reachable,
-        Outcome::ZoneMissing { .. } | Outcome::FirewallBlock(_) | Outcome::ForwardFails => PathVerdict::Blocked,
+        Outcome::Public | Outcome::ZoneAnswer(_) | Outcome::Forwarded | Outcome::ZoneUnread => {
+            PathVerdict::Reachable
+        }
+        Outcome::ZoneMissing { .. } | Outcome::FirewallBlock(_) | Outcome::ForwardFails => {
+            PathVerdict::Blocked
+        }
         Outcome::ForwardPartial => PathVerdict::Intermittent,
         Outcome::Unknown => PathVerdict::NotVerifiable,
     };
@@ -567,7 +668,13 @@ pub(crate) fn explain(o: &Observation, names: &[NameEval], slots: &mut Vec<Slot>
             // R60: the zone decides and its records were not read: the observed answer
             // says it lacks the name.
             if let Some(Issue::Dns(DnsIssue::PrivateZoneShadows {
-                vpc, name, zone, zone_name, region, via_profile, ..
+                vpc,
+                name,
+                zone,
+                zone_name,
+                region,
+                via_profile,
+                ..
             })) = evs.iter().find_map(|e| e.if_missing.clone())
             {
                 reconcile::push(
@@ -592,13 +699,17 @@ pub(crate) fn explain(o: &Observation, names: &[NameEval], slots: &mut Vec<Slot>
             if mark(slots, &|d| {
                 matches!(
                     d,
-                    DnsIssue::ForwardTargetUnreachable { .. } | DnsIssue::OutboundEndpointNotReady { .. }
+                    DnsIssue::ForwardTargetUnreachable { .. }
+                        | DnsIssue::OutboundEndpointNotReady { .. }
                 )
             }) {
                 return true;
             }
             let other = slots.iter().any(|s| {
-                matches!(s.issue, Issue::VpcDnsSupportDisabled { .. } | Issue::CustomDnsUnreachable { .. })
+                matches!(
+                    s.issue,
+                    Issue::VpcDnsSupportDisabled { .. } | Issue::CustomDnsUnreachable { .. }
+                )
             });
             if other {
                 return false;
@@ -652,15 +763,29 @@ fn profile_gaps(ix: &Index<'_>, vpc: &str, h: &mut Hops, issues: &mut Vec<Issue>
             issues.push(Issue::Dns(DnsIssue::ConfigNotVisible {
                 vpc: vpc.to_string(),
                 what: format!("Route 53 Profile {}", p.profile_id),
-                command: format!("aws route53profiles list-profile-resource-associations --profile-id {}", p.profile_id),
+                command: format!(
+                    "aws route53profiles list-profile-resource-associations --profile-id {}",
+                    p.profile_id
+                ),
             }));
         }
     }
     for g in ix.snap.gaps.iter().filter(|g| {
-        g.call.starts_with("route53resolver:") || g.call.starts_with("route53:") || g.call.starts_with("route53profiles:")
+        g.call.starts_with("route53resolver:")
+            || g.call.starts_with("route53:")
+            || g.call.starts_with("route53profiles:")
     }) {
         let action = g.call.clone();
-        h.push("resolver_rule", &action, HopVerdict::Unknown, format!("{action} failed ({}): that part of the DNS path is not verifiable (R62)", g.reason), &["R62"]);
+        h.push(
+            "resolver_rule",
+            &action,
+            HopVerdict::Unknown,
+            format!(
+                "{action} failed ({}): that part of the DNS path is not verifiable (R62)",
+                g.reason
+            ),
+            &["R62"],
+        );
         issues.push(Issue::Dns(DnsIssue::ConfigNotVisible {
             vpc: vpc.to_string(),
             what: format!("the answer of {action}"),

@@ -59,7 +59,9 @@ impl DnsConfig {
         self.domain_lists.iter().find(|d| d.id == id)
     }
     pub fn firewall_config(&self, vpc_id: &str) -> Option<&DnsFirewallConfig> {
-        self.firewall_configs.iter().find(|c| c.resource_id == vpc_id)
+        self.firewall_configs
+            .iter()
+            .find(|c| c.resource_id == vpc_id)
     }
 }
 

@@ -18,10 +18,9 @@
 use super::call::*;
 use super::read::{Reader, once};
 use crate::model::{
-    DnsConfig, DnsFirewallAssociation, DnsFirewallConfig, DnsFirewallDomainList,
-    DnsFirewallRule, DnsFirewallRuleGroup, PrivateHostedZone, ProfileAssociation,
-    ProfileResource, ResolverEndpoint, ResolverEndpointIp, ResolverRule,
-    ResolverRuleAssociation, ResolverTarget, SnapshotGap,
+    DnsConfig, DnsFirewallAssociation, DnsFirewallConfig, DnsFirewallDomainList, DnsFirewallRule,
+    DnsFirewallRuleGroup, PrivateHostedZone, ProfileAssociation, ProfileResource, ResolverEndpoint,
+    ResolverEndpointIp, ResolverRule, ResolverRuleAssociation, ResolverTarget, SnapshotGap,
 };
 use aws_sdk_route53resolver::types as r53r;
 use std::collections::BTreeSet;
@@ -113,7 +112,8 @@ pub async fn read(r: &Reader<'_>, c: &DnsClients, vpc_id: &str, region: Option<&
                 Some(firewall_config(r, c, vpc_id).await)
             }
         };
-        let groups_f = futures_util::future::join_all(groups.iter().map(|g| firewall_rules(r, c, g)));
+        let groups_f =
+            futures_util::future::join_all(groups.iter().map(|g| firewall_rules(r, c, g)));
         let profiles_f = futures_util::future::join_all(
             profiles.into_iter().map(|p| profile_resources(r, c, p)),
         );
@@ -181,7 +181,11 @@ pub async fn read(r: &Reader<'_>, c: &DnsClients, vpc_id: &str, region: Option<&
         .config
         .firewall_rule_groups
         .iter()
-        .flat_map(|g| g.rules.iter().map(|rule| rule.firewall_domain_list_id.clone()))
+        .flat_map(|g| {
+            g.rules
+                .iter()
+                .map(|rule| rule.firewall_domain_list_id.clone())
+        })
         .filter(|l| !l.is_empty())
         .collect::<BTreeSet<_>>()
         .into_iter()
@@ -267,9 +271,11 @@ async fn rule_associations(
         )
         .await?;
         for a in page.resolver_rule_associations() {
-            let (Some(id), Some(rule), Some(v)) =
-                (owned(a.id()), owned(a.resolver_rule_id()), owned(a.vpc_id()))
-            else {
+            let (Some(id), Some(rule), Some(v)) = (
+                owned(a.id()),
+                owned(a.resolver_rule_id()),
+                owned(a.vpc_id()),
+            ) else {
                 continue;
             };
             // The API's filter is not trusted to be applied (moto-notes §5).
@@ -447,7 +453,10 @@ async fn hosted_zones(
         )
         .await?;
         for z in page.hosted_zone_summaries() {
-            let id = z.hosted_zone_id().trim_start_matches("/hostedzone/").to_string();
+            let id = z
+                .hosted_zone_id()
+                .trim_start_matches("/hostedzone/")
+                .to_string();
             if id.is_empty() {
                 continue;
             }
@@ -613,7 +622,10 @@ async fn profile_associations(
     let page = once(
         r,
         LIST_PROFILE_ASSOCIATIONS,
-        c.profiles.list_profile_associations().resource_id(vpc).send(),
+        c.profiles
+            .list_profile_associations()
+            .resource_id(vpc)
+            .send(),
     )
     .await?;
     Ok(page
@@ -679,7 +691,12 @@ pub fn merge_profiles(config: &mut DnsConfig, notes: &mut Vec<String>) {
     let mut groups = Vec::new();
     for p in &config.profile_associations {
         for res in &p.resources {
-            let last = res.resource_arn.rsplit('/').next().unwrap_or_default().to_string();
+            let last = res
+                .resource_arn
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_string();
             match res.resource_type.as_str() {
                 t if t.ends_with("HostedZone") => zones.push(PrivateHostedZone {
                     id: last,
@@ -717,7 +734,9 @@ pub fn merge_profiles(config: &mut DnsConfig, notes: &mut Vec<String>) {
 /// `{"priority":102}` → 102.
 fn priority(props: Option<&str>) -> Option<i32> {
     let v: serde_json::Value = serde_json::from_str(props?).ok()?;
-    v.get("priority")?.as_i64().and_then(|p| i32::try_from(p).ok())
+    v.get("priority")?
+        .as_i64()
+        .and_then(|p| i32::try_from(p).ok())
 }
 
 #[cfg(test)]
@@ -743,7 +762,9 @@ mod tests {
                         status: None,
                     },
                     ProfileResource {
-                        resource_arn: "arn:aws:route53resolver:us-east-1:1:firewall-rule-group/rslvr-frg-9".into(),
+                        resource_arn:
+                            "arn:aws:route53resolver:us-east-1:1:firewall-rule-group/rslvr-frg-9"
+                                .into(),
                         resource_type: "AWS::Route53Resolver::FirewallRuleGroup".into(),
                         name: None,
                         resource_properties: Some(r#"{"priority":102}"#.into()),
@@ -758,7 +779,10 @@ mod tests {
         merge_profiles(&mut c, &mut notes);
         assert_eq!(c.private_zones[0].id, "Z1");
         assert_eq!(c.private_zones[0].via_profile.as_deref(), Some("rp-1"));
-        assert_eq!(c.firewall_associations[0].firewall_rule_group_id, "rslvr-frg-9");
+        assert_eq!(
+            c.firewall_associations[0].firewall_rule_group_id,
+            "rslvr-frg-9"
+        );
         assert_eq!(c.firewall_associations[0].priority, 102);
         assert!(notes.is_empty());
     }

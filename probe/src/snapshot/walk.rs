@@ -619,7 +619,9 @@ impl<'a> Walk<'a> {
             Work::Dns(vpc) => {
                 let region = self.clients.ec2.config().region().map(|r| r.to_string());
                 match &self.clients.dns {
-                    Some(c) => Done::Dns(Box::new(super::dns::read(r, c, &vpc, region.as_deref()).await)),
+                    Some(c) => Done::Dns(Box::new(
+                        super::dns::read(r, c, &vpc, region.as_deref()).await,
+                    )),
                     None => Done::Dns(Box::new(super::dns::DnsRead {
                         config: Default::default(),
                         gaps: vec![],
@@ -860,14 +862,30 @@ impl<'a> Walk<'a> {
                         }
                     };
                 }
-                add!(rule_associations, |x: &crate::model::ResolverRuleAssociation| x.id.clone());
+                add!(
+                    rule_associations,
+                    |x: &crate::model::ResolverRuleAssociation| x.id.clone()
+                );
                 add!(rules, |x: &crate::model::ResolverRule| x.id.clone());
                 add!(endpoints, |x: &crate::model::ResolverEndpoint| x.id.clone());
-                add!(firewall_associations, |x: &crate::model::DnsFirewallAssociation| x.id.clone());
-                add!(firewall_rule_groups, |x: &crate::model::DnsFirewallRuleGroup| x.id.clone());
-                add!(domain_lists, |x: &crate::model::DnsFirewallDomainList| x.id.clone());
-                add!(firewall_configs, |x: &crate::model::DnsFirewallConfig| x.resource_id.clone());
-                add!(profile_associations, |x: &crate::model::ProfileAssociation| x.id.clone());
+                add!(
+                    firewall_associations,
+                    |x: &crate::model::DnsFirewallAssociation| x.id.clone()
+                );
+                add!(
+                    firewall_rule_groups,
+                    |x: &crate::model::DnsFirewallRuleGroup| x.id.clone()
+                );
+                add!(domain_lists, |x: &crate::model::DnsFirewallDomainList| x
+                    .id
+                    .clone());
+                add!(firewall_configs, |x: &crate::model::DnsFirewallConfig| x
+                    .resource_id
+                    .clone());
+                add!(
+                    profile_associations,
+                    |x: &crate::model::ProfileAssociation| x.id.clone()
+                );
                 for z in c.private_zones {
                     match into.private_zones.iter_mut().find(|y| y.id == z.id) {
                         Some(y) => {

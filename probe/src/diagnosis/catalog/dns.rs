@@ -120,15 +120,44 @@ impl DnsIssue {
 
     pub fn summary_ja(&self) -> String {
         match self {
-            DnsIssue::PrivateZoneShadows { name, zone, zone_name, nodata, .. } => format!(
+            DnsIssue::PrivateZoneShadows {
+                name,
+                zone,
+                zone_name,
+                nodata,
+                ..
+            } => format!(
                 "{name} はプライベートホストゾーン {zone}（{zone_name}）で解決され、{}。パブリック DNS には問い合わせません (R60)",
-                if *nodata { "A/AAAA レコードがないため NODATA になります" } else { "レコードがないため NXDOMAIN になります" }
+                if *nodata {
+                    "A/AAAA レコードがないため NODATA になります"
+                } else {
+                    "レコードがないため NXDOMAIN になります"
+                }
             ),
-            DnsIssue::PrivateZoneAnswer { name, zone, zone_name, values, .. } => format!(
+            DnsIssue::PrivateZoneAnswer {
+                name,
+                zone,
+                zone_name,
+                values,
+                ..
+            } => format!(
                 "{name} はパブリック DNS ではなくプライベートホストゾーン {zone}（{zone_name}）が応答します{} (R60)",
-                if values.is_empty() { String::new() } else { format!("：{}", values.join("、")) }
+                if values.is_empty() {
+                    String::new()
+                } else {
+                    format!("：{}", values.join("、"))
+                }
             ),
-            DnsIssue::FirewallBlocks { name, group, rule, list, entry, response, override_domain, .. } => format!(
+            DnsIssue::FirewallBlocks {
+                name,
+                group,
+                rule,
+                list,
+                entry,
+                response,
+                override_domain,
+                ..
+            } => format!(
                 "DNS Firewall のルールグループ {group} のルール {} がドメインリスト {list} のエントリ {entry} で {name} をブロックし、{} を返します (R61)",
                 rule.as_deref().unwrap_or("-"),
                 match (response.as_str(), override_domain) {
@@ -140,9 +169,22 @@ impl DnsIssue {
                 "{vpc} の DNS Firewall（{}）はフェイルクローズです。DNS Firewall が応答しないとき Resolver は SERVFAIL を返します (R61)",
                 groups.join("、")
             ),
-            DnsIssue::ForwardTargetUnreachable { name, rule, endpoint, endpoint_ip, target, port, hop, .. } => format!(
+            DnsIssue::ForwardTargetUnreachable {
+                name,
+                rule,
+                endpoint,
+                endpoint_ip,
+                target,
+                port,
+                hop,
+                ..
+            } => format!(
                 "{}転送ルール {rule} のターゲット {target}:{port} にアウトバウンドエンドポイント {endpoint} の ENI {endpoint_ip} から到達できません：{hop} (R59)",
-                if name.is_empty() { String::new() } else { format!("{name} の") }
+                if name.is_empty() {
+                    String::new()
+                } else {
+                    format!("{name} の")
+                }
             ),
             DnsIssue::OutboundEndpointNotReady { rule, why, .. } => format!(
                 "転送ルール {rule} のアウトバウンドエンドポイントは使用できません：{why}。転送されるクエリは SERVFAIL になります (R59)"
@@ -284,8 +326,8 @@ impl DnsIssue {
                 subnet: Some(subnet.clone()),
                 resources: vec![subnet.clone()],
                 rules: r(&["R63"]),
-                en: format!("In an IPv6-only subnet IPv4-only destinations are reached through NAT64, which needs DNS64 on the subnet and a 64:ff9b::/96 route to a NAT gateway (R63). Lambda itself needs dual-stack subnets: prefer a dual-stack subnet for the function."),
-                ja: format!("IPv6 専用サブネットから IPv4 のみの宛先には NAT64 で到達します。サブネットの DNS64 と NAT ゲートウェイへの 64:ff9b::/96 ルートが必要です (R63)。Lambda 自体はデュアルスタックのサブネットが必要です。"),
+                en: "In an IPv6-only subnet IPv4-only destinations are reached through NAT64, which needs DNS64 on the subnet and a 64:ff9b::/96 route to a NAT gateway (R63). Lambda itself needs dual-stack subnets: prefer a dual-stack subnet for the function.".into(),
+                ja: "IPv6 専用サブネットから IPv4 のみの宛先には NAT64 で到達します。サブネットの DNS64 と NAT ゲートウェイへの 64:ff9b::/96 ルートが必要です (R63)。Lambda 自体はデュアルスタックのサブネットが必要です。".into(),
                 fixes: vec![format!("aws ec2 modify-subnet-attribute --subnet-id {subnet} --enable-dns64")],
             },
             DnsIssue::Nat64RouteMissing { subnet, rtb, current, replace, nat, ipv6_only } => {
