@@ -249,7 +249,7 @@ pub async fn flows(targets: &[String]) -> (Vec<Flow>, Vec<String>) {
         let (host, port) = match &parsed {
             Target::Dns { name } => {
                 notes.push(format!(
-                    "dns:{name}: resolution predicted through the VPC resolver (R58-R62)"
+                    "dns:{name}: resolution predicted, not a flow (R58-R62; custom DNS servers: R25)"
                 ));
                 continue;
             }
