@@ -355,6 +355,20 @@ fn decide<'a>(ix: &Index<'a>, vpc: &str, name: &str, h: &mut Hops) -> Decider<'a
             best = Some((key.0, key.1, Decider::Rule(rule)));
         }
     }
+    if !zones_apply(ix, vpc)
+        && let Some(z) = dns
+            .private_zones
+            .iter()
+            .find(|z| z.vpc_ids.iter().any(|v| v == vpc) && under(name, &z.name))
+    {
+        h.push(
+            "private_hosted_zone",
+            &z.id,
+            HopVerdict::Pass,
+            format!("private hosted zone {} ({}) is associated, but {vpc} has enableDnsSupport or enableDnsHostnames off: the zone is not used (R60)", z.id, z.name),
+            &["R60"],
+        );
+    }
     if let Some(z) = best_zone(ix, vpc, name) {
         let key = (labels(&z.name), 1);
         if best.as_ref().is_none_or(|(l, r, _)| key > (*l, *r)) {
@@ -786,6 +800,11 @@ fn profile_gaps(ix: &Index<'_>, vpc: &str, h: &mut Hops, issues: &mut Vec<Issue>
             ),
             &["R62"],
         );
+        // An API the endpoint does not offer (a Region or stand-in without it) hides
+        // nothing; the hop says so.
+        if g.kind == crate::model::GapKind::Unsupported {
+            continue;
+        }
         issues.push(Issue::Dns(DnsIssue::ConfigNotVisible {
             vpc: vpc.to_string(),
             what: format!("the answer of {action}"),
