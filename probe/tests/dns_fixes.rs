@@ -141,7 +141,8 @@ fn r61_removing_the_matched_entry_clears_the_block() {
     let cmd = command(&cmds, "aws route53resolver update-firewall-domains");
     assert_eq!(flag(cmd, "--operation"), "REMOVE");
     let list = flag(cmd, "--firewall-domain-list-id");
-    let entry = flag(cmd, "--domains");
+    // Quoted for the shell (`'*.malware.test'`).
+    let entry = flag(cmd, "--domains").trim_matches('\'');
     let l = s
         .dns
         .domain_lists

@@ -248,7 +248,7 @@ impl DnsIssue {
                         format!("aws route53resolver create-firewall-rule --firewall-rule-group-id {group} --firewall-domain-list-id <new-domain-list-id> --priority {} --action ALLOW --name allow-{}", (rule_priority - 1).max(0), crate::model::normalise_name(name).replace('.', "-")),
                     ]
                 } else {
-                    vec![format!("aws route53resolver update-firewall-domains --firewall-domain-list-id {list} --operation REMOVE --domains {entry}")]
+                    vec![format!("aws route53resolver update-firewall-domains --firewall-domain-list-id {list} --operation REMOVE --domains '{entry}'")]
                 };
                 Text {
                     code: "DNS_FIREWALL_BLOCKS",
