@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! lab-services inet --cert PEM --key PEM      # the internet: DNS, HTTP/HTTPS, TLS alert
-//! lab-services dns-forward --listen IP --upstream IP   # Amazon DNS at VPC+2
+//! lab-services dns-forward --listen IP --upstream IP [--policy FILE]  # Amazon DNS at VPC+2
 //! lab-services dns-auth --listen IP           # a custom (DHCP options) DNS server
 //! lab-services tcp-unix --listen IP:PORT --socket PATH  # TCP → unix socket bridge
 //! lab-services delay-line --a NAME --b NAME --delay-ms N  # two TUNs, N ms each way
@@ -14,6 +14,7 @@
 
 use anyhow::{Context, Result, bail};
 use egress_probe_e2e::lab::addrs::{self, Role};
+use egress_probe_e2e::lab::dns::{Decision, DnsPolicy};
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA};
 use hickory_proto::rr::{RData, Record, RecordType};
@@ -61,7 +62,8 @@ async fn run(args: Vec<String>) -> Result<()> {
         Some("dns-forward") => {
             let listen: IpAddr = arg(&args, "--listen")?.parse()?;
             let upstream: IpAddr = arg(&args, "--upstream")?.parse()?;
-            dns_forward(listen, upstream).await
+            let policy = arg(&args, "--policy").ok().map(std::path::PathBuf::from);
+            dns_forward(listen, upstream, policy).await
         }
         Some("dns-auth") => {
             let listen: IpAddr = arg(&args, "--listen")?.parse()?;
@@ -242,9 +244,83 @@ async fn serve_dns(listen: IpAddr) -> Result<()> {
     }
 }
 
+/// The policy's answer to a query (R60, R61), or `None` to forward it. A CNAME (a DNS
+/// Firewall override, a zone's CNAME) carries the target's own answer when the lab's
+/// zone or the policy has one.
+fn policy_answer(policy: &DnsPolicy, query: &Message) -> Option<Message> {
+    let q = query.queries().first()?;
+    let qtype = match q.query_type() {
+        RecordType::A => "A",
+        RecordType::AAAA => "AAAA",
+        _ => return None,
+    };
+    let name = q.name().to_ascii();
+    let decision = policy.decide(&name, qtype);
+    if decision == Decision::Forward {
+        return None;
+    }
+    let mut resp = Message::new();
+    resp.set_id(query.id())
+        .set_message_type(MessageType::Response)
+        .set_op_code(query.op_code())
+        .set_recursion_desired(query.recursion_desired())
+        .set_recursion_available(true);
+    resp.add_queries(query.queries().to_vec());
+    let add = |resp: &mut Message, owner: &hickory_proto::rr::Name, ips: &[IpAddr]| {
+        for ip in ips {
+            let rdata = match (ip, qtype) {
+                (IpAddr::V4(a), "A") => RData::A(A(*a)),
+                (IpAddr::V6(a), "AAAA") => RData::AAAA(AAAA(*a)),
+                _ => continue,
+            };
+            resp.add_answer(Record::from_rdata(owner.clone(), 60, rdata));
+        }
+    };
+    match decision {
+        Decision::Servfail => {
+            resp.set_response_code(ResponseCode::ServFail);
+        }
+        Decision::Nxdomain => {
+            resp.set_response_code(ResponseCode::NXDomain);
+        }
+        Decision::Nodata | Decision::Forward => {
+            resp.set_response_code(ResponseCode::NoError);
+        }
+        Decision::Answer(ips) => {
+            add(&mut resp, q.name(), &ips);
+            resp.set_response_code(ResponseCode::NoError);
+        }
+        Decision::Cname(target) => {
+            let target_name = hickory_proto::rr::Name::from_ascii(format!("{target}.")).ok()?;
+            resp.add_answer(Record::from_rdata(
+                q.name().clone(),
+                60,
+                RData::CNAME(hickory_proto::rr::rdata::CNAME(target_name.clone())),
+            ));
+            let ips: Vec<IpAddr> = match policy.decide(&target, qtype) {
+                Decision::Answer(ips) => ips,
+                _ => addrs::zone_lookup(&target)
+                    .map(|z| match qtype {
+                        "A" => vec![IpAddr::V4(z.v4)],
+                        _ => z.v6.map(IpAddr::V6).into_iter().collect(),
+                    })
+                    .unwrap_or_default(),
+            };
+            add(&mut resp, &target_name, &ips);
+            resp.set_response_code(ResponseCode::NoError);
+        }
+    }
+    Some(resp)
+}
+
 /// A UDP DNS forwarder (the Amazon DNS host): each query relayed to `upstream`, its answer
-/// relayed back; no answer upstream means no answer here.
-async fn dns_forward(listen: IpAddr, upstream: IpAddr) -> Result<()> {
+/// relayed back; no answer upstream means no answer here. With a policy file (read on each
+/// query; absent or unreadable: none), private hosted zones and DNS Firewall answer first.
+async fn dns_forward(
+    listen: IpAddr,
+    upstream: IpAddr,
+    policy: Option<std::path::PathBuf>,
+) -> Result<()> {
     let udp = Arc::new(
         UdpSocket::bind((listen, 53))
             .await
@@ -254,6 +330,18 @@ async fn dns_forward(listen: IpAddr, upstream: IpAddr) -> Result<()> {
     loop {
         let (n, peer) = udp.recv_from(&mut buf).await?;
         let query = buf[..n].to_vec();
+        let current: Option<DnsPolicy> = policy
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|t| serde_json::from_str(&t).ok());
+        if let (Some(p), Ok(m)) = (&current, Message::from_vec(&query))
+            && let Some(resp) = policy_answer(p, &m)
+        {
+            if let Ok(out) = resp.to_vec() {
+                let _ = udp.send_to(&out, peer).await;
+            }
+            continue;
+        }
         let udp = udp.clone();
         tokio::spawn(async move {
             let Ok(sock) = UdpSocket::bind((IpAddr::from([0u8, 0, 0, 0]), 0)).await else {

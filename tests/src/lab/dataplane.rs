@@ -418,6 +418,12 @@ impl Lab {
         self.dir.path().join("ca.pem")
     }
 
+    /// The policy file Amazon DNS of VPC `v` reads on every query (private hosted zones,
+    /// DNS Firewall; [`crate::lab::dns::DnsPolicy`]). Absent: plain forwarding.
+    pub fn dns_policy_file(&self, v: usize) -> PathBuf {
+        self.dir.path().join(format!("dns-policy-{v}.json"))
+    }
+
     /// The configuration the primary VPC's data plane was last built from.
     pub fn config(&self) -> &VpcConfig {
         &self.vpcs[0].config
@@ -1791,6 +1797,8 @@ impl Lab {
                 .command(&self.options.services_bin)
                 .args(["dns-forward", "--listen", &d.to_string(), "--upstream"])
                 .arg(addrs::INET_DNS.to_string())
+                .arg("--policy")
+                .arg(self.dns_policy_file(v))
                 .stdin(Stdio::null())
                 .spawn()
                 .context("starting the Amazon DNS forwarder")?;
