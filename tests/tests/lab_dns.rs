@@ -76,12 +76,11 @@ fn status(report: &Report, target: &str) -> Status {
 
 fn explained(findings: &[Finding], code: &str) -> Finding {
     let codes: Vec<&str> = findings.iter().map(|f| f.code.as_str()).collect();
-    let f = findings
+    findings
         .iter()
         .find(|f| f.code == code && !f.explains.is_empty())
         .unwrap_or_else(|| panic!("no {code} explaining an observation: {codes:?}"))
-        .clone();
-    f
+        .clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
