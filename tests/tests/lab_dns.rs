@@ -5,8 +5,10 @@
 //! class it observed and the finding that the diagnosis (snapshot read from moto with the
 //! DNS reader) names for it.
 //!
-//! Not covered here yet: forward rules through an outbound endpoint's ENIs (R59) — the
-//! engine's side of those is covered by fixtures and the moto test.
+//! Forward rules (R59): the rule, the endpoint and its security group are moto's; the
+//! endpoint's ENIs are lab hosts (moto creates none) with the same addresses and group,
+//! running `lab-services dns-endpoint`; the "on-premises" DNS server is a lab host in the
+//! public subnet. Both tests run side by side (separate labs, ~1 min).
 //!
 //! Needs root, iproute2 and nftables: skipped with a message locally, failing under CI=true.
 
@@ -260,6 +262,7 @@ async fn lab_dns_private_zone_and_dns_firewall() {
         firewall: firewall.clone(),
         firewall_down: true,
         fail_open: false,
+        ..Default::default()
     };
     let (report, findings) = env
         .probe_and_diagnose(&down, "dns:checkip.lab.example")
@@ -282,5 +285,220 @@ async fn lab_dns_private_zone_and_dns_firewall() {
         !findings
             .iter()
             .any(|f| f.code == "DNS_FIREWALL_FAIL_CLOSED")
+    );
+}
+
+/// R59 in the lab: a forward rule for lab.example to an "on-premises" DNS server
+/// (10.0.0.53) through an outbound endpoint whose ENI (10.0.1.53) sits in the function
+/// subnet. With the endpoint's security group allowing only HTTPS out, the forwarded name
+/// gets SERVFAIL and the diagnosis names the rule, the endpoint and the blocking security
+/// group; after the fix it prints (UDP and TCP 53 to the target), the name resolves and the
+/// finding is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lab_dns_forward_rule_through_the_outbound_endpoint() {
+    if !ready_or_skip("lab_dns_forward_rule_through_the_outbound_endpoint") {
+        return;
+    }
+    use aws_sdk_route53resolver::types::{
+        IpAddressRequest, ResolverEndpointDirection, RuleTypeOption, TargetAddress,
+    };
+    let moto = MotoServer::start().expect("moto");
+    let config = moto.sdk_config().await;
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    // Two function subnets: an endpoint needs two addresses (R59).
+    let base = scenarios::base(
+        &ec2,
+        &BaseOptions {
+            function_subnets: 2,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("base VPC");
+    let fsub = base.function_subnets[0].clone();
+    let fsub_b = base.function_subnets[1].clone();
+    let sg = ec2
+        .create_security_group()
+        .vpc_id(&base.vpc_id)
+        .group_name("resolver-outbound")
+        .description("resolver-outbound")
+        .send()
+        .await
+        .unwrap()
+        .group_id()
+        .unwrap()
+        .to_string();
+    let perm = |proto: &str, port: i32, cidr: &str| {
+        aws_sdk_ec2::types::IpPermission::builder()
+            .ip_protocol(proto)
+            .from_port(port)
+            .to_port(port)
+            .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip(cidr).build())
+            .build()
+    };
+    ec2.revoke_security_group_egress()
+        .group_id(&sg)
+        .ip_permissions(
+            aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("-1")
+                .ip_ranges(
+                    aws_sdk_ec2::types::IpRange::builder()
+                        .cidr_ip("0.0.0.0/0")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    ec2.authorize_security_group_egress()
+        .group_id(&sg)
+        .ip_permissions(perm("tcp", 443, "0.0.0.0/0"))
+        .send()
+        .await
+        .unwrap();
+    let resolver = aws_sdk_route53resolver::Client::new(&config);
+    let endpoint = resolver
+        .create_resolver_endpoint()
+        .creator_request_id("lab-outbound")
+        .direction(ResolverEndpointDirection::Outbound)
+        .security_group_ids(&sg)
+        .ip_addresses(
+            IpAddressRequest::builder()
+                .subnet_id(&fsub)
+                .ip("10.0.1.53")
+                .build()
+                .unwrap(),
+        )
+        .ip_addresses(
+            IpAddressRequest::builder()
+                .subnet_id(&fsub_b)
+                .ip("10.0.2.53")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .resolver_endpoint()
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_string();
+    let rule = resolver
+        .create_resolver_rule()
+        .creator_request_id("lab-forward")
+        .rule_type(RuleTypeOption::Forward)
+        .domain_name("lab.example")
+        .target_ips(TargetAddress::builder().ip("10.0.0.53").port(53).build())
+        .resolver_endpoint_id(&endpoint)
+        .send()
+        .await
+        .unwrap()
+        .resolver_rule()
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_string();
+    resolver
+        .associate_resolver_rule()
+        .resolver_rule_id(&rule)
+        .vpc_id(&base.vpc_id)
+        .send()
+        .await
+        .unwrap();
+    // The endpoint's ENIs as lab hosts (moto creates none): same subnets, addresses and
+    // security group, so the packets they send meet the rules the engine evaluates.
+    let mut enis = Vec::new();
+    for (subnet, ip) in [(&fsub, "10.0.1.53"), (&fsub_b, "10.0.2.53")] {
+        let eni = ec2
+            .create_network_interface()
+            .subnet_id(subnet)
+            .private_ip_address(ip)
+            .description(format!(
+                "{} -resolver-endpoint",
+                egress_probe_e2e::lab::config::LAMBDA_ENI_DESCRIPTION
+            ))
+            .groups(&sg)
+            .send()
+            .await
+            .unwrap()
+            .network_interface()
+            .unwrap()
+            .network_interface_id()
+            .unwrap()
+            .to_string();
+        enis.push(eni);
+    }
+    let mut lab = Lab::start(
+        &moto,
+        &base.vpc_id,
+        LabOptions::discover().expect("lab-services"),
+    )
+    .await
+    .expect("lab");
+    lab.add_dns_server("10.0.0.53".parse().unwrap())
+        .await
+        .unwrap();
+    let sockets: Vec<std::path::PathBuf> = enis
+        .iter()
+        .map(|e| lab.start_resolver_endpoint(e).unwrap())
+        .collect();
+    let env = Env { lab, base, moto };
+    let policy = DnsPolicy {
+        forward: vec![egress_probe_e2e::lab::dns::Forward {
+            domain: "lab.example".into(),
+            targets: vec!["10.0.0.53:53".parse().unwrap()],
+            sockets,
+        }],
+        ..Default::default()
+    };
+
+    // The endpoint's SG allows only HTTPS: no target answers, SERVFAIL (R59).
+    let (report, findings) = env.probe_and_diagnose(&policy, "dns:www.lab.example").await;
+    assert_eq!(status(&report, "dns:www.lab.example"), Status::DnsServfail);
+    let f = explained(&findings, "DNS_FORWARD_TARGET_UNREACHABLE");
+    assert_eq!(f.confirmation, Confirmation::Confirmed);
+    assert!(
+        f.resources.contains(&rule) && f.resources.contains(&endpoint),
+        "{f:?}"
+    );
+    assert!(f.resources.contains(&sg), "{f:?}");
+    assert!(!findings.iter().any(|f| f.code == "DNS_FAILURE_BEYOND_VPC"));
+    let fix: Vec<&String> = f
+        .fix_commands
+        .iter()
+        .filter(|c| c.contains(&format!("authorize-security-group-egress --group-id {sg}")))
+        .collect();
+    assert_eq!(fix.len(), 2, "UDP and TCP 53: {:?}", f.fix_commands);
+    assert_eq!(
+        findings
+            .iter()
+            .filter(|f| f.code == "DNS_FORWARD_TARGET_UNREACHABLE")
+            .count(),
+        2,
+        "one per endpoint ENI"
+    );
+
+    // The fix it printed, applied: the healthy forward rule.
+    for proto in ["udp", "tcp"] {
+        env.lab
+            .ec2()
+            .authorize_security_group_egress()
+            .group_id(&sg)
+            .ip_permissions(perm(proto, 53, "10.0.0.53/32"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut env = env;
+    env.lab.sync().await.unwrap();
+    let (report, findings) = env.probe_and_diagnose(&policy, "dns:www.lab.example").await;
+    assert_eq!(status(&report, "dns:www.lab.example"), Status::Ok);
+    assert!(
+        !findings
+            .iter()
+            .any(|f| f.code == "DNS_FORWARD_TARGET_UNREACHABLE"),
+        "{findings:?}"
     );
 }

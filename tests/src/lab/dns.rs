@@ -11,7 +11,10 @@
 //! specific private zone (its record, NODATA, or NXDOMAIN — no fallback to public DNS),
 //! else the lab's internet DNS as before.
 //!
-//! Not emulated yet: Resolver forward rules through outbound endpoint ENIs (R59).
+//! Forward rules (R59): the names of a rule go, over a unix socket, to a forwarder in each
+//! outbound endpoint ENI's namespace ([`crate::lab::Lab::start_resolver_endpoint`]), which
+//! sends them to the targets from the ENI's address, through the lab's security groups,
+//! NACLs and routes; no answer from any ENI and target is SERVFAIL.
 
 use anyhow::{Context, Result};
 use egress_probe::model::{
@@ -49,9 +52,20 @@ pub struct FwRule {
     pub override_domain: Option<String>,
 }
 
+/// A Resolver forward rule (R58, R59): names under `domain` go to `targets` through the
+/// outbound endpoint forwarders listening on `sockets` (one per endpoint ENI).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Forward {
+    pub domain: String,
+    pub targets: Vec<std::net::SocketAddr>,
+    pub sockets: Vec<std::path::PathBuf>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DnsPolicy {
     pub zones: Vec<Zone>,
+    #[serde(default)]
+    pub forward: Vec<Forward>,
     pub firewall: Vec<FwRule>,
     /// `FirewallFailOpen` is ENABLED.
     pub fail_open: bool,
@@ -70,6 +84,8 @@ pub enum Decision {
     Cname(String),
     /// Not decided here: the lab's internet DNS answers.
     Forward,
+    /// A forward rule (index into `forward`) decides: the endpoint forwarders ask.
+    ForwardRule(usize),
 }
 
 fn norm(s: &str) -> String {
@@ -112,6 +128,28 @@ impl DnsPolicy {
             }
         }
         let n = norm(name);
+        // R58: the most specific forward rule, unless a more specific private zone.
+        let rule = self
+            .forward
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| {
+                let d = norm(&f.domain);
+                n == d || n.ends_with(&format!(".{d}"))
+            })
+            .max_by_key(|(_, f)| norm(&f.domain).len());
+        let zone_len = self
+            .zones
+            .iter()
+            .map(|z| norm(&z.name))
+            .filter(|zn| n == *zn || n.ends_with(&format!(".{zn}")))
+            .map(|zn| zn.len())
+            .max();
+        if let Some((i, f)) = rule
+            && zone_len.is_none_or(|z| norm(&f.domain).len() >= z)
+        {
+            return Decision::ForwardRule(i);
+        }
         let zone = self
             .zones
             .iter()
@@ -296,6 +334,7 @@ mod tests {
             ],
             fail_open: false,
             firewall_down: false,
+            forward: vec![],
         }
     }
 
