@@ -291,8 +291,9 @@ pub(crate) struct FwRuleText {
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Issue {
-    /// The DNS path (R58-R63): texts and fixes in `catalog/dns.rs`.
-    Dns(dns::DnsIssue),
+    /// The DNS path (R58-R63): texts and fixes in `catalog/dns.rs`. Boxed: its evidence is
+    /// large, and every `Issue` would be as large.
+    Dns(Box<dns::DnsIssue>),
     FunctionNotInVpc {
         function: String,
     },
@@ -2302,6 +2303,12 @@ impl Issue {
                 }
             }
         }
+    }
+}
+
+impl From<dns::DnsIssue> for Issue {
+    fn from(d: dns::DnsIssue) -> Self {
+        Issue::Dns(Box::new(d))
     }
 }
 

@@ -29,7 +29,7 @@ pub(crate) fn check(
         return issues;
     }
     if subnet.ipv6_native && subnet.enable_dns64 == Some(false) {
-        issues.push(Issue::Dns(DnsIssue::Dns64Disabled {
+        issues.push(Issue::from(DnsIssue::Dns64Disabled {
             subnet: subnet.id.clone(),
             vpc: subnet.vpc_id.clone(),
         }));
@@ -47,7 +47,7 @@ pub(crate) fn check(
         let exact = chosen.as_ref().is_some_and(|c| {
             matches!(&c.route.destination, crate::model::RouteDestination::Ipv6(n) if n.to_string() == "64:ff9b::/96")
         });
-        issues.push(Issue::Dns(DnsIssue::Nat64RouteMissing {
+        issues.push(Issue::from(DnsIssue::Nat64RouteMissing {
             subnet: subnet.id.clone(),
             rtb: rtb.id.clone(),
             current,

@@ -88,7 +88,7 @@ fn forward(
             HopVerdict::Block,
             format!("FORWARD rule {} names no outbound endpoint", rule.id),
         ));
-        issues.push(Issue::Dns(DnsIssue::OutboundEndpointNotReady {
+        issues.push(Issue::from(DnsIssue::OutboundEndpointNotReady {
             vpc: vpc.to_string(),
             rule: rule.id.clone(),
             endpoint: None,
@@ -109,7 +109,7 @@ fn forward(
             HopVerdict::Unknown,
             format!("outbound endpoint {eid} is not in the snapshot: not verifiable (R59, R62)"),
         ));
-        issues.push(Issue::Dns(DnsIssue::ConfigNotVisible {
+        issues.push(Issue::from(DnsIssue::ConfigNotVisible {
             vpc: vpc.to_string(),
             what: format!("outbound endpoint {eid} of rule {}", rule.id),
             command: format!(
@@ -165,7 +165,7 @@ fn forward(
             HopVerdict::Block,
             format!("{why}: forwarded queries get SERVFAIL (R59)"),
         ));
-        issues.push(Issue::Dns(DnsIssue::OutboundEndpointNotReady {
+        issues.push(Issue::from(DnsIssue::OutboundEndpointNotReady {
             vpc: vpc.to_string(),
             rule: rule.id.clone(),
             endpoint: Some(eid.to_string()),
@@ -180,7 +180,7 @@ fn forward(
     }
     if !ep.ip_addresses_read {
         hops.push(hop("resolver_endpoint", eid, None, HopVerdict::Unknown, format!("the IP addresses of {eid} were not read: the path to the targets is not verifiable (R59)")));
-        issues.push(Issue::Dns(DnsIssue::ConfigNotVisible {
+        issues.push(Issue::from(DnsIssue::ConfigNotVisible {
             vpc: vpc.to_string(),
             what: format!("the IP addresses of outbound endpoint {eid}"),
             command: format!("aws route53resolver list-resolver-endpoint-ip-addresses --resolver-endpoint-id {eid}"),
@@ -199,7 +199,7 @@ fn forward(
             HopVerdict::Block,
             format!("FORWARD rule {} has no target IP", rule.id),
         ));
-        issues.push(Issue::Dns(DnsIssue::OutboundEndpointNotReady {
+        issues.push(Issue::from(DnsIssue::OutboundEndpointNotReady {
             vpc: vpc.to_string(),
             rule: rule.id.clone(),
             endpoint: Some(eid.to_string()),
@@ -324,7 +324,7 @@ fn forward(
                 text,
             ));
             if !blockers.is_empty() {
-                issues.push(Issue::Dns(DnsIssue::ForwardTargetUnreachable {
+                issues.push(Issue::from(DnsIssue::ForwardTargetUnreachable {
                     vpc: vpc.to_string(),
                     name: String::new(),
                     rule: rule.id.clone(),

@@ -156,7 +156,7 @@ fn firewall(
                 format!("rule group {gid} (priority {}): rules not readable; the verdict is unknown (R61)", a.priority),
                 &["R61", "R62"],
             );
-            issues.push(Issue::Dns(DnsIssue::ConfigNotVisible {
+            issues.push(Issue::from(DnsIssue::ConfigNotVisible {
                 vpc: vpc.to_string(),
                 what: format!("DNS Firewall rule group {gid}"),
                 command: format!(
@@ -189,7 +189,7 @@ fn firewall(
                     ),
                     &["R61", "R62"],
                 );
-                issues.push(Issue::Dns(DnsIssue::ConfigNotVisible {
+                issues.push(Issue::from(DnsIssue::ConfigNotVisible {
                     vpc: vpc.to_string(),
                     what: format!("DNS Firewall domain list {lid}"),
                     command: format!(
@@ -406,7 +406,7 @@ fn zone(
     issues: &mut Vec<Issue>,
 ) -> (Outcome, Option<Issue>) {
     let shadows = |nodata: bool, records_read: bool| {
-        Issue::Dns(DnsIssue::PrivateZoneShadows {
+        Issue::from(DnsIssue::PrivateZoneShadows {
             vpc: vpc.to_string(),
             name: name.to_string(),
             zone: z.id.clone(),
@@ -426,7 +426,7 @@ fn zone(
             format!("{zone_text} decides {name}: no fallback to public DNS (R60); its record sets were not read"),
             &["R60"],
         );
-        issues.push(Issue::Dns(DnsIssue::PrivateZoneAnswer {
+        issues.push(Issue::from(DnsIssue::PrivateZoneAnswer {
             vpc: vpc.to_string(),
             name: name.to_string(),
             zone: z.id.clone(),
@@ -494,7 +494,7 @@ fn zone(
         format!("{zone_text} answers {name}: {}", values.join(", ")),
         &["R60"],
     );
-    issues.push(Issue::Dns(DnsIssue::PrivateZoneAnswer {
+    issues.push(Issue::from(DnsIssue::PrivateZoneAnswer {
         vpc: vpc.to_string(),
         name: name.to_string(),
         zone: z.id.clone(),
@@ -534,7 +534,7 @@ pub(crate) fn resolve(
         profile_gaps(ix, vpc, &mut h, &mut issues);
         match firewall(ix, vpc, &name, &mut h, &mut issues) {
             FwVerdict::Block(issue, response) => {
-                issues.push(Issue::Dns(*issue));
+                issues.push(Issue::Dns(issue));
                 Outcome::FirewallBlock(response)
             }
             FwVerdict::Unknown => Outcome::Unknown,
@@ -576,8 +576,8 @@ pub(crate) fn resolve(
                         h.hops.push(hop);
                     }
                     issues.extend(f.issues.iter().cloned().map(|mut i| {
-                        if let Issue::Dns(DnsIssue::ForwardTargetUnreachable { name: n, .. }) =
-                            &mut i
+                        if let Issue::Dns(d) = &mut i
+                            && let DnsIssue::ForwardTargetUnreachable { name: n, .. } = &mut **d
                         {
                             *n = name.clone();
                         }
@@ -608,7 +608,7 @@ pub(crate) fn resolve(
         }
     };
     let fail_closed = fail_closed(ix, vpc).map(|groups| {
-        Issue::Dns(DnsIssue::FirewallFailClosed {
+        Issue::from(DnsIssue::FirewallFailClosed {
             vpc: vpc.to_string(),
             groups,
         })
@@ -681,19 +681,20 @@ pub(crate) fn explain(o: &Observation, names: &[NameEval], slots: &mut Vec<Slot>
             }
             // R60: the zone decides and its records were not read: the observed answer
             // says it lacks the name.
-            if let Some(Issue::Dns(DnsIssue::PrivateZoneShadows {
-                vpc,
-                name,
-                zone,
-                zone_name,
-                region,
-                via_profile,
-                ..
-            })) = evs.iter().find_map(|e| e.if_missing.clone())
+            if let Some(Issue::Dns(missing)) = evs.iter().find_map(|e| e.if_missing.clone())
+                && let DnsIssue::PrivateZoneShadows {
+                    vpc,
+                    name,
+                    zone,
+                    zone_name,
+                    region,
+                    via_profile,
+                    ..
+                } = *missing
             {
                 reconcile::push(
                     slots,
-                    Issue::Dns(DnsIssue::PrivateZoneShadows {
+                    Issue::from(DnsIssue::PrivateZoneShadows {
                         vpc,
                         name,
                         zone,
@@ -774,7 +775,7 @@ fn profile_gaps(ix: &Index<'_>, vpc: &str, h: &mut Hops, issues: &mut Vec<Issue>
     for p in dns.profile_associations.iter().filter(|p| p.vpc_id == vpc) {
         if !p.resources_read {
             h.push("route53_profile", &p.profile_id, HopVerdict::Unknown, format!("Route 53 Profile {} is associated with {vpc}; its resources could not be read (R62)", p.profile_id), &["R62"]);
-            issues.push(Issue::Dns(DnsIssue::ConfigNotVisible {
+            issues.push(Issue::from(DnsIssue::ConfigNotVisible {
                 vpc: vpc.to_string(),
                 what: format!("Route 53 Profile {}", p.profile_id),
                 command: format!(
@@ -805,7 +806,7 @@ fn profile_gaps(ix: &Index<'_>, vpc: &str, h: &mut Hops, issues: &mut Vec<Issue>
         if g.kind == crate::model::GapKind::Unsupported {
             continue;
         }
-        issues.push(Issue::Dns(DnsIssue::ConfigNotVisible {
+        issues.push(Issue::from(DnsIssue::ConfigNotVisible {
             vpc: vpc.to_string(),
             what: format!("the answer of {action}"),
             command: format!("# allow {action} for the role that takes the snapshot"),

@@ -12,18 +12,26 @@
 //!
 //! So a VPC costs at most 8 calls (7 + its outbound endpoint; a second endpoint or a
 //! Profile adds one each) plus one per referenced rule group and domain list (pages count
-//! separately). Record sets of private zones are not read (no names are known here): the
+//! separately). The reads run as a task of their own, beside the walk: their SDK calls are
+//! then not polled at the bottom of the caller's (deep) stack. Record sets of private
+//! zones are not read (no names are known here): the
 //! engine says which zone decides a name. A failed call is a gap; nothing is guessed.
 
 use super::call::*;
-use super::read::{Reader, once};
+use super::read::Reader;
 use crate::model::{
     DnsConfig, DnsFirewallAssociation, DnsFirewallConfig, DnsFirewallDomainList, DnsFirewallRule,
     DnsFirewallRuleGroup, PrivateHostedZone, ProfileAssociation, ProfileResource, ResolverEndpoint,
     ResolverEndpointIp, ResolverRule, ResolverRuleAssociation, ResolverTarget, SnapshotGap,
 };
 use aws_sdk_route53resolver::types as r53r;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use tokio::time::Instant;
 
 /// The clients of the DNS reads.
 #[derive(Debug, Clone)]
@@ -43,6 +51,45 @@ impl DnsClients {
     }
 }
 
+/// The reader's budget, owned by the DNS task: its requests are counted here and added to
+/// the reader's count; none is waited for past the reader's end.
+#[derive(Clone)]
+struct Calls {
+    count: Arc<AtomicU32>,
+    end: Option<Instant>,
+    began: Instant,
+}
+
+/// One counted request, bounded by the reader's end (as `read::once`).
+async fn once<T, E>(
+    r: &Calls,
+    call: &str,
+    request: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+) -> Result<T, SnapshotGap>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    r.count.fetch_add(1, Ordering::Relaxed);
+    let out = match r.end {
+        None => request.await,
+        Some(end) => match tokio::time::timeout_at(end, request).await {
+            Ok(out) => out,
+            Err(_elapsed) => {
+                return Err(SnapshotGap {
+                    call: call.to_string(),
+                    kind: crate::model::GapKind::Unreachable,
+                    reason: format!(
+                        "no answer within the time the analysis had left ({} ms after it began); the call was abandoned",
+                        end.saturating_duration_since(r.began).as_millis()
+                    ),
+                    account: None,
+                });
+            }
+        },
+    };
+    out.map_err(|err| super::classify::gap(call, &err))
+}
+
 /// Most pages of one listing read; beyond, a note says the listing was cut.
 const MAX_PAGES: u32 = 10;
 
@@ -60,8 +107,37 @@ pub struct DnsRead {
     pub rounds: u32,
 }
 
-/// Reads the DNS path of `vpc_id` (see the module text).
+/// Reads the DNS path of `vpc_id` (see the module text), in a task of its own; the requests
+/// count in `r`.
 pub async fn read(r: &Reader<'_>, c: &DnsClients, vpc_id: &str, region: Option<&str>) -> DnsRead {
+    let calls = Calls {
+        count: Arc::new(AtomicU32::new(0)),
+        end: r.end(),
+        began: r.began(),
+    };
+    let (c, vpc, region) = (c.clone(), vpc_id.to_string(), region.map(str::to_string));
+    let task_calls = calls.clone();
+    let task =
+        tokio::spawn(async move { read_here(&task_calls, &c, &vpc, region.as_deref()).await });
+    let out = match task.await {
+        Ok(out) => out,
+        Err(e) => DnsRead {
+            config: DnsConfig::default(),
+            gaps: vec![SnapshotGap {
+                call: LIST_RESOLVER_RULE_ASSOCIATIONS.to_string(),
+                kind: crate::model::GapKind::Error,
+                reason: format!("the DNS reads stopped: {e}"),
+                account: None,
+            }],
+            notes: vec![],
+            rounds: 1,
+        },
+    };
+    r.count_n(calls.count.load(Ordering::Relaxed));
+    out
+}
+
+async fn read_here(r: &Calls, c: &DnsClients, vpc_id: &str, region: Option<&str>) -> DnsRead {
     let mut out = DnsRead {
         config: DnsConfig {
             read: true,
@@ -252,7 +328,7 @@ fn filter(name: &str, value: &str) -> r53r::Filter {
 }
 
 async fn rule_associations(
-    r: &Reader<'_>,
+    r: &Calls,
     c: &DnsClients,
     vpc: &str,
 ) -> Result<Vec<ResolverRuleAssociation>, SnapshotGap> {
@@ -299,7 +375,7 @@ async fn rule_associations(
     Ok(items)
 }
 
-async fn rules(r: &Reader<'_>, c: &DnsClients) -> Result<Vec<ResolverRule>, SnapshotGap> {
+async fn rules(r: &Calls, c: &DnsClients) -> Result<Vec<ResolverRule>, SnapshotGap> {
     let mut items = Vec::new();
     let mut token: Option<String> = None;
     for _ in 0..MAX_PAGES {
@@ -352,7 +428,7 @@ async fn rules(r: &Reader<'_>, c: &DnsClients) -> Result<Vec<ResolverRule>, Snap
     Ok(items)
 }
 
-async fn endpoints(r: &Reader<'_>, c: &DnsClients) -> Result<Vec<ResolverEndpoint>, SnapshotGap> {
+async fn endpoints(r: &Calls, c: &DnsClients) -> Result<Vec<ResolverEndpoint>, SnapshotGap> {
     let mut items = Vec::new();
     let mut token: Option<String> = None;
     for _ in 0..MAX_PAGES {
@@ -394,7 +470,7 @@ async fn endpoints(r: &Reader<'_>, c: &DnsClients) -> Result<Vec<ResolverEndpoin
 }
 
 async fn endpoint_ips(
-    r: &Reader<'_>,
+    r: &Calls,
     c: &DnsClients,
     endpoint: &str,
 ) -> Result<Vec<ResolverEndpointIp>, SnapshotGap> {
@@ -432,7 +508,7 @@ async fn endpoint_ips(
 }
 
 async fn hosted_zones(
-    r: &Reader<'_>,
+    r: &Calls,
     c: &DnsClients,
     vpc: &str,
     region: Option<&str>,
@@ -480,7 +556,7 @@ async fn hosted_zones(
 }
 
 async fn firewall_associations(
-    r: &Reader<'_>,
+    r: &Calls,
     c: &DnsClients,
     vpc: &str,
 ) -> Result<Vec<DnsFirewallAssociation>, SnapshotGap> {
@@ -524,7 +600,7 @@ async fn firewall_associations(
 }
 
 async fn firewall_rules(
-    r: &Reader<'_>,
+    r: &Calls,
     c: &DnsClients,
     group: &str,
 ) -> Result<Vec<DnsFirewallRule>, SnapshotGap> {
@@ -567,7 +643,7 @@ async fn firewall_rules(
     Ok(items)
 }
 
-async fn domains(r: &Reader<'_>, c: &DnsClients, list: &str) -> Result<Vec<String>, SnapshotGap> {
+async fn domains(r: &Calls, c: &DnsClients, list: &str) -> Result<Vec<String>, SnapshotGap> {
     let mut items = Vec::new();
     let mut token: Option<String> = None;
     for _ in 0..MAX_PAGES {
@@ -591,7 +667,7 @@ async fn domains(r: &Reader<'_>, c: &DnsClients, list: &str) -> Result<Vec<Strin
 }
 
 async fn firewall_config(
-    r: &Reader<'_>,
+    r: &Calls,
     c: &DnsClients,
     vpc: &str,
 ) -> Result<Vec<DnsFirewallConfig>, SnapshotGap> {
@@ -615,7 +691,7 @@ async fn firewall_config(
 }
 
 async fn profile_associations(
-    r: &Reader<'_>,
+    r: &Calls,
     c: &DnsClients,
     vpc: &str,
 ) -> Result<Vec<ProfileAssociation>, SnapshotGap> {
@@ -647,7 +723,7 @@ async fn profile_associations(
 }
 
 async fn profile_resources(
-    r: &Reader<'_>,
+    r: &Calls,
     c: &DnsClients,
     mut p: ProfileAssociation,
 ) -> (ProfileAssociation, Option<SnapshotGap>) {

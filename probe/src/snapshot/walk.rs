@@ -619,8 +619,10 @@ impl<'a> Walk<'a> {
             Work::Dns(vpc) => {
                 let region = self.clients.ec2.config().region().map(|r| r.to_string());
                 match &self.clients.dns {
+                    // Boxed: the DNS reads' state machine is large and would make every
+                    // piece of work's future as large (a stack overflow in debug builds).
                     Some(c) => Done::Dns(Box::new(
-                        super::dns::read(r, c, &vpc, region.as_deref()).await,
+                        Box::pin(super::dns::read(r, c, &vpc, region.as_deref())).await,
                     )),
                     None => Done::Dns(Box::new(super::dns::DnsRead {
                         config: Default::default(),
