@@ -79,7 +79,7 @@ pub enum StepStatus {
 }
 
 impl StepStatus {
-    fn failed(&self) -> bool {
+    pub fn failed(&self) -> bool {
         matches!(self, StepStatus::Failed(_) | StepStatus::NotDone(_))
     }
 }
@@ -193,7 +193,7 @@ impl InstallResult {
     }
 }
 
-fn function_change_text(c: &FunctionChange, lang: Lang) -> String {
+pub fn function_change_text(c: &FunctionChange, lang: Lang) -> String {
     match c {
         FunctionChange::Create => tr(lang, "create", "作成").into(),
         FunctionChange::Unchanged => tr(lang, "unchanged", "変更なし").into(),
@@ -225,7 +225,7 @@ fn function_change_text(c: &FunctionChange, lang: Lang) -> String {
     }
 }
 
-fn schedule_change_text(c: &ScheduleChange, lang: Lang) -> String {
+pub fn schedule_change_text(c: &ScheduleChange, lang: Lang) -> String {
     match c {
         ScheduleChange::None => "-".into(),
         ScheduleChange::Create { expression } => {
@@ -256,7 +256,7 @@ impl StepStatus {
         }
     }
 
-    fn in_words(&self, lang: Lang) -> String {
+    pub fn in_words(&self, lang: Lang) -> String {
         match self {
             StepStatus::Failed(e) => format!("{}: {e}", tr(lang, "FAILED", "失敗")),
             StepStatus::NotDone(e) => format!("{}: {e}", tr(lang, "not done", "未実行")),
@@ -439,11 +439,31 @@ pub async fn run(ctx: &mut Ctx, args: &InstallArgs) -> Result<Outcome> {
         bail!("--role-arn `{arn}` is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)");
     }
     let zip_path = artifact::locate(args.zip.as_deref())?;
-    let zip = artifact::load(&zip_path)?;
+    let zip = Arc::new(artifact::load(&zip_path)?);
     let clients = ctx.clients().await?;
-    let account = clients.account().await?;
     let visible = ctx.progress_visible();
     let journal = ctx.journal.clone();
+    let result = execute(&clients, args, zip, visible, &journal).await?;
+    let code = if result.dry_run || result.failures() == 0 {
+        exit::OK
+    } else {
+        exit::ERROR
+    };
+    Ok(outcome(ctx, &result, code))
+}
+
+/// `install` in one account and Region with these clients and this zip (also the fleet's
+/// and the manager's unit of work); the arguments are checked by the caller.
+pub async fn execute(
+    clients: &Clients,
+    args: &InstallArgs,
+    zip: Arc<Artifact>,
+    visible: bool,
+    journal: &Journal,
+) -> Result<InstallResult> {
+    let clients = clients.clone();
+    let journal = journal.clone();
+    let account = clients.account().await?;
 
     let mut selection = select_subnets(&clients, args).await?;
     let mut notes = Vec::new();
@@ -552,7 +572,7 @@ pub async fn run(ctx: &mut Ctx, args: &InstallArgs) -> Result<Outcome> {
         bytes: zip.bytes.len(),
     };
     if args.dry_run {
-        let result = InstallResult {
+        return Ok(InstallResult {
             dry_run: true,
             region: clients.region.clone(),
             account,
@@ -563,8 +583,7 @@ pub async fn run(ctx: &mut Ctx, args: &InstallArgs) -> Result<Outcome> {
             pruned,
             skipped,
             notes,
-        };
-        return Ok(outcome(ctx, &result, exit::OK));
+        });
     }
 
     // Apply: shared resources first; a failure there stops the probes that need them.
@@ -579,7 +598,6 @@ pub async fn run(ctx: &mut Ctx, args: &InstallArgs) -> Result<Outcome> {
     let progress = Progress::new(probes.len() as u64, "installing", visible);
     let sem = Arc::new(tokio::sync::Semaphore::new(args.concurrency as usize));
     let mut set = tokio::task::JoinSet::new();
-    let zip = Arc::new(zip);
     for (i, ((step, mut spec), settings)) in
         probes.iter().zip(specs).zip(probe_settings).enumerate()
     {
@@ -663,7 +681,7 @@ pub async fn run(ctx: &mut Ctx, args: &InstallArgs) -> Result<Outcome> {
         };
     }
 
-    let result = InstallResult {
+    Ok(InstallResult {
         dry_run: false,
         region: clients.region.clone(),
         account,
@@ -674,13 +692,7 @@ pub async fn run(ctx: &mut Ctx, args: &InstallArgs) -> Result<Outcome> {
         pruned,
         skipped,
         notes,
-    };
-    let code = if result.failures() == 0 {
-        exit::OK
-    } else {
-        exit::ERROR
-    };
-    Ok(outcome(ctx, &result, code))
+    })
 }
 
 /// One probe as it is now: its function, its rule, and the `SourceArn` of the permission

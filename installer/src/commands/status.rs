@@ -238,6 +238,13 @@ impl Render for StatusResult {
 
 pub async fn run(ctx: &mut Ctx, _args: &StatusArgs) -> Result<Outcome> {
     let clients = ctx.clients().await?;
+    let result = execute(&clients).await?;
+    Ok(outcome(ctx, &result, 0))
+}
+
+/// `status` in one account and Region with these clients (also the fleet's unit of work).
+pub async fn execute(clients: &Clients) -> Result<StatusResult> {
+    let clients = clients.clone();
     let functions = aws::managed_functions(&clients).await?;
     let mut probes = Vec::new();
     for f in functions {
@@ -276,11 +283,10 @@ pub async fn run(ctx: &mut Ctx, _args: &StatusArgs) -> Result<Outcome> {
     probes.sort_by(|a, b| {
         (&a.availability_zone, &a.subnet_id).cmp(&(&b.availability_zone, &b.subnet_id))
     });
-    let result = StatusResult {
+    Ok(StatusResult {
         region: clients.region.clone(),
         probes,
-    };
-    Ok(outcome(ctx, &result, 0))
+    })
 }
 
 /// The highest numbered version of a function; `None` when only `$LATEST` exists.
