@@ -70,7 +70,7 @@ impl Clients {
     }
 
     pub fn snapshot_clients(&self) -> egress_probe::snapshot::Clients {
-        egress_probe::snapshot::Clients::new(&self.config)
+        egress_probe::snapshot::Clients::new(&self.config).with_dns(&self.config)
     }
 
     /// The snapshot clients, with a role to assume in the network account when given (R45).

@@ -186,6 +186,12 @@ pub fn component(kind: &str, lang: Lang) -> String {
         "block_public_access" => ("Block Public Access", "VPC ブロックパブリックアクセス"),
         "amazon_provided_service" => ("Amazon service", "Amazon 提供のサービス"),
         "next_hop" => ("next hop", "ネクストホップ"),
+        // The DNS path (R58-R62).
+        "dns_firewall" => ("DNS Firewall", "DNS Firewall"),
+        "resolver_rule" => ("Resolver rule", "Resolver ルール"),
+        "private_hosted_zone" => ("private hosted zone", "プライベートホストゾーン"),
+        "resolver_endpoint" => ("outbound endpoint", "アウトバウンドエンドポイント"),
+        "route53_profile" => ("Route 53 Profile", "Route 53 プロファイル"),
         other => return other.to_string(),
     };
     tr(lang, en, ja).to_string()
@@ -231,6 +237,13 @@ pub fn hop_statement(kind: &str, v: HopVerdict, lang: Lang) -> Option<&'static s
         ("amazon_provided_service", _) => {
             "Amazon 提供のサービスはセキュリティグループとネットワーク ACL の対象外です"
         }
+        ("dns_firewall", HopVerdict::Pass) => "DNS Firewall はクエリを通します",
+        ("dns_firewall", _) => "DNS Firewall がクエリをブロックします",
+        ("private_hosted_zone", HopVerdict::Pass) => "プライベートホストゾーンが応答します",
+        ("private_hosted_zone", _) => "プライベートホストゾーンに名前がありません",
+        ("resolver_rule", HopVerdict::Pass) => "Resolver ルールが解決方法を決めます",
+        ("resolver_endpoint", HopVerdict::Pass) => "転送先に到達できます",
+        ("resolver_endpoint", _) => "転送先に到達できません",
         (_, HopVerdict::Pass) => "通過します",
         (_, HopVerdict::Partial) => "一部のみ通過します",
         (_, HopVerdict::Block) => "遮断されます",
@@ -266,6 +279,15 @@ mod tests {
         assert_eq!(
             hop_statement("nacl_in", HopVerdict::Partial, Lang::En),
             None
+        );
+        assert_eq!(component("dns_firewall", Lang::En), "DNS Firewall");
+        assert_eq!(
+            component("private_hosted_zone", Lang::Ja),
+            "プライベートホストゾーン"
+        );
+        assert_eq!(
+            hop_statement("resolver_endpoint", HopVerdict::Block, Lang::Ja),
+            Some("転送先に到達できません")
         );
     }
 }

@@ -663,6 +663,11 @@ mod tests {
                 || a == "ec2:SearchTransitGatewayRoutes"
                 || a.starts_with("network-firewall:Describe")
                 || a.starts_with("network-firewall:List")
+                // The DNS path (R58-R62): listings and the DNS Firewall configuration.
+                || a.starts_with("route53resolver:List")
+                || a == "route53resolver:GetFirewallConfig"
+                || a == "route53:ListHostedZonesByVPC"
+                || a.starts_with("route53profiles:List")
         }));
         assert_eq!(
             p["Statement"][1]["Resource"],

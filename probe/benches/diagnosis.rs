@@ -94,6 +94,8 @@ fn build() -> NetworkSnapshot {
             map_public_ip_on_launch: false,
             block_public_access_mode: None,
             name: None,
+            enable_dns64: None,
+            ipv6_native: false,
         });
     }
     for az in 0..4 {
@@ -253,6 +255,8 @@ fn subnet(id: &str, vpc: &str, az: usize, cidr: Ipv4Net) -> Subnet {
         map_public_ip_on_launch: false,
         block_public_access_mode: None,
         name: None,
+        enable_dns64: None,
+        ipv6_native: false,
     }
 }
 

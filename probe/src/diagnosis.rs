@@ -4,6 +4,9 @@
 mod bpa;
 mod catalog;
 mod dns;
+mod dns64;
+mod dns_forward;
+mod dns_resolution;
 mod firewall_policy;
 mod fixes;
 mod function;
@@ -66,6 +69,32 @@ pub fn diagnose(
     flows: &[Flow],
     observations: &[Observation],
 ) -> Diagnosis {
+    diagnose_names(snapshot, subject, flows, &[], observations)
+}
+
+/// As `diagnose`, and predicts how each of `names` resolves from each subnet through
+/// Amazon DNS (R58-R62: DNS Firewall verdict, Resolver rule, private zone, forward
+/// targets), reported as a `dns:NAME` path. Names the probe observed (its `dns:` checks)
+/// are analysed too, to explain what it saw, without a path of their own.
+pub fn diagnose_names(
+    snapshot: &NetworkSnapshot,
+    subject: &Subject,
+    flows: &[Flow],
+    names: &[String],
+    observations: &[Observation],
+) -> Diagnosis {
+    let mut all_names: Vec<(String, bool)> = names
+        .iter()
+        .map(|n| (crate::model::normalise_name(n), true))
+        .collect();
+    for o in observations.iter().filter(|o| o.kind == CheckKind::Dns) {
+        let n = crate::model::normalise_name(&o.host);
+        if !n.is_empty() && !all_names.iter().any(|(m, _)| *m == n) {
+            all_names.push((n, false));
+        }
+    }
+    let mut name_evals: Vec<dns_resolution::NameEval> = Vec::new();
+    let mut forward = dns_forward::Cache::default();
     let ix = index::Index::new(snapshot);
     let function = subject
         .function
@@ -118,6 +147,37 @@ pub fn diagnose(
         for i in issues {
             add(&mut slots, i);
         }
+        // R63: NAT64/DNS64 for IPv6 subnets.
+        for i in dns64::check(&ix, subnet, function) {
+            add(&mut slots, i);
+        }
+        // R58-R62: names resolved through Amazon DNS (Resolver rules apply to queries
+        // sent to the VPC resolver only, R25).
+        if res.amazon {
+            for (name, explicit) in &all_names {
+                let mut ne = dns_resolution::resolve(&ix, &subnet.vpc_id, sid, name, &mut forward);
+                ne.slots = std::mem::take(&mut ne.issues)
+                    .into_iter()
+                    .map(|i| add(&mut slots, i))
+                    .collect();
+                if *explicit {
+                    evaluated.push(Evaluated {
+                        eval: ne.eval.clone(),
+                        slots: ne.slots.clone(),
+                        dns: true,
+                    });
+                }
+                name_evals.push(ne);
+            }
+            for (eval, issues) in forward.take_paths() {
+                let ids = issues.into_iter().map(|i| add(&mut slots, i)).collect();
+                evaluated.push(Evaluated {
+                    eval,
+                    slots: ids,
+                    dns: true,
+                });
+            }
+        }
         for (eval, issues) in paths {
             let ids = issues.into_iter().map(|i| add(&mut slots, i)).collect();
             evaluated.push(Evaluated {
@@ -139,7 +199,7 @@ pub fn diagnose(
             add(&mut slots, i);
         }
     }
-    reconcile::reconcile(observations, &evaluated, &mut slots, vpc);
+    reconcile::reconcile(observations, &evaluated, &mut slots, vpc, &name_evals);
     Diagnosis {
         findings: render(slots),
         paths: evaluated.into_iter().map(|e| e.eval).collect(),

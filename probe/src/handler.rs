@@ -292,7 +292,7 @@ impl Probe {
                     ..Default::default()
                 };
                 let config = crate::aws::load_config(&options).await;
-                let clients = Clients::new(&config);
+                let clients = Clients::new(&config).with_dns(&config);
                 match &self.config.network_role {
                     // The ARN was checked when the configuration was read.
                     Some(arn) => match clients.clone().with_network_role(&config, arn).await {

@@ -31,6 +31,19 @@ pub const DIAGNOSIS_ACTIONS: &[&str] = &[
     "network-firewall:DescribeFirewallPolicy",
     "network-firewall:DescribeRuleGroup",
     "network-firewall:ListFirewalls",
+    // The DNS path (R58-R62): Resolver rules and endpoints, DNS Firewall, private hosted
+    // zones associated with the VPC, Route 53 Profiles.
+    "route53:ListHostedZonesByVPC",
+    "route53profiles:ListProfileAssociations",
+    "route53profiles:ListProfileResourceAssociations",
+    "route53resolver:GetFirewallConfig",
+    "route53resolver:ListFirewallDomains",
+    "route53resolver:ListFirewallRuleGroupAssociations",
+    "route53resolver:ListFirewallRules",
+    "route53resolver:ListResolverEndpointIpAddresses",
+    "route53resolver:ListResolverEndpoints",
+    "route53resolver:ListResolverRuleAssociations",
+    "route53resolver:ListResolverRules",
 ];
 
 /// The network-account role (R45, `--network-role` / `EGRESS_PROBE_NETWORK_ROLE`): what

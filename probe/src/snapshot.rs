@@ -8,6 +8,7 @@ use std::path::Path;
 
 mod classify;
 mod convert;
+mod dns;
 mod firewall;
 mod network;
 #[macro_use]
@@ -16,6 +17,7 @@ mod transit;
 mod walk;
 
 pub use classify::{FailureKind, classify};
+pub use dns::DnsClients;
 pub use network::{NetworkAccess, role_account};
 pub use walk::RunCache;
 
@@ -53,6 +55,22 @@ pub mod call {
     pub const DESCRIBE_RULE_GROUP: &str = "network-firewall:DescribeRuleGroup";
     /// Assuming the network-account role (R45).
     pub const ASSUME_ROLE: &str = "sts:AssumeRole";
+    // The DNS path (R58-R62, `snapshot::dns`).
+    pub const LIST_RESOLVER_RULE_ASSOCIATIONS: &str =
+        "route53resolver:ListResolverRuleAssociations";
+    pub const LIST_RESOLVER_RULES: &str = "route53resolver:ListResolverRules";
+    pub const LIST_RESOLVER_ENDPOINTS: &str = "route53resolver:ListResolverEndpoints";
+    pub const LIST_RESOLVER_ENDPOINT_IP_ADDRESSES: &str =
+        "route53resolver:ListResolverEndpointIpAddresses";
+    pub const LIST_FIREWALL_RULE_GROUP_ASSOCIATIONS: &str =
+        "route53resolver:ListFirewallRuleGroupAssociations";
+    pub const LIST_FIREWALL_RULES: &str = "route53resolver:ListFirewallRules";
+    pub const LIST_FIREWALL_DOMAINS: &str = "route53resolver:ListFirewallDomains";
+    pub const GET_FIREWALL_CONFIG: &str = "route53resolver:GetFirewallConfig";
+    pub const LIST_HOSTED_ZONES_BY_VPC: &str = "route53:ListHostedZonesByVPC";
+    pub const LIST_PROFILE_ASSOCIATIONS: &str = "route53profiles:ListProfileAssociations";
+    pub const LIST_PROFILE_RESOURCE_ASSOCIATIONS: &str =
+        "route53profiles:ListProfileResourceAssociations";
 }
 
 /// Every call the reader can make (see `call`).
@@ -85,6 +103,17 @@ pub const CALLS: &[&str] = &[
     call::DESCRIBE_FIREWALL_POLICY,
     call::DESCRIBE_RULE_GROUP,
     call::ASSUME_ROLE,
+    call::LIST_RESOLVER_RULE_ASSOCIATIONS,
+    call::LIST_RESOLVER_RULES,
+    call::LIST_RESOLVER_ENDPOINTS,
+    call::LIST_RESOLVER_ENDPOINT_IP_ADDRESSES,
+    call::LIST_FIREWALL_RULE_GROUP_ASSOCIATIONS,
+    call::LIST_FIREWALL_RULES,
+    call::LIST_FIREWALL_DOMAINS,
+    call::GET_FIREWALL_CONFIG,
+    call::LIST_HOSTED_ZONES_BY_VPC,
+    call::LIST_PROFILE_ASSOCIATIONS,
+    call::LIST_PROFILE_RESOURCE_ASSOCIATIONS,
 ];
 
 /// What to read.
@@ -106,6 +135,9 @@ pub struct Clients {
     pub networkfirewall: aws_sdk_networkfirewall::Client,
     /// The network account's clients, when a role to assume there was given (R45).
     pub network: Option<NetworkAccess>,
+    /// Route 53 Resolver, Route 53 and Route 53 Profiles (R58-R62); `None` skips the DNS
+    /// path (the snapshot's `dns.read` stays false and the engine says so).
+    pub dns: Option<DnsClients>,
 }
 
 impl Clients {
@@ -115,7 +147,16 @@ impl Clients {
             lambda: aws_sdk_lambda::Client::new(config),
             networkfirewall: aws_sdk_networkfirewall::Client::new(config),
             network: None,
+            dns: None,
         }
+    }
+
+    /// The same clients reading the DNS path too (R58-R62: Route 53 Resolver rules and
+    /// endpoints, private hosted zones, DNS Firewall, Route 53 Profiles). The installer and
+    /// the probe use this; `new` alone reads the packet path only.
+    pub fn with_dns(mut self, config: &aws_config::SdkConfig) -> Self {
+        self.dns = Some(DnsClients::new(config));
+        self
     }
 
     /// The same clients plus a role to assume in the network account (R45) for what the

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use egress_probe::diagnosis::{FINDING_CODES, Flow, Subject, diagnose};
+use egress_probe::diagnosis::{FINDING_CODES, Flow, Subject, diagnose_names};
 use egress_probe::model::{Confirmation, NetworkSnapshot, Observation, Protocol};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,6 +24,9 @@ struct Case {
     flows: Vec<CaseFlow>,
     #[serde(default)]
     observations: Vec<Observation>,
+    /// Names whose resolution is predicted (`diagnose --target dns:NAME`, R58-R62).
+    #[serde(default)]
+    names: Vec<String>,
     /// `CODE` or `CODE@subnet-id`.
     #[serde(default)]
     expect: Vec<String>,
@@ -134,8 +137,9 @@ fn every_fixture_case_holds() {
                     port: f.port,
                 })
                 .collect();
-            let d = diagnose(&snapshot, &subject, &flows, &case.observations);
-            let again = diagnose(&snapshot, &subject, &flows, &case.observations);
+            let d = diagnose_names(&snapshot, &subject, &flows, &case.names, &case.observations);
+            let again =
+                diagnose_names(&snapshot, &subject, &flows, &case.names, &case.observations);
             let ctx = format!("{file} / {}", case.name);
             if d != again {
                 failures.push(format!("{ctx}: not deterministic"));
@@ -294,7 +298,7 @@ fn every_code_has_a_japanese_summary() {
                     port: f.port,
                 })
                 .collect();
-            let d = diagnose(&snapshot, &subject, &flows, &case.observations);
+            let d = diagnose_names(&snapshot, &subject, &flows, &case.names, &case.observations);
             for f in &d.findings {
                 match f.summary_ja.as_deref() {
                     // Japanese text, not a copy of the English summary.

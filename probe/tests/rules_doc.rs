@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use egress_probe::diagnosis::{FINDING_CODES, Flow, Subject, diagnose};
+use egress_probe::diagnosis::{FINDING_CODES, Flow, Subject, diagnose_names};
 use egress_probe::model::{NetworkSnapshot, Observation, Protocol};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -142,6 +142,9 @@ struct Case {
     flows: Vec<CaseFlow>,
     #[serde(default)]
     observations: Vec<Observation>,
+    /// Names whose resolution is predicted (R58-R62).
+    #[serde(default)]
+    names: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -193,7 +196,9 @@ fn produced_citations() -> BTreeSet<(String, u32)> {
                     port: f.port,
                 })
                 .collect();
-            for f in diagnose(&snapshot, &subject, &flows, &case.observations).findings {
+            for f in diagnose_names(&snapshot, &subject, &flows, &case.names, &case.observations)
+                .findings
+            {
                 for r in f.rules.iter().filter_map(|r| rule_number(r)) {
                     out.insert((f.code.clone(), r));
                 }

@@ -96,6 +96,7 @@ impl Mock {
             lambda: aws_sdk_lambda::Client::from_conf(lambda),
             networkfirewall: aws_sdk_networkfirewall::Client::from_conf(networkfirewall),
             network: None,
+            dns: None,
         }
     }
 }

@@ -177,6 +177,11 @@ fn is_read_only(action: &str) -> bool {
         || action == "ec2:SearchTransitGatewayRoutes"
         || action.starts_with("network-firewall:Describe")
         || action.starts_with("network-firewall:List")
+        // The DNS path (R58-R62): listings and the DNS Firewall configuration only.
+        || action.starts_with("route53resolver:List")
+        || action == "route53resolver:GetFirewallConfig"
+        || action == "route53:ListHostedZonesByVPC"
+        || action.starts_with("route53profiles:List")
 }
 
 #[test]

@@ -19,6 +19,8 @@
 //!   create `interface-type=lambda`); [`Lab::add_function_eni`] makes one.
 //! * Amazon DNS (VPC+2) forwards to the internet DNS over a side link not subject to routes,
 //!   NACLs or SGs (R19); with enableDnsSupport=false it drops queries (a DNS timeout).
+//! * Amazon DNS honours the VPC's private hosted zones and DNS Firewall rules from a policy
+//!   file it reads per query ([`dns`], [`Lab::dns_policy_file`]).
 //! * Custom DHCP DNS servers are hosts in their subnet answering the lab zone themselves.
 //! * The VPC's IPv6 block: moto only hands out 2400:6500:…/56 and ignores a caller's block,
 //!   so the lab maps it to 2001:db8:100::/56 ([`addrs::map_v6`]).
@@ -35,6 +37,7 @@ pub mod addrs;
 pub mod centralised;
 pub mod config;
 pub mod dataplane;
+pub mod dns;
 pub mod firewall;
 pub mod netns;
 pub mod nft;

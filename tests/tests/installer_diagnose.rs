@@ -287,3 +287,61 @@ async fn install_leaves_public_subnets_out_and_says_why() {
         out.json
     );
 }
+
+/// `diagnose --target dns:NAME` predicts how each name resolves through the VPC's
+/// resolver (R58-R61), offline from a snapshot file: the private zone that shadows a public
+/// name, the DNS Firewall rule that blocks one, the forward rule whose targets the outbound
+/// endpoint's security group cannot reach — each as a `dns:NAME` path and a finding.
+#[tokio::test]
+async fn diagnose_predicts_how_names_resolve() {
+    let server = MotoServer::start().unwrap();
+    let config = server.sdk_config().await;
+    let snap = egress_probe_e2e::moto::workspace_root().join("probe/tests/fixtures/dns_path.json");
+    let out = egress_probe(
+        &config,
+        &[
+            "diagnose",
+            "--snapshot",
+            snap.to_str().unwrap(),
+            "--subnet",
+            "subnet-priv-a",
+            "--target",
+            "dns:www.example.com",
+            "--target",
+            "dns:c2.malware.test",
+            "--target",
+            "dns:db.corp.example",
+            "--target",
+            "dns:api.partner.test",
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let codes: Vec<&str> = out.json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    for c in [
+        "DNS_PRIVATE_ZONE_SHADOWS",
+        "DNS_FIREWALL_BLOCKS",
+        "DNS_FORWARD_TARGET_UNREACHABLE",
+    ] {
+        assert!(codes.contains(&c), "{c} missing: {codes:?}");
+    }
+    let verdict = |name: &str| {
+        out.json["paths"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["target"] == format!("dns:{name}"))
+            .map(|p| p["verdict"].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("no path for {name}: {}", out.stdout))
+    };
+    assert_eq!(verdict("www.example.com"), "blocked");
+    assert_eq!(verdict("c2.malware.test"), "blocked");
+    assert_eq!(verdict("db.corp.example"), "blocked");
+    assert_eq!(verdict("api.partner.test"), "reachable");
+}

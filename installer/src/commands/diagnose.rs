@@ -114,7 +114,8 @@ pub async fn run(ctx: &mut Ctx, args: &DiagnoseArgs) -> Result<Outcome> {
     .collect();
     let (scope, subject) = subject(&snapshot, args)?;
     let (flows, notes) = flows(&targets).await;
-    let d = diagnosis::diagnose(&snapshot, &subject, &flows, &[]);
+    let names = dns_names(&targets);
+    let d = diagnosis::diagnose_names(&snapshot, &subject, &flows, &names, &[]);
     let result = DiagnoseResult {
         scope,
         source,
@@ -223,6 +224,17 @@ pub fn subject(snapshot: &NetworkSnapshot, args: &DiagnoseArgs) -> Result<(Strin
     ))
 }
 
+/// The names of `dns:` targets: their resolution is predicted (R58-R62), not a flow.
+pub fn dns_names(targets: &[String]) -> Vec<String> {
+    targets
+        .iter()
+        .filter_map(|t| match egress_probe::settings::parse_target(t) {
+            Ok(Target::Dns { name }) => Some(name),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Flows to the targets: IP literals as they are, host names resolved here (up to four
 /// addresses each). DNS targets are not flows: the Amazon resolver is not filtered by
 /// security groups or NACLs (R25); the engine checks the DNS settings itself.
@@ -237,7 +249,7 @@ pub async fn flows(targets: &[String]) -> (Vec<Flow>, Vec<String>) {
         let (host, port) = match &parsed {
             Target::Dns { name } => {
                 notes.push(format!(
-                    "dns:{name}: DNS settings are checked, not a path (R25)"
+                    "dns:{name}: resolution predicted, not a flow (R58-R62; custom DNS servers: R25)"
                 ));
                 continue;
             }

@@ -2,6 +2,8 @@
 //! remediation, and the AWS CLI commands that would fix it (real IDs filled in).
 //! Rule sites build an `Issue` with the evidence; `Issue::render` turns it into a `Finding`.
 
+pub(crate) mod dns;
+
 use super::nacl::{NaclResult, ranges_text};
 use crate::model::{
     Confirmation, Family, Finding, PortRange, Protocol, Remediation, RouteDestination, Severity,
@@ -85,6 +87,17 @@ pub const CODES: &[(&str, Severity)] = &[
     ("PEERING_NOT_ACTIVE", Severity::Error),
     ("GWLB_APPLIANCE_NOT_VERIFIABLE", Severity::Warning),
     ("GWLB_ENDPOINT_NOT_AVAILABLE", Severity::Error),
+    // The DNS path: Resolver rules and endpoints, private zones, DNS Firewall, Profiles,
+    // DNS64/NAT64 (R58-R63, `catalog/dns.rs`).
+    ("DNS_PRIVATE_ZONE_SHADOWS", Severity::Error),
+    ("DNS_PRIVATE_ZONE_ANSWER", Severity::Info),
+    ("DNS_FIREWALL_BLOCKS", Severity::Error),
+    ("DNS_FIREWALL_FAIL_CLOSED", Severity::Warning),
+    ("DNS_FORWARD_TARGET_UNREACHABLE", Severity::Error),
+    ("DNS_OUTBOUND_ENDPOINT_NOT_READY", Severity::Error),
+    ("DNS_CONFIG_NOT_VISIBLE", Severity::Warning),
+    ("DNS64_DISABLED", Severity::Error),
+    ("NAT64_ROUTE_MISSING", Severity::Error),
 ];
 
 /// A route as the rule sites saw it.
@@ -278,6 +291,9 @@ pub(crate) struct FwRuleText {
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Issue {
+    /// The DNS path (R58-R63): texts and fixes in `catalog/dns.rs`. Boxed: its evidence is
+    /// large, and every `Issue` would be as large.
+    Dns(Box<dns::DnsIssue>),
     FunctionNotInVpc {
         function: String,
     },
@@ -792,6 +808,9 @@ impl Issue {
     /// True when the issue breaks (or may break) a path: observed failures on that path
     /// confirm it.
     pub fn blocks_path(&self) -> bool {
+        if let Issue::Dns(d) = self {
+            return d.blocks_path();
+        }
         !matches!(
             self,
             Issue::FunctionNotInVpc { .. }
@@ -837,6 +856,9 @@ impl Issue {
     /// Issues about something the snapshot cannot see: an observed timeout on their path
     /// points beyond what the configuration proves.
     pub fn is_not_verifiable(&self) -> bool {
+        if let Issue::Dns(d) = self {
+            return d.is_not_verifiable();
+        }
         matches!(
             self,
             Issue::NextHopNotVerifiable { .. }
@@ -849,6 +871,9 @@ impl Issue {
 
     /// The confirmation a reconcile-made issue carries regardless of observations.
     pub fn fixed_confirmation(&self) -> Option<Confirmation> {
+        if let Issue::Dns(d) = self {
+            return d.fixed_confirmation();
+        }
         match self {
             Issue::TimeoutBeyondVpc { .. } | Issue::DnsFailureBeyondVpc { .. } => {
                 Some(Confirmation::BeyondVpc)
@@ -1440,6 +1465,7 @@ impl Issue {
             } => format!(
                 "エグレス VPC のサブネット {used_by} のルートはブラックホールで、{subnet} からのトラフィックを破棄します"
             ),
+            Issue::Dns(d) => d.summary_ja(),
             #[allow(unreachable_patterns)]
             _ => return None,
         })
@@ -1447,6 +1473,7 @@ impl Issue {
 
     fn text(&self) -> Text {
         match self {
+            Issue::Dns(d) => d.text(),
             Issue::FunctionNotInVpc { function } => Text {
                 code: "FUNCTION_NOT_IN_VPC",
                 summary: format!("{function} is not attached to a VPC: it has internet access by default"),
@@ -2276,6 +2303,12 @@ impl Issue {
                 }
             }
         }
+    }
+}
+
+impl From<dns::DnsIssue> for Issue {
+    fn from(d: dns::DnsIssue) -> Self {
+        Issue::Dns(Box::new(d))
     }
 }
 

@@ -49,16 +49,19 @@ pub(crate) fn reconcile(
     evaluated: &[Evaluated],
     slots: &mut Vec<Slot>,
     vpc: Option<String>,
+    names: &[super::dns_resolution::NameEval],
 ) {
     for o in observations {
         match o.kind {
+            // R58-R62: the rule, zone or firewall rule that decides the name explains it.
+            CheckKind::Dns if super::dns_resolution::explain(o, names, slots) => {}
             CheckKind::Dns => dns_observation(o, evaluated, slots, vpc.clone()),
             CheckKind::Tcp | CheckKind::Https => flow_observation(o, evaluated, slots),
         }
     }
 }
 
-fn push(slots: &mut Vec<Slot>, issue: Issue, obs: &str) {
+pub(crate) fn push(slots: &mut Vec<Slot>, issue: Issue, obs: &str) {
     let mut explains = BTreeSet::new();
     explains.insert(obs.to_string());
     slots.push(Slot { issue, explains });
@@ -218,7 +221,16 @@ fn dns_observation(
         })
         .map(|(i, _)| i)
         .collect();
-    for e in evaluated.iter().filter(|e| e.dns && broken(e.eval.verdict)) {
+    // Paths to the VPC's DNS servers (R25); a forward rule's targets (R59) only matter
+    // for the names under that rule (`dns_resolution::explain`).
+    for e in evaluated.iter().filter(|e| {
+        e.dns
+            && broken(e.eval.verdict)
+            && e.eval
+                .target
+                .as_deref()
+                .is_some_and(|t| t.starts_with("dns-server:"))
+    }) {
         explainers.extend(
             e.slots
                 .iter()

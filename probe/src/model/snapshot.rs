@@ -77,6 +77,10 @@ pub struct NetworkSnapshot {
     pub firewall_policies: Vec<FirewallPolicy>,
     #[serde(default)]
     pub firewall_rule_groups: Vec<FirewallRuleGroup>,
+    /// The DNS path: Resolver rules, outbound endpoints, private hosted zones, DNS
+    /// Firewall and Route 53 Profiles (R58-R62).
+    #[serde(default)]
+    pub dns: super::dns::DnsConfig,
     /// Calls that failed: the analysis built on this snapshot is partial.
     #[serde(default)]
     pub gaps: Vec<SnapshotGap>,
@@ -120,6 +124,7 @@ impl Default for NetworkSnapshot {
             network_firewalls: Vec::new(),
             firewall_policies: Vec::new(),
             firewall_rule_groups: Vec::new(),
+            dns: super::dns::DnsConfig::default(),
             gaps: Vec::new(),
             api_calls: 0,
             api_stages: 0,
@@ -267,6 +272,13 @@ pub struct Subnet {
     pub block_public_access_mode: Option<String>,
     #[serde(default)]
     pub name: Option<String>,
+    /// `EnableDns64` (R63): Resolver synthesises `64:ff9b::/96` AAAA answers for
+    /// IPv4-only names; `None` when not read.
+    #[serde(default)]
+    pub enable_dns64: Option<bool>,
+    /// `Ipv6Native`: an IPv6-only subnet (R63).
+    #[serde(default)]
+    pub ipv6_native: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -150,6 +150,8 @@ pub fn subnet(s: &ec2::Subnet, notes: &mut Notes) -> Option<Subnet> {
             .and_then(|b| b.internet_gateway_block_mode())
             .map(|m| m.as_str().to_string()),
         name: name_tag(s.tags()),
+        enable_dns64: s.enable_dns64(),
+        ipv6_native: s.ipv6_native().unwrap_or(false),
     })
 }
 

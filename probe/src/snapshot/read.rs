@@ -66,7 +66,17 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn end(&self) -> Option<Instant> {
+    /// When the reader began (for the gap text of an abandoned call).
+    pub(super) fn began(&self) -> Instant {
+        self.began
+    }
+
+    /// Counts `n` requests made on the reader's behalf (by a spawned task).
+    pub(super) fn count_n(&self, n: u32) {
+        self.calls.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(super) fn end(&self) -> Option<Instant> {
         let stage = self.stage_end.lock().ok().and_then(|s| *s);
         stage.or(self.deadline)
     }

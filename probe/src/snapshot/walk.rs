@@ -99,6 +99,8 @@ enum Work<'c> {
     Firewall(String, Acct),
     Policy(String, Acct),
     RuleGroup(String, Acct),
+    /// R58-R62: the workload VPC's DNS path (`snapshot::dns`, its own three rounds).
+    Dns(String),
 }
 
 impl Work<'_> {
@@ -110,7 +112,7 @@ impl Work<'_> {
             Work::Vpc(req, acct) if req.enis.is_none() && !req.need_bpa => {
                 Some(format!("vpc:{}:{}", req.vpc_id, a(acct)))
             }
-            Work::Vpc(..) | Work::StageTwo(..) | Work::AttachmentsOfVpc(_) => None,
+            Work::Vpc(..) | Work::StageTwo(..) | Work::AttachmentsOfVpc(_) | Work::Dns(_) => None,
             Work::AttachmentsById(ids, acct) => Some(format!("att:{}:{}", ids.join(","), a(acct))),
             Work::Tgws(ids) => Some(format!("tgw:{}", ids.join(","))),
             Work::Routes { table, acct, .. } => Some(format!("rtb:{table}:{}", a(acct))),
@@ -151,6 +153,7 @@ pub(super) enum Done {
     Firewall(String, Answer<DescribeFirewallOutput>, Acct),
     Policy(String, Answer<DescribeFirewallPolicyOutput>, Acct),
     RuleGroup(String, Answer<DescribeRuleGroupOutput>, Acct),
+    Dns(Box<super::dns::DnsRead>),
 }
 
 /// What the walk knows besides the snapshot.
@@ -174,6 +177,8 @@ struct Walk<'a> {
     /// `Some(false)` once assuming the network role failed.
     network_usable: Option<bool>,
     rounds: u32,
+    /// Sequential rounds the DNS reads used (they run beside the walk's own rounds).
+    dns_rounds: u32,
 }
 
 /// Whether a call in an account can be made, and with which clients.
@@ -209,6 +214,7 @@ pub async fn run(
         own_account: None,
         network_usable: None,
         rounds: 0,
+        dns_rounds: 0,
     };
     loop {
         let works = walk.plan(snap);
@@ -221,7 +227,7 @@ pub async fn run(
             walk.merge(done, snap);
         }
     }
-    walk.rounds
+    walk.rounds.max(walk.dns_rounds)
 }
 
 impl<'a> Walk<'a> {
@@ -304,8 +310,11 @@ impl<'a> Walk<'a> {
             works.push(Work::Assume);
         }
 
-        // The workload VPCs: stage 1 and their attachments.
+        // The workload VPCs: stage 1 and their attachments; R58-R62: their DNS path.
         for w in std::mem::take(&mut self.workloads) {
+            if self.clients.dns.is_some() && self.first(format!("dns:{}", w.vpc_id)) {
+                works.push(Work::Dns(w.vpc_id.clone()));
+            }
             let need_bpa = snap.block_public_access.is_none()
                 && snap.gap(DESCRIBE_BPA_OPTIONS).is_none()
                 && self.first("bpa".into());
@@ -356,6 +365,31 @@ impl<'a> Walk<'a> {
                     .extend(plan.prefix_lists().iter().cloned());
                 works.push(Work::StageTwo(plan, acct));
             }
+        }
+
+        // R59: the VPC of an outbound endpoint a forward rule uses, read like the egress
+        // VPC (its subnets, route tables, NACLs and security groups carry the path).
+        let endpoint_vpcs: Vec<String> = snap
+            .dns
+            .endpoints
+            .iter()
+            .map(|e| e.host_vpc_id.clone())
+            .filter(|v| !v.is_empty() && !self.vpc_acct.contains_key(v))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        for vpc in endpoint_vpcs {
+            self.vpc_acct.insert(vpc.clone(), Acct::Own);
+            works.push(Work::Vpc(
+                Box::new(VpcRequest {
+                    ec2: &self.clients.ec2,
+                    vpc_id: vpc,
+                    known: None,
+                    enis: None,
+                    need_bpa: false,
+                }),
+                Acct::Own,
+            ));
         }
 
         // Transit gateways the routes and attachments name.
@@ -582,6 +616,22 @@ impl<'a> Walk<'a> {
                     }
                 }
             }
+            Work::Dns(vpc) => {
+                let region = self.clients.ec2.config().region().map(|r| r.to_string());
+                match &self.clients.dns {
+                    // Boxed: the DNS reads' state machine is large and would make every
+                    // piece of work's future as large (a stack overflow in debug builds).
+                    Some(c) => Done::Dns(Box::new(
+                        Box::pin(super::dns::read(r, c, &vpc, region.as_deref())).await,
+                    )),
+                    None => Done::Dns(Box::new(super::dns::DnsRead {
+                        config: Default::default(),
+                        gaps: vec![],
+                        notes: vec![],
+                        rounds: 0,
+                    })),
+                }
+            }
             Work::Vpc(req, acct) => {
                 let workload = req.enis.is_some();
                 Done::Vpc(Box::new(read::fetch_vpc(r, *req).await), acct, workload)
@@ -784,7 +834,7 @@ impl<'a> Walk<'a> {
             | Done::Policy(_, _, acct)
             | Done::RuleGroup(_, _, acct)
             | Done::StageTwo(_, acct) => *acct,
-            Done::Assume(_) | Done::Tgws(_) => Acct::Own,
+            Done::Assume(_) | Done::Tgws(_) | Done::Dns(_) => Acct::Own,
         };
         self.merge_inner(done, snap);
         if acct == Acct::Network
@@ -798,6 +848,61 @@ impl<'a> Walk<'a> {
 
     fn merge_inner(&mut self, done: Done, snap: &mut NetworkSnapshot) {
         match done {
+            Done::Dns(d) => {
+                let d = *d;
+                self.dns_rounds = self.dns_rounds.max(d.rounds);
+                let mut c = d.config;
+                super::dns::merge_profiles(&mut c, &mut snap.notes);
+                let into = &mut snap.dns;
+                into.read |= c.read;
+                macro_rules! add {
+                    ($field:ident, $key:expr) => {
+                        for x in c.$field {
+                            if !into.$field.iter().any(|y| $key(y) == $key(&x)) {
+                                into.$field.push(x);
+                            }
+                        }
+                    };
+                }
+                add!(
+                    rule_associations,
+                    |x: &crate::model::ResolverRuleAssociation| x.id.clone()
+                );
+                add!(rules, |x: &crate::model::ResolverRule| x.id.clone());
+                add!(endpoints, |x: &crate::model::ResolverEndpoint| x.id.clone());
+                add!(
+                    firewall_associations,
+                    |x: &crate::model::DnsFirewallAssociation| x.id.clone()
+                );
+                add!(
+                    firewall_rule_groups,
+                    |x: &crate::model::DnsFirewallRuleGroup| x.id.clone()
+                );
+                add!(domain_lists, |x: &crate::model::DnsFirewallDomainList| x
+                    .id
+                    .clone());
+                add!(firewall_configs, |x: &crate::model::DnsFirewallConfig| x
+                    .resource_id
+                    .clone());
+                add!(
+                    profile_associations,
+                    |x: &crate::model::ProfileAssociation| x.id.clone()
+                );
+                for z in c.private_zones {
+                    match into.private_zones.iter_mut().find(|y| y.id == z.id) {
+                        Some(y) => {
+                            for v in z.vpc_ids {
+                                if !y.vpc_ids.contains(&v) {
+                                    y.vpc_ids.push(v);
+                                }
+                            }
+                        }
+                        None => into.private_zones.push(z),
+                    }
+                }
+                snap.gaps.extend(d.gaps);
+                snap.notes.extend(d.notes);
+            }
             Done::Assume(Ok(())) => self.network_usable = Some(true),
             Done::Assume(Err(gap)) => {
                 self.network_usable = Some(false);

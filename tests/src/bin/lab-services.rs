@@ -2,8 +2,9 @@
 //!
 //! ```text
 //! lab-services inet --cert PEM --key PEM      # the internet: DNS, HTTP/HTTPS, TLS alert
-//! lab-services dns-forward --listen IP --upstream IP   # Amazon DNS at VPC+2
+//! lab-services dns-forward --listen IP --upstream IP [--policy FILE]  # Amazon DNS at VPC+2
 //! lab-services dns-auth --listen IP           # a custom (DHCP options) DNS server
+//! lab-services dns-endpoint --socket PATH     # a Resolver outbound endpoint ENI (R59)
 //! lab-services tcp-unix --listen IP:PORT --socket PATH  # TCP → unix socket bridge
 //! lab-services delay-line --a NAME --b NAME --delay-ms N  # two TUNs, N ms each way
 //! lab-services tcp-connect HOST:PORT TIMEOUT_MS [--random-sport]  # ok|timeout|refused|…
@@ -14,6 +15,7 @@
 
 use anyhow::{Context, Result, bail};
 use egress_probe_e2e::lab::addrs::{self, Role};
+use egress_probe_e2e::lab::dns::{Decision, DnsPolicy};
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA};
 use hickory_proto::rr::{RData, Record, RecordType};
@@ -61,7 +63,12 @@ async fn run(args: Vec<String>) -> Result<()> {
         Some("dns-forward") => {
             let listen: IpAddr = arg(&args, "--listen")?.parse()?;
             let upstream: IpAddr = arg(&args, "--upstream")?.parse()?;
-            dns_forward(listen, upstream).await
+            let policy = arg(&args, "--policy").ok().map(std::path::PathBuf::from);
+            dns_forward(listen, upstream, policy).await
+        }
+        Some("dns-endpoint") => {
+            let socket = std::path::PathBuf::from(arg(&args, "--socket")?);
+            dns_endpoint(socket).await
         }
         Some("dns-auth") => {
             let listen: IpAddr = arg(&args, "--listen")?.parse()?;
@@ -242,9 +249,194 @@ async fn serve_dns(listen: IpAddr) -> Result<()> {
     }
 }
 
+/// The policy's answer to a query (R60, R61), or `None` to forward it. A CNAME (a DNS
+/// Firewall override, a zone's CNAME) carries the target's own answer when the lab's
+/// zone or the policy has one.
+fn policy_answer(policy: &DnsPolicy, query: &Message) -> Option<Message> {
+    let q = query.queries().first()?;
+    let qtype = qtype_of(query)?;
+    let name = q.name().to_ascii();
+    let decision = policy.decide(&name, qtype);
+    if matches!(decision, Decision::Forward | Decision::ForwardRule(_)) {
+        return None;
+    }
+    let mut resp = Message::new();
+    resp.set_id(query.id())
+        .set_message_type(MessageType::Response)
+        .set_op_code(query.op_code())
+        .set_recursion_desired(query.recursion_desired())
+        .set_recursion_available(true);
+    resp.add_queries(query.queries().to_vec());
+    let add = |resp: &mut Message, owner: &hickory_proto::rr::Name, ips: &[IpAddr]| {
+        for ip in ips {
+            let rdata = match (ip, qtype) {
+                (IpAddr::V4(a), "A") => RData::A(A(*a)),
+                (IpAddr::V6(a), "AAAA") => RData::AAAA(AAAA(*a)),
+                _ => continue,
+            };
+            resp.add_answer(Record::from_rdata(owner.clone(), 60, rdata));
+        }
+    };
+    match decision {
+        Decision::Servfail => {
+            resp.set_response_code(ResponseCode::ServFail);
+        }
+        Decision::Nxdomain => {
+            resp.set_response_code(ResponseCode::NXDomain);
+        }
+        Decision::Nodata | Decision::Forward | Decision::ForwardRule(_) => {
+            resp.set_response_code(ResponseCode::NoError);
+        }
+        Decision::Answer(ips) => {
+            add(&mut resp, q.name(), &ips);
+            resp.set_response_code(ResponseCode::NoError);
+        }
+        Decision::Cname(target) => {
+            let target_name = hickory_proto::rr::Name::from_ascii(format!("{target}.")).ok()?;
+            resp.add_answer(Record::from_rdata(
+                q.name().clone(),
+                60,
+                RData::CNAME(hickory_proto::rr::rdata::CNAME(target_name.clone())),
+            ));
+            let ips: Vec<IpAddr> = match policy.decide(&target, qtype) {
+                Decision::Answer(ips) => ips,
+                _ => addrs::zone_lookup(&target)
+                    .map(|z| match qtype {
+                        "A" => vec![IpAddr::V4(z.v4)],
+                        _ => z.v6.map(IpAddr::V6).into_iter().collect(),
+                    })
+                    .unwrap_or_default(),
+            };
+            add(&mut resp, &target_name, &ips);
+            resp.set_response_code(ResponseCode::NoError);
+        }
+    }
+    Some(resp)
+}
+
+fn qtype_of(query: &Message) -> Option<&'static str> {
+    match query.queries().first()?.query_type() {
+        RecordType::A => Some("A"),
+        RecordType::AAAA => Some("AAAA"),
+        _ => None,
+    }
+}
+
+/// How long one outbound-endpoint attempt waits for a target (Resolver then tries another);
+/// short, so that the SERVFAIL of a rule with two ENIs comes inside the probe's DNS timeout.
+const ENDPOINT_ATTEMPT: Duration = Duration::from_millis(300);
+
+/// One query through an outbound endpoint forwarder: the target on a line, then the query
+/// length-prefixed; the answer comes back length-prefixed (nothing: no answer).
+async fn via_endpoint(
+    socket: &std::path::Path,
+    target: SocketAddr,
+    query: &[u8],
+) -> Option<Vec<u8>> {
+    let mut s = UnixStream::connect(socket).await.ok()?;
+    let len = u16::try_from(query.len()).ok()?;
+    s.write_all(format!("{target}\n").as_bytes()).await.ok()?;
+    s.write_all(&len.to_be_bytes()).await.ok()?;
+    s.write_all(query).await.ok()?;
+    let mut n = [0u8; 2];
+    s.read_exact(&mut n).await.ok()?;
+    let mut resp = vec![0u8; usize::from(u16::from_be_bytes(n))];
+    s.read_exact(&mut resp).await.ok()?;
+    Some(resp)
+}
+
+/// R59: a forward rule's query goes out of the outbound endpoint's ENIs to the targets
+/// (each ENI, each target, one attempt each); when none answers, SERVFAIL.
+async fn forward_rule(
+    udp: Arc<UdpSocket>,
+    peer: SocketAddr,
+    m: Message,
+    query: Vec<u8>,
+    rule: egress_probe_e2e::lab::dns::Forward,
+) {
+    for socket in &rule.sockets {
+        for target in &rule.targets {
+            if let Ok(Some(resp)) =
+                tokio::time::timeout(ENDPOINT_ATTEMPT, via_endpoint(socket, *target, &query)).await
+            {
+                let _ = udp.send_to(&resp, peer).await;
+                return;
+            }
+        }
+    }
+    let mut fail = Message::new();
+    fail.set_id(m.id())
+        .set_message_type(MessageType::Response)
+        .set_op_code(m.op_code())
+        .set_recursion_desired(m.recursion_desired())
+        .set_recursion_available(true)
+        .set_response_code(ResponseCode::ServFail);
+    fail.add_queries(m.queries().to_vec());
+    if let Ok(out) = fail.to_vec() {
+        let _ = udp.send_to(&out, peer).await;
+    }
+}
+
+/// An outbound endpoint ENI's forwarder (`dns-endpoint --socket PATH`), run in the ENI's
+/// namespace: each request (target line, length-prefixed query) is sent over UDP from
+/// here, so the ENI's security groups and its subnet's NACLs and routes apply (R59).
+async fn dns_endpoint(socket: std::path::PathBuf) -> Result<()> {
+    let _ = std::fs::remove_file(&socket);
+    let listener = tokio::net::UnixListener::bind(&socket)
+        .with_context(|| format!("binding {}", socket.display()))?;
+    loop {
+        let (mut s, _) = listener.accept().await?;
+        tokio::spawn(async move {
+            let mut line = Vec::new();
+            let mut b = [0u8; 1];
+            while line.len() < 64 {
+                if s.read_exact(&mut b).await.is_err() {
+                    return;
+                }
+                if b[0] == b'\n' {
+                    break;
+                }
+                line.push(b[0]);
+            }
+            let Some(target) = std::str::from_utf8(&line)
+                .ok()
+                .and_then(|t| t.parse::<SocketAddr>().ok())
+            else {
+                return;
+            };
+            let mut n = [0u8; 2];
+            if s.read_exact(&mut n).await.is_err() {
+                return;
+            }
+            let mut query = vec![0u8; usize::from(u16::from_be_bytes(n))];
+            if s.read_exact(&mut query).await.is_err() {
+                return;
+            }
+            let Ok(udp) = UdpSocket::bind((IpAddr::from([0u8, 0, 0, 0]), 0)).await else {
+                return;
+            };
+            if udp.send_to(&query, target).await.is_err() {
+                return;
+            }
+            let mut resp = vec![0u8; 4096];
+            if let Ok(Ok(m)) = tokio::time::timeout(ENDPOINT_ATTEMPT, udp.recv(&mut resp)).await
+                && let Ok(len) = u16::try_from(m)
+            {
+                let _ = s.write_all(&len.to_be_bytes()).await;
+                let _ = s.write_all(&resp[..m]).await;
+            }
+        });
+    }
+}
+
 /// A UDP DNS forwarder (the Amazon DNS host): each query relayed to `upstream`, its answer
-/// relayed back; no answer upstream means no answer here.
-async fn dns_forward(listen: IpAddr, upstream: IpAddr) -> Result<()> {
+/// relayed back; no answer upstream means no answer here. With a policy file (read on each
+/// query; absent or unreadable: none), private hosted zones and DNS Firewall answer first.
+async fn dns_forward(
+    listen: IpAddr,
+    upstream: IpAddr,
+    policy: Option<std::path::PathBuf>,
+) -> Result<()> {
     let udp = Arc::new(
         UdpSocket::bind((listen, 53))
             .await
@@ -254,6 +446,26 @@ async fn dns_forward(listen: IpAddr, upstream: IpAddr) -> Result<()> {
     loop {
         let (n, peer) = udp.recv_from(&mut buf).await?;
         let query = buf[..n].to_vec();
+        let current: Option<DnsPolicy> = policy
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|t| serde_json::from_str(&t).ok());
+        if let (Some(p), Ok(m)) = (&current, Message::from_vec(&query))
+            && let (Some(q), Some(qtype)) = (m.queries().first(), qtype_of(&m))
+            && let Decision::ForwardRule(i) = p.decide(&q.name().to_ascii(), qtype)
+            && let Some(rule) = p.forward.get(i).cloned()
+        {
+            tokio::spawn(forward_rule(udp.clone(), peer, m, query, rule));
+            continue;
+        }
+        if let (Some(p), Ok(m)) = (&current, Message::from_vec(&query))
+            && let Some(resp) = policy_answer(p, &m)
+        {
+            if let Ok(out) = resp.to_vec() {
+                let _ = udp.send_to(&out, peer).await;
+            }
+            continue;
+        }
         let udp = udp.clone();
         tokio::spawn(async move {
             let Ok(sock) = UdpSocket::bind((IpAddr::from([0u8, 0, 0, 0]), 0)).await else {

@@ -307,6 +307,9 @@ pub struct Lab {
     veth_counter: u32,
     host_counter: u32,
     services: Vec<Child>,
+    /// DNS servers in a subnet that are not the VPC's (DHCP) servers: the "on-premises"
+    /// targets of Resolver forward rules (R59), answering the lab zone.
+    extra_dns_servers: Vec<IpAddr>,
     _bridge: ApiBridge,
     // Namespaces last: dropped after the hosts and services above.
     vpcs: Vec<VpcPlane>,
@@ -401,6 +404,7 @@ impl Lab {
             veth_counter: 0,
             host_counter: 0,
             services: Vec::new(),
+            extra_dns_servers: Vec::new(),
             _bridge: bridge,
             vpcs,
             inet,
@@ -421,6 +425,56 @@ impl Lab {
     /// The test CA's certificate (PEM) — the probe's `EGRESS_PROBE_EXTRA_CA_FILE`.
     pub fn ca_file(&self) -> PathBuf {
         self.dir.path().join("ca.pem")
+    }
+
+    /// A DNS server host at `ip` (in the subnet that contains it) answering the lab zone,
+    /// without making it the VPC's DHCP server: the target of a Resolver forward rule (R59).
+    pub async fn add_dns_server(&mut self, ip: IpAddr) -> Result<()> {
+        if !self.extra_dns_servers.contains(&ip) {
+            self.extra_dns_servers.push(ip);
+        }
+        self.sync().await
+    }
+
+    /// Starts a Resolver outbound endpoint's forwarder in the namespace of ENI `eni_id`
+    /// (`lab-services dns-endpoint`): Amazon DNS hands it the queries of a forward rule
+    /// over the returned unix socket, and it sends them to the rule's targets from the
+    /// ENI's address — through the ENI's security groups and the subnet's NACLs and routes
+    /// (R59). Stopped with the ENI's host.
+    pub fn start_resolver_endpoint(&mut self, eni_id: &str) -> Result<PathBuf> {
+        let socket = self.dir.path().join(format!("rslvr-{eni_id}.sock"));
+        let bin = self.options.services_bin.clone();
+        let host = self
+            .hosts
+            .iter_mut()
+            .find(|h| h.kind == HostKind::Eni(eni_id.to_string()))
+            .with_context(|| format!("no lab host for ENI {eni_id}"))?;
+        let child = host
+            .ns
+            .command(&bin)
+            .arg("dns-endpoint")
+            .arg("--socket")
+            .arg(&socket)
+            .stdin(Stdio::null())
+            .spawn()
+            .context("starting the resolver endpoint forwarder")?;
+        host.children.push(child);
+        for _ in 0..100 {
+            if socket.exists() {
+                return Ok(socket);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!(
+            "the resolver endpoint forwarder did not open {} in 5 s",
+            socket.display()
+        )
+    }
+
+    /// The policy file Amazon DNS of VPC `v` reads on every query (private hosted zones,
+    /// DNS Firewall; [`crate::lab::dns::DnsPolicy`]). Absent: plain forwarding.
+    pub fn dns_policy_file(&self, v: usize) -> PathBuf {
+        self.dir.path().join(format!("dns-policy-{v}.json"))
     }
 
     /// The configuration the primary VPC's data plane was last built from.
@@ -890,6 +944,7 @@ impl Lab {
             .clone()
             .unwrap_or_default()
             .into_iter()
+            .chain(self.extra_dns_servers.iter().copied())
             .filter(|ip| {
                 self.subnet_containing(*ip)
                     .is_some_and(|s| self.subnets.get(&s).is_some_and(|p| p.vpc == v))
@@ -1796,6 +1851,8 @@ impl Lab {
                 .command(&self.options.services_bin)
                 .args(["dns-forward", "--listen", &d.to_string(), "--upstream"])
                 .arg(addrs::INET_DNS.to_string())
+                .arg("--policy")
+                .arg(self.dns_policy_file(v))
                 .stdin(Stdio::null())
                 .spawn()
                 .context("starting the Amazon DNS forwarder")?;

@@ -382,6 +382,8 @@ mod tests {
                 map_public_ip_on_launch: false,
                 block_public_access_mode: None,
                 name: None,
+                enable_dns64: None,
+                ipv6_native: false,
             }],
             firewall_rule_groups: vec![FirewallRuleGroup {
                 arn: GROUP.into(),
