@@ -24,6 +24,10 @@ pub mod exit {
     /// Could not do it: usage, bad input (an unknown subnet, VPC or function, no probe to
     /// run), permission or API error, steps not done, an analysis without the data it needs.
     pub const ERROR: u8 = 2;
+    /// Not everything requested was evaluated, and nothing evaluated is broken: a target
+    /// the diagnosing side could not resolve (or no target at all), or a snapshot call the
+    /// endpoint does not support (the analysis is partial). Never "healthy".
+    pub const NOT_EVALUATED: u8 = 3;
     /// Interrupted by SIGINT (Ctrl-C): what was done is printed.
     pub const SIGINT: u8 = 130;
     /// Interrupted by SIGTERM: what was done is printed.

@@ -102,6 +102,21 @@ pub fn diagnose(
             continue;
         };
         vpc.get_or_insert_with(|| subnet.vpc_id.clone());
+        // Issue 11 (R9, R12): with no function, a subnet that hosts a NAT gateway (or uses
+        // its subnet's route table) is public by design: say so, and evaluate no Lambda
+        // egress from it (its only "fix" would re-route the NAT gateway's own subnet).
+        if function.is_none()
+            && let Some(nat) = hosts_nat_gateway(&ix, sid)
+        {
+            add(
+                &mut slots,
+                catalog::Issue::SubnetHostsNatGateway {
+                    subnet: sid.clone(),
+                    nat,
+                },
+            );
+            continue;
+        }
         let src = function::source(&ix, subnet, function, &subject.security_group_ids);
         for flow in flows {
             let (eval, issues) = walk::evaluate(&ix, &src, flow);
@@ -132,10 +147,25 @@ pub fn diagnose(
             .filter(|e| !e.dns)
             .map(|e| &e.eval)
             .collect();
-        if let Some(i) =
-            function::subnets_differ(function, &subject.security_group_ids, &flow_paths)
-        {
-            add(&mut slots, i);
+        if function.is_some() {
+            if let Some(i) =
+                function::subnets_differ(function, &subject.security_group_ids, &flow_paths)
+            {
+                add(&mut slots, i);
+            }
+        } else {
+            // R4 is about one function's subnets: with no function subject, compare only
+            // the subnets each function of the snapshot has (issue 11).
+            for f in &snapshot.functions {
+                let own: Vec<&PathEvaluation> = flow_paths
+                    .iter()
+                    .copied()
+                    .filter(|p| f.subnet_ids.contains(&p.subnet_id))
+                    .collect();
+                if let Some(i) = function::subnets_differ(Some(f), &[], &own) {
+                    add(&mut slots, i);
+                }
+            }
         }
     }
     reconcile::reconcile(observations, &evaluated, &mut slots, vpc);
@@ -143,6 +173,33 @@ pub fn diagnose(
         findings: render(slots),
         paths: evaluated.into_iter().map(|e| e.eval).collect(),
     }
+}
+
+/// The NAT gateway a subnet hosts, or whose subnet's route table it uses (R12): such a
+/// subnet is public by design.
+fn hosts_nat_gateway(ix: &index::Index<'_>, subnet_id: &str) -> Option<String> {
+    let live = |n: &&crate::model::NatGateway| !matches!(n.state.as_str(), "deleted" | "deleting");
+    if let Some(n) = ix
+        .snap
+        .nat_gateways
+        .iter()
+        .filter(live)
+        .find(|n| n.subnet_id.as_deref() == Some(subnet_id))
+    {
+        return Some(n.id.clone());
+    }
+    let rtb = ix.effective_route_table(subnet_id)?;
+    ix.snap
+        .nat_gateways
+        .iter()
+        .filter(live)
+        .find(|n| {
+            n.subnet_id
+                .as_deref()
+                .and_then(|s| ix.effective_route_table(s))
+                .is_some_and(|t| t.id == rtb.id)
+        })
+        .map(|n| n.id.clone())
 }
 
 /// Merges issues raised by several flows/subnets into one finding each, and orders them.

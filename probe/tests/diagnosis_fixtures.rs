@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use egress_probe::diagnosis::{FINDING_CODES, Flow, Subject, diagnose};
-use egress_probe::model::{Confirmation, NetworkSnapshot, Observation, Protocol};
+use egress_probe::model::{Confirmation, NetworkSnapshot, Observation, Protocol, Severity};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -40,6 +40,12 @@ struct Case {
     /// Code → a substring of one of its fix commands.
     #[serde(default)]
     fix_contains: BTreeMap<String, String>,
+    /// Code → a substring none of its fix commands may contain (harmful fixes).
+    #[serde(default)]
+    fix_lacks: BTreeMap<String, String>,
+    /// Code → the severity each of its findings must have.
+    #[serde(default)]
+    severity: BTreeMap<String, Severity>,
     #[serde(default)]
     paths: Vec<PathExpect>,
     #[serde(default)]
@@ -191,6 +197,22 @@ fn every_fixture_case_holds() {
                     failures.push(format!("{ctx}: {code} fixes {got:?} lack `{want}`"));
                 }
             }
+            for (code, bad) in &case.fix_lacks {
+                for c in by_code(&d.findings, code).flat_map(|f| f.fix_commands.iter()) {
+                    if c.contains(bad.as_str()) {
+                        failures.push(format!("{ctx}: {code} fix `{c}` contains `{bad}`"));
+                    }
+                }
+                if by_code(&d.findings, code).all(|f| f.fix_commands.is_empty()) {
+                    failures.push(format!("{ctx}: {code} has no fix to check"));
+                }
+            }
+            for (code, want) in &case.severity {
+                let got: Vec<Severity> = by_code(&d.findings, code).map(|f| f.severity).collect();
+                if got.is_empty() || got.iter().any(|s| s != want) {
+                    failures.push(format!("{ctx}: {code} severities {got:?}, want {want:?}"));
+                }
+            }
             for p in &case.paths {
                 let got: Vec<String> = d
                     .paths
@@ -266,4 +288,38 @@ fn every_code_has_a_raising_case_and_a_near_miss() {
         }
     }
     assert!(gaps.is_empty(), "{}", gaps.join("\n"));
+}
+
+/// R25: where the account already has a DHCP option set with AmazonProvidedDNS and the same
+/// domain name, the fix associates that set (never `default`, which turns DNS off).
+#[test]
+fn r25_custom_dns_fix_reuses_an_amazon_dns_set() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let text = std::fs::read_to_string(dir.join("custom_dns.json")).unwrap();
+    let mut snapshot: NetworkSnapshot = serde_json::from_str(&text).unwrap();
+    let mut set = snapshot.dhcp_options[0].clone();
+    set.id = "dopt-amazon-corp".into();
+    set.domain_name_servers = vec!["AmazonProvidedDNS".into()];
+    set.domain_name = Some("corp.example".into());
+    snapshot.dhcp_options.push(set);
+    let subject = Subject {
+        function: Some("probe".into()),
+        subnet_ids: vec![],
+        security_group_ids: vec![],
+    };
+    let obs: Fixture = serde_json::from_str(&text).unwrap();
+    let d = diagnose(&snapshot, &subject, &[], &obs.cases[0].observations);
+    let fixes: Vec<&String> = by_code(&d.findings, "CUSTOM_DNS_UNREACHABLE")
+        .flat_map(|f| f.fix_commands.iter())
+        .collect();
+    assert!(!fixes.is_empty(), "no CUSTOM_DNS_UNREACHABLE fix");
+    for c in &fixes {
+        assert!(!c.contains("default"), "{c}");
+        assert!(!c.contains("create-dhcp-options"), "{c}");
+    }
+    assert!(
+        fixes.iter().any(|c| c
+            .contains("associate-dhcp-options --dhcp-options-id dopt-amazon-corp --vpc-id vpc-1")),
+        "{fixes:?}"
+    );
 }

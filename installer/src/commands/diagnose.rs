@@ -30,6 +30,12 @@ pub struct DiagnoseResult {
     pub targets: Vec<String>,
     /// Targets not evaluated as flows, and why (DNS targets, names that did not resolve).
     pub notes: Vec<String>,
+    /// Requested targets that produced no path (their name did not resolve here): not
+    /// evaluated, so never reported healthy.
+    pub not_evaluated: Vec<String>,
+    /// `healthy`, `broken`, `incomplete` (calls denied or failed) or `not_evaluated`
+    /// (a target or a snapshot call could not be evaluated), as the exit code says.
+    pub status: &'static str,
     pub findings: Vec<Finding>,
     pub paths: Vec<PathEvaluation>,
     pub gaps: Vec<SnapshotGap>,
@@ -48,15 +54,40 @@ impl DiagnoseResult {
         self.gaps.iter().any(|g| g.kind != GapKind::Unsupported)
     }
 
+    /// Some requested path was not evaluated: a target did not resolve here, no path was
+    /// evaluated at all, or a snapshot call is unsupported (partial analysis).
+    pub fn partial(&self) -> bool {
+        !self.not_evaluated.is_empty()
+            || (self.paths.is_empty() && !self.targets.is_empty() && !self.only_dns_targets())
+            || self.gaps.iter().any(|g| g.kind == GapKind::Unsupported)
+    }
+
+    fn only_dns_targets(&self) -> bool {
+        self.targets.iter().all(|t| t.starts_with("dns:"))
+    }
+
     /// 1 when something is broken; 2 when nothing broken was found but the analysis lacks
-    /// data (denied or failed calls); 0 otherwise.
+    /// data (denied or failed calls); 3 when a requested path was not evaluated (an
+    /// unresolved target, an unsupported call); 0 only when every requested path was
+    /// evaluated and is healthy.
     pub fn exit_code(&self) -> u8 {
         if self.broken() {
             exit::FAILURES
         } else if self.incomplete() {
             exit::ERROR
+        } else if self.partial() {
+            exit::NOT_EVALUATED
         } else {
             exit::OK
+        }
+    }
+
+    pub fn status_word(&self) -> &'static str {
+        match self.exit_code() {
+            exit::FAILURES => "broken",
+            exit::ERROR => "incomplete",
+            exit::NOT_EVALUATED => "not_evaluated",
+            _ => "healthy",
         }
     }
 }
@@ -96,6 +127,20 @@ impl Render for DiagnoseResult {
         }
         if self.findings.is_empty() && self.incomplete() {
             s.push_str("\nNo findings in what could be read, but the analysis is incomplete: the calls listed as gaps were denied or failed (give the caller those permissions, or retry).\n");
+        } else if self.findings.is_empty() && self.partial() {
+            s.push_str("\nNot evaluated: ");
+            if !self.not_evaluated.is_empty() {
+                let _ = write!(
+                    s,
+                    "{} could not be resolved here",
+                    self.not_evaluated.join(", ")
+                );
+            } else if self.paths.is_empty() {
+                s.push_str("no target gave a path to evaluate");
+            } else {
+                s.push_str("the calls listed as gaps are not supported by the endpoint");
+            }
+            s.push_str("; what was evaluated has no findings, but this is not a healthy result (exit 3).\n");
         } else if self.findings.is_empty() {
             s.push_str("\nNo findings: the configuration allows every evaluated path.\n");
         } else {
@@ -155,8 +200,9 @@ pub async fn run(ctx: &mut Ctx, args: &DiagnoseArgs) -> Result<Outcome> {
     };
     let (scope, subject) = subject(&snapshot, args)?;
     let (flows, notes) = flows(&targets).await;
+    let not_evaluated = not_evaluated(&targets, &flows);
     let d = diagnosis::diagnose(&snapshot, &subject, &flows, &[]);
-    let result = DiagnoseResult {
+    let mut result = DiagnoseResult {
         scope,
         source,
         saved_snapshot: saved,
@@ -164,10 +210,13 @@ pub async fn run(ctx: &mut Ctx, args: &DiagnoseArgs) -> Result<Outcome> {
         security_group_ids: subject.security_group_ids.clone(),
         targets,
         notes,
+        not_evaluated,
+        status: "healthy",
         findings: d.findings,
         paths: d.paths,
         gaps: snapshot.gaps.clone(),
     };
+    result.status = result.status_word();
     let code = result.exit_code();
     Ok(outcome(ctx, &result, code))
 }
@@ -264,6 +313,17 @@ pub fn subject(snapshot: &NetworkSnapshot, args: &DiagnoseArgs) -> Result<(Strin
     ))
 }
 
+/// The requested targets (other than `dns:` ones, which are settings checks) that gave no
+/// flow: not valid, or their host name did not resolve on the diagnosing side.
+pub fn not_evaluated(targets: &[String], flows: &[Flow]) -> Vec<String> {
+    targets
+        .iter()
+        .filter(|t| !t.starts_with("dns:"))
+        .filter(|t| !flows.iter().any(|f| &f.target == *t))
+        .cloned()
+        .collect()
+}
+
 /// Flows to the targets: IP literals as they are, host names resolved here (up to four
 /// addresses each). DNS targets are not flows: the Amazon resolver is not filtered by
 /// security groups or NACLs (R25); the engine checks the DNS settings itself.
@@ -319,6 +379,89 @@ pub async fn flows(targets: &[String]) -> (Vec<Flow>, Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn result(targets: &[&str], not_evaluated: &[&str], paths: usize) -> DiagnoseResult {
+        let path = PathEvaluation {
+            subnet_id: "subnet-1".into(),
+            target: Some("tcp://192.0.2.10:443".into()),
+            destination: "192.0.2.10".parse().unwrap(),
+            protocol: "tcp".into(),
+            port: 443,
+            family: egress_probe::model::Family::Ipv4,
+            verdict: PathVerdict::Reachable,
+            hops: vec![],
+        };
+        DiagnoseResult {
+            scope: "vpc vpc-1".into(),
+            source: "test".into(),
+            saved_snapshot: None,
+            subnet_ids: vec!["subnet-1".into()],
+            security_group_ids: vec![],
+            targets: targets.iter().map(|s| s.to_string()).collect(),
+            notes: vec![],
+            not_evaluated: not_evaluated.iter().map(|s| s.to_string()).collect(),
+            status: "healthy",
+            findings: vec![],
+            paths: vec![path; paths],
+            gaps: vec![],
+        }
+    }
+
+    /// Issue 11: a target that did not resolve here is "not evaluated" (exit 3), never
+    /// "No findings" with exit 0 — also when no target resolved at all.
+    #[tokio::test]
+    async fn unresolved_target_is_not_evaluated_not_healthy() {
+        let targets = vec![
+            "https://no-such-host.invalid/".to_string(),
+            "tcp://192.0.2.10:443".to_string(),
+        ];
+        let (flows, _) = flows(&targets).await;
+        assert_eq!(
+            not_evaluated(&targets, &flows),
+            vec!["https://no-such-host.invalid/".to_string()]
+        );
+        let r = result(
+            &["https://no-such-host.invalid/", "tcp://192.0.2.10:443"],
+            &["https://no-such-host.invalid/"],
+            1,
+        );
+        assert_eq!(r.exit_code(), exit::NOT_EVALUATED);
+        assert_eq!(r.status_word(), "not_evaluated");
+        let text = r.text(Lang::En);
+        assert!(!text.contains("No findings:"), "{text}");
+        assert!(
+            text.contains("Not evaluated: https://no-such-host.invalid/"),
+            "{text}"
+        );
+        // None resolved: no path at all.
+        let none = result(
+            &["https://no-such-host.invalid/"],
+            &["https://no-such-host.invalid/"],
+            0,
+        );
+        assert_eq!(none.exit_code(), exit::NOT_EVALUATED);
+        // Everything evaluated and reachable: 0.
+        let ok = result(&["tcp://192.0.2.10:443"], &[], 1);
+        assert_eq!(ok.exit_code(), exit::OK);
+        assert!(ok.text(Lang::En).contains("No findings:"));
+    }
+
+    /// Issue 11: a partial analysis (a call the endpoint does not support) is not 0; a
+    /// denied call stays 2.
+    #[test]
+    fn partial_analysis_is_not_zero() {
+        let gap = |kind| SnapshotGap {
+            call: "DescribeVpcBlockPublicAccessOptions".into(),
+            kind,
+            reason: "x".into(),
+            account: None,
+        };
+        let mut r = result(&["tcp://192.0.2.10:443"], &[], 1);
+        r.gaps = vec![gap(GapKind::Unsupported)];
+        assert_eq!(r.exit_code(), exit::NOT_EVALUATED);
+        r.gaps = vec![gap(GapKind::Denied)];
+        assert_eq!(r.exit_code(), exit::ERROR);
+    }
 
     #[tokio::test]
     async fn ip_targets_become_flows_without_resolution() {

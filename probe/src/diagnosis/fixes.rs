@@ -1,7 +1,7 @@
 //! Helpers shared by the steps for fix commands and address classes: the NACL entry that
 //! would make a leg pass, and which CIDR a fix opens.
 
-use super::catalog::{NaclFix, any_cidr};
+use super::catalog::NaclFix;
 use super::index::SortedAcl;
 use super::nacl::{self, NaclResult};
 use crate::model::{PortRange, Protocol, RuleAction};
@@ -55,17 +55,35 @@ pub(crate) fn nacl_fix(
             protocol: p,
             ports,
             cidr: c.to_string(),
+            remove_deny: None,
         };
     }
-    let before = deny_first.and_then(|d| d.rule_number);
+    // R20/R21: an explicit (numbered) deny is what blocks the flow. Never insert an allow
+    // in front of a deliberate deny: name the deny and propose removing it, with its side
+    // effect in words (issue 11).
+    if let Some(d) = deny_first
+        && let Some(n) = d.rule_number
+    {
+        return NaclFix {
+            acl: acl.acl.id.clone(),
+            egress: result.egress,
+            replace: false,
+            rule_number: n,
+            protocol,
+            ports,
+            cidr,
+            remove_deny: Some(d.entry_text.clone()),
+        };
+    }
     NaclFix {
         acl: acl.acl.id.clone(),
         egress: result.egress,
         replace: false,
-        rule_number: free_rule_number(acl, result.egress, before),
+        rule_number: free_rule_number(acl, result.egress, None),
         protocol,
         ports,
         cidr,
+        remove_deny: None,
     }
 }
 
@@ -84,11 +102,9 @@ pub(crate) fn is_public(addr: &IpAddr) -> bool {
     }
 }
 
-/// The CIDR a fix opens for `addr`: the whole internet for public addresses, else the host.
+/// The CIDR a fix opens for `addr`: the narrowest entry, the destination's (or peer's)
+/// own address — never the whole internet (issue 11: a fix must not open more than the
+/// flow it repairs).
 pub(crate) fn fix_cidr(addr: &IpAddr) -> String {
-    if is_public(addr) {
-        any_cidr(addr).to_string()
-    } else {
-        IpNet::from(*addr).to_string()
-    }
+    IpNet::from(*addr).to_string()
 }
