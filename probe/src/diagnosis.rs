@@ -104,8 +104,10 @@ pub fn diagnose(
         vpc.get_or_insert_with(|| subnet.vpc_id.clone());
         // Issue 11 (R9, R12): with no function, a subnet that hosts a NAT gateway (or uses
         // its subnet's route table) is public by design: say so, and evaluate no Lambda
-        // egress from it (its only "fix" would re-route the NAT gateway's own subnet).
+        // egress from it (its only "fix" would re-route the NAT gateway's own subnet). A
+        // subnet named alone is evaluated as asked (what a function there would get).
         if function.is_none()
+            && subnet_ids.len() > 1
             && let Some(nat) = hosts_nat_gateway(&ix, sid)
         {
             add(

@@ -1,5 +1,6 @@
 //! Plain, serialisable data shared by every module: no SDK types, no I/O.
 
+pub mod change;
 pub mod finding;
 pub mod firewall;
 pub mod observation;
@@ -8,6 +9,7 @@ pub mod report;
 pub mod snapshot;
 pub mod transit;
 
+pub use change::{Change, ChangeError};
 pub use finding::{
     Confirmation, Direction, Finding, Hop, HopVerdict, PathEvaluation, PathVerdict, Remediation,
     Severity,

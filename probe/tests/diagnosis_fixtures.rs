@@ -323,3 +323,77 @@ fn r25_custom_dns_fix_reuses_an_amazon_dns_set() {
         "{fixes:?}"
     );
 }
+
+fn subject_and_flows(case: &Case) -> (Subject, Vec<Flow>) {
+    let subject = Subject {
+        function: case.subject.function.clone(),
+        subnet_ids: case.subject.subnet_ids.clone(),
+        security_group_ids: case.subject.security_group_ids.clone(),
+    };
+    let flows = case
+        .flows
+        .iter()
+        .map(|f| Flow {
+            target: f.target.clone(),
+            host: f.host.clone(),
+            destination: f.destination,
+            protocol: Protocol::parse(&f.protocol).unwrap(),
+            port: f.port,
+        })
+        .collect();
+    (subject, flows)
+}
+
+/// Issue 11 (simulation, first cut): every printed NACL fix, parsed back into a `Change`
+/// and applied to a copy of its fixture's snapshot, clears its finding and introduces no
+/// new error finding anywhere in the case's subnets and flows.
+#[test]
+fn printed_nacl_fixes_clear_their_finding_and_break_nothing() {
+    use egress_probe::model::Change;
+    let mut simulated = 0;
+    let mut failures = Vec::new();
+    for (file, text) in fixtures() {
+        let snapshot: NetworkSnapshot = serde_json::from_str(&text).unwrap();
+        let fixture: Fixture = serde_json::from_str(&text).unwrap();
+        for case in &fixture.cases {
+            let (subject, flows) = subject_and_flows(case);
+            let before = diagnose(&snapshot, &subject, &flows, &case.observations);
+            let errors = |d: &egress_probe::diagnosis::Diagnosis| -> BTreeSet<String> {
+                d.findings
+                    .iter()
+                    .filter(|f| f.severity == Severity::Error)
+                    .map(|f| format!("{}@{}", f.code, f.subnet_id.as_deref().unwrap_or("-")))
+                    .collect()
+            };
+            let errors_before = errors(&before);
+            for f in &before.findings {
+                let nacl = |c: &&String| c.contains("-network-acl-entry ");
+                if f.fix_commands.is_empty() || !f.fix_commands.iter().all(|c| nacl(&c)) {
+                    continue;
+                }
+                let ctx = format!("{file} / {} / {}: {:?}", case.name, f.code, f.fix_commands);
+                let mut copy = snapshot.clone();
+                for c in &f.fix_commands {
+                    match Change::parse_cli(c).map(|ch| ch.apply(&mut copy)) {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) | Err(e) => failures.push(format!("{ctx}: {e}")),
+                    }
+                }
+                let after = diagnose(&copy, &subject, &flows, &case.observations);
+                simulated += 1;
+                let key = format!("{}@{}", f.code, f.subnet_id.as_deref().unwrap_or("-"));
+                if after.findings.iter().any(|g| {
+                    g.code == f.code && g.subnet_id == f.subnet_id && g.summary == f.summary
+                }) {
+                    failures.push(format!("{ctx}: does not clear {key}"));
+                }
+                let new: Vec<String> = errors(&after).difference(&errors_before).cloned().collect();
+                if !new.is_empty() {
+                    failures.push(format!("{ctx}: introduces {new:?}"));
+                }
+            }
+        }
+    }
+    assert!(simulated >= 4, "only {simulated} NACL fixes simulated");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -100,14 +100,46 @@ pub(crate) struct NaclFix {
 }
 
 impl NaclFix {
-    fn command(&self) -> String {
-        let dir = if self.egress { "--egress" } else { "--ingress" };
-        if let Some(deny) = &self.remove_deny {
-            return format!(
-                "aws ec2 delete-network-acl-entry --network-acl-id {} {dir} --rule-number {}  # the deliberate deny ({deny}) blocks this flow; side effect: it stops blocking everything else it covers too, not only {}",
-                self.acl, self.rule_number, self.cidr
-            );
+    /// The fix as data (issue 11): its command line comes from `Change::cli`. `None` when
+    /// the CIDR is a placeholder (no address known).
+    pub fn change(&self) -> Option<crate::model::Change> {
+        use crate::model::{Change, RuleAction};
+        if self.remove_deny.is_some() {
+            return Some(Change::DeleteNaclEntry {
+                acl: self.acl.clone(),
+                egress: self.egress,
+                rule_number: self.rule_number,
+            });
         }
+        let cidr: ipnet::IpNet = self.cidr.parse().ok()?;
+        let entry = Change::nacl_entry(
+            self.egress,
+            self.rule_number,
+            self.protocol,
+            self.ports,
+            cidr,
+            RuleAction::Allow,
+        );
+        let acl = self.acl.clone();
+        Some(if self.replace {
+            Change::ReplaceNaclEntry { acl, entry }
+        } else {
+            Change::CreateNaclEntry { acl, entry }
+        })
+    }
+
+    fn command(&self) -> String {
+        if let Some(change) = self.change() {
+            return match &self.remove_deny {
+                Some(deny) => format!(
+                    "{}  # the deliberate deny ({deny}) blocks this flow; side effect: it stops blocking everything else it covers too, not only {}",
+                    change.cli(),
+                    self.cidr
+                ),
+                None => change.cli(),
+            };
+        }
+        let dir = if self.egress { "--egress" } else { "--ingress" };
         let verb = if self.replace { "replace" } else { "create" };
         let cidr_flag = if self.cidr.contains(':') {
             "--ipv6-cidr-block"
@@ -1194,7 +1226,9 @@ pub(crate) fn dedup_key(f: &Finding) -> String {
     )
 }
 
-/// Text for the path hop of a destination: `0.0.0.0/0` or `::/0`.
+/// Text for the path hop of a destination: `0.0.0.0/0` or `::/0`. (Fixes no longer open
+/// the whole internet, issue 11; kept for steps that name the default route.)
+#[allow(dead_code)]
 pub(crate) fn any_cidr(addr: &IpAddr) -> &'static str {
     fam_any(addr)
 }
