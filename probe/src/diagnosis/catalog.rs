@@ -1226,9 +1226,7 @@ pub(crate) fn dedup_key(f: &Finding) -> String {
     )
 }
 
-/// Text for the path hop of a destination: `0.0.0.0/0` or `::/0`. (Fixes no longer open
-/// the whole internet, issue 11; kept for steps that name the default route.)
-#[allow(dead_code)]
+/// Text for the path hop of a destination: `0.0.0.0/0` or `::/0`.
 pub(crate) fn any_cidr(addr: &IpAddr) -> &'static str {
     fam_any(addr)
 }

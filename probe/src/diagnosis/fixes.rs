@@ -1,7 +1,7 @@
 //! Helpers shared by the steps for fix commands and address classes: the NACL entry that
 //! would make a leg pass, and which CIDR a fix opens.
 
-use super::catalog::NaclFix;
+use super::catalog::{NaclFix, any_cidr};
 use super::index::SortedAcl;
 use super::nacl::{self, NaclResult};
 use crate::model::{PortRange, Protocol, RuleAction};
@@ -102,9 +102,19 @@ pub(crate) fn is_public(addr: &IpAddr) -> bool {
     }
 }
 
-/// The CIDR a fix opens for `addr`: the narrowest entry, the destination's (or peer's)
-/// own address — never the whole internet (issue 11: a fix must not open more than the
-/// flow it repairs).
+/// The CIDR a security-group fix opens for `addr`: the whole internet for public
+/// addresses, else the host.
 pub(crate) fn fix_cidr(addr: &IpAddr) -> String {
+    if is_public(addr) {
+        any_cidr(addr).to_string()
+    } else {
+        IpNet::from(*addr).to_string()
+    }
+}
+
+/// The CIDR a NACL fix opens for `addr`: the narrowest entry, the destination's (or
+/// peer's) own address — never `0.0.0.0/0` (issue 11: a NACL is shared by the subnet,
+/// and a fix must not open more than the flow it repairs).
+pub(crate) fn nacl_cidr(addr: &IpAddr) -> String {
     IpNet::from(*addr).to_string()
 }
