@@ -9,7 +9,8 @@
 # takes a long time on small machines. Everything the check runs (tokio, rustls, ring,
 # hyper, hickory, egress-probe) is optimised as in the release build.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/common.sh"
+cd "$root"
 command -v curl >/dev/null || { echo "curl is needed for this benchmark" >&2; exit 2; }
 exec cargo bench -p egress-probe --bench https_overhead \
   --config 'profile.bench.lto=false' \

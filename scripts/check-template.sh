@@ -11,7 +11,7 @@
 # Tools come from .venv/bin (pip install aws-sam-cli cfn-lint cargo-lambda ziglang).
 set -euo pipefail
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$root"
 
 venv_bin="$root/.venv/bin"
@@ -23,7 +23,6 @@ for tool in cfn-lint sam cargo-lambda; do
 done
 export PATH="$venv_bin:$PATH"
 export SAM_CLI_TELEMETRY=0
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/egress-probe/target}"
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -71,6 +70,16 @@ cargo lambda build --release "${cargo_lambda_arch[@]}" --bin egress-probe-lambda
 bootstrap="$CARGO_TARGET_DIR/lambda/egress-probe-lambda/bootstrap"
 [[ -x "$bootstrap" ]] || { echo "cargo lambda build produced no $bootstrap" >&2; exit 1; }
 bootstrap_bytes=$(stat -c %s "$bootstrap")
+# Built once: SAM's build (step 3) ran this very command in the same target directory, so
+# this one only reuses it. Different bytes mean the two builds diverged (other flags,
+# features or target directory) and the release build ran twice.
+if ! cmp -s "$sam_bootstrap" "$bootstrap"; then
+    echo "check-template: sam build and cargo lambda build produced different bootstraps:" >&2
+    echo "  $sam_bootstrap" >&2
+    echo "  $bootstrap" >&2
+    exit 1
+fi
+echo "cargo lambda build reused SAM's release build (identical bootstrap)"
 cargo lambda build --release "${cargo_lambda_arch[@]}" --bin egress-probe-lambda --output-format zip
 zip="$CARGO_TARGET_DIR/lambda/egress-probe-lambda/bootstrap.zip"
 [[ -f "$zip" ]] || { echo "cargo lambda build produced no $zip" >&2; exit 1; }
@@ -78,8 +87,8 @@ zip_bytes=$(stat -c %s "$zip")
 cd "$root"
 
 # --- 5. drift tests -------------------------------------------------------------------
-step "cargo test -p egress-probe --test template_policy"
-cargo test -p egress-probe --test template_policy
+step "${TEMPLATE_TEST[*]}"
+"${TEMPLATE_TEST[@]}"
 
 step "summary"
 printf 'architecture         %s\n' "$arch"

@@ -2,9 +2,12 @@
 # Sets up everything egress-probe needs on a fresh Debian machine (idempotent):
 # system packages (iproute2, nftables, curl, dig), the Python environment with moto,
 # cfn-lint, the AWS SAM CLI, cargo-lambda and zig (.venv), the aarch64 Rust target where it
-# can be installed, and the build of the whole workspace.
+# can be installed, and the build of the whole workspace (tests and benchmarks included:
+# the one build that scripts/demo.sh, scripts/test.sh and the deployment checks reuse).
+# CARGO_TARGET_DIR: unset means <repository>/target (scripts/common.sh).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/common.sh"
+cd "$root"
 
 say() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
 
@@ -43,6 +46,6 @@ if command -v rustup >/dev/null && ! rustup target list --installed 2>/dev/null 
     || echo "   aarch64 target not available here: Lambda builds will be x86_64" >&2
 fi
 
-say "building the workspace"
-cargo build --workspace --all-targets --quiet
+say "building the workspace into $CARGO_TARGET_DIR"
+"${QUICKSTART_BUILD[@]}" --quiet
 say "setup done"

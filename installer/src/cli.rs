@@ -1,6 +1,7 @@
 //! Command line (clap derive): the doc comments are the help.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use egress_probe::model::{DiagnoseMode, Target};
 use std::path::PathBuf;
 
 /// Places one egress probe per VPC subnet, schedules and invokes them, and explains
@@ -41,13 +42,14 @@ pub struct GlobalArgs {
     /// Result format on stdout.
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
-    /// Language of remediation texts.
+    /// Language of the text output (headings, legend, causes, findings, fixes, hops).
     #[arg(long, global = true, value_enum, default_value_t = Lang::En)]
     pub lang: Lang,
     /// Total attempts per AWS request (SDK standard retry with backoff, 1 = no retry).
     #[arg(long, global = true, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=10))]
     pub max_attempts: u32,
-    /// More log output on stderr (repeat for more).
+    /// More detail: every hop and the healthy paths in `run`/`diagnose` text, and log
+    /// output on stderr (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 }
@@ -109,25 +111,6 @@ impl SubnetSelection {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DiagnoseArg {
-    Always,
-    /// `on_failure` as in the probe's settings; `on-failure` is accepted too.
-    #[value(name = "on_failure", alias = "on-failure")]
-    OnFailure,
-    Never,
-}
-
-impl DiagnoseArg {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            DiagnoseArg::Always => "always",
-            DiagnoseArg::OnFailure => "on_failure",
-            DiagnoseArg::Never => "never",
-        }
-    }
-}
-
 #[derive(Debug, Clone, Args)]
 pub struct InstallArgs {
     #[command(flatten)]
@@ -153,18 +136,18 @@ pub struct InstallArgs {
     pub no_schedule: bool,
     /// A target (`dns:name`, `tcp://host:port`, `https://url`; repeatable). Without it (and
     /// without --default-targets) installed probes keep their targets.
-    #[arg(long = "target", value_name = "TARGET", value_parser = crate::target::parse_target)]
-    pub targets: Vec<String>,
+    #[arg(long = "target", value_name = "TARGET", value_parser = crate::target::TargetParser)]
+    pub targets: Vec<Target>,
     /// Go back to the probe's built-in targets.
     #[arg(long, conflicts_with = "targets")]
     pub default_targets: bool,
-    /// When the probe runs its own diagnosis [default for new probes: on_failure; installed
-    /// probes keep theirs].
-    #[arg(long, value_enum)]
-    pub diagnose: Option<DiagnoseArg>,
+    /// When the probe runs its own diagnosis: always, on_failure (also on-failure) or never
+    /// [default for new probes: on_failure; installed probes keep theirs].
+    #[arg(long, value_name = "MODE", value_parser = crate::target::parse_diagnose)]
+    pub diagnose: Option<DiagnoseMode>,
     /// CloudWatch metric namespace of the probe's EMF lines [default for new probes:
     /// EgressProbe; installed probes keep theirs].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::target::parse_metric_namespace)]
     pub metric_namespace: Option<String>,
     /// Remove egress-probe functions whose subnet no longer exists.
     #[arg(long)]
@@ -186,8 +169,8 @@ pub struct RunArgs {
     #[arg(long = "subnet", value_name = "SUBNET_ID")]
     pub subnets: Vec<String>,
     /// Targets for this run instead of the probes' configured ones (repeatable).
-    #[arg(long = "target", value_name = "TARGET", value_parser = crate::target::parse_target)]
-    pub targets: Vec<String>,
+    #[arg(long = "target", value_name = "TARGET", value_parser = crate::target::TargetParser)]
+    pub targets: Vec<Target>,
     /// Probes invoked at the same time.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub concurrency: u32,
@@ -218,9 +201,9 @@ pub struct DiagnoseArgs {
     #[arg(long = "security-group", value_name = "SG_ID")]
     pub security_groups: Vec<String>,
     /// Destination (`dns:name`, `tcp://host:port`, `https://url`; repeatable). Host names
-    /// are resolved here to pick destination addresses. Default: a built-in set.
-    #[arg(long = "target", value_name = "TARGET", value_parser = crate::target::parse_target)]
-    pub targets: Vec<String>,
+    /// are resolved here to pick destination addresses. Default: the probe's defaults.
+    #[arg(long = "target", value_name = "TARGET", value_parser = crate::target::TargetParser)]
+    pub targets: Vec<Target>,
     /// Read a saved snapshot instead of calling AWS (offline).
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
@@ -344,8 +327,8 @@ mod tests {
             let Command::Install(a) = cli.command else {
                 panic!("not install")
             };
-            assert_eq!(a.diagnose, Some(DiagnoseArg::OnFailure), "{spelling}");
-            assert_eq!(DiagnoseArg::OnFailure.as_str(), "on_failure");
+            assert_eq!(a.diagnose, Some(DiagnoseMode::OnFailure), "{spelling}");
+            assert_eq!(DiagnoseMode::OnFailure.as_str(), "on_failure");
         }
         assert!(
             Cli::try_parse_from(["egress-probe", "install", "--diagnose", "sometimes"]).is_err()

@@ -5,6 +5,7 @@ pub mod artifact;
 pub mod aws;
 pub mod cli;
 pub mod commands;
+pub mod lang;
 pub mod output;
 pub mod plan;
 pub mod progress;
@@ -146,15 +147,18 @@ pub async fn run_until(
     };
     let journal = ctx.journal.clone();
     let global = cli.global.clone();
+    // Each command's future is large (many awaits over SDK calls): on the heap, not on
+    // the stack of the thread that polls it (a test thread has 2 MiB).
     let command = async {
         match &cli.command {
-            Command::Install(a) => commands::install::run(&mut ctx, a).await,
-            Command::Run(a) => commands::run::run(&mut ctx, a).await,
-            Command::Diagnose(a) => commands::diagnose::run(&mut ctx, a).await,
-            Command::Status(a) => commands::status::run(&mut ctx, a).await,
-            Command::Uninstall(a) => commands::uninstall::run(&mut ctx, a).await,
+            Command::Install(a) => Box::pin(commands::install::run(&mut ctx, a)).await,
+            Command::Run(a) => Box::pin(commands::run::run(&mut ctx, a)).await,
+            Command::Diagnose(a) => Box::pin(commands::diagnose::run(&mut ctx, a)).await,
+            Command::Status(a) => Box::pin(commands::status::run(&mut ctx, a)).await,
+            Command::Uninstall(a) => Box::pin(commands::uninstall::run(&mut ctx, a)).await,
         }
     };
+    let command = Box::pin(command);
     tokio::select! {
         result = command => result.map_err(|e| with_endpoint_context(e, &global)),
         signal = stop => {
@@ -165,7 +169,11 @@ pub async fn run_until(
             let value = Interrupted { interrupted_by: name, done: journal.entries() };
             Ok(Outcome {
                 code,
-                stdout: output::render(&value, global.output, global.lang),
+                stdout: output::render(
+                    &value,
+                    global.output,
+                    &output::Style::detect(global.lang, global.verbose > 0),
+                ),
                 json: serde_json::to_value(&value).unwrap_or(serde_json::Value::Null),
             })
         }
@@ -198,7 +206,11 @@ fn with_endpoint_context(e: anyhow::Error, global: &GlobalArgs) -> anyhow::Error
 pub fn outcome<T: output::Render>(ctx: &Ctx, value: &T, code: u8) -> Outcome {
     Outcome {
         code,
-        stdout: output::render(value, ctx.global.output, ctx.global.lang),
+        stdout: output::render(
+            value,
+            ctx.global.output,
+            &output::Style::detect(ctx.global.lang, ctx.global.verbose > 0),
+        ),
         json: serde_json::to_value(value).unwrap_or(serde_json::Value::Null),
     }
 }

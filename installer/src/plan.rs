@@ -2,6 +2,8 @@
 //! exists, gives the changes to make. Pure: no SDK calls, so every decision is unit-tested.
 
 use crate::artifact::Arch;
+use egress_probe::model::{DiagnoseMode, Target};
+use egress_probe::settings::ProbeEnvironment;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -143,11 +145,13 @@ pub struct SubnetInfo {
     pub availability_zone_id: Option<String>,
 }
 
-/// Settings shared by every probe of one install.
+/// Settings shared by every probe of one install (the probe reads them back through
+/// `egress_probe::settings::ProbeEnvironment`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeSettings {
-    pub targets: Vec<String>,
-    pub diagnose: String,
+    /// Empty: the probe's built-in defaults.
+    pub targets: Vec<Target>,
+    pub diagnose: DiagnoseMode,
     pub metric_namespace: String,
     pub schedule: Option<String>,
 }
@@ -176,21 +180,17 @@ impl FunctionSpec {
     ) -> Self {
         security_group_ids.sort();
         security_group_ids.dedup();
-        let mut env = BTreeMap::new();
-        env.insert("EGRESS_PROBE_SUBNET_ID".into(), subnet.id.clone());
-        env.insert("EGRESS_PROBE_AZ".into(), subnet.availability_zone.clone());
-        if let Some(az_id) = &subnet.availability_zone_id {
-            env.insert("EGRESS_PROBE_AZ_ID".into(), az_id.clone());
+        let env = ProbeEnvironment {
+            targets: settings.targets.clone(),
+            diagnose: settings.diagnose,
+            metric_namespace: settings.metric_namespace.clone(),
+            subnet_id: Some(subnet.id.clone()),
+            availability_zone: Some(subnet.availability_zone.clone()),
+            availability_zone_id: subnet.availability_zone_id.clone(),
+            vpc_id: Some(subnet.vpc_id.clone()),
+            security_group_ids: Vec::new(),
         }
-        env.insert("EGRESS_PROBE_VPC_ID".into(), subnet.vpc_id.clone());
-        if !settings.targets.is_empty() {
-            env.insert("EGRESS_PROBE_TARGETS".into(), settings.targets.join(" "));
-        }
-        env.insert("EGRESS_PROBE_DIAGNOSE".into(), settings.diagnose.clone());
-        env.insert(
-            "EGRESS_PROBE_METRIC_NAMESPACE".into(),
-            settings.metric_namespace.clone(),
-        );
+        .to_env();
         let mut tags = BTreeMap::new();
         tags.insert(MANAGED_TAG.into(), "true".into());
         tags.insert(SUBNET_TAG.into(), subnet.id.clone());
@@ -348,12 +348,8 @@ impl ScheduleChange {
 }
 
 /// The rule input: the same shape as an on-demand invocation event.
-pub fn rule_input(targets: &[String]) -> String {
-    if targets.is_empty() {
-        "{}".to_string()
-    } else {
-        serde_json::json!({ "targets": targets }).to_string()
-    }
+pub fn rule_input(targets: &[Target]) -> String {
+    egress_probe::settings::invocation_event(targets).to_string()
 }
 
 fn same_json(a: &str, b: &str) -> bool {
@@ -427,7 +423,7 @@ mod tests {
     fn settings() -> ProbeSettings {
         ProbeSettings {
             targets: vec![],
-            diagnose: "on_failure".into(),
+            diagnose: DiagnoseMode::OnFailure,
             metric_namespace: "EgressProbe".into(),
             schedule: None,
         }
@@ -518,7 +514,10 @@ mod tests {
         assert!(!s.environment.contains_key("EGRESS_PROBE_TARGETS"));
         assert_eq!(s.security_group_ids, vec!["sg-1", "sg-2"]);
         let mut with_targets = settings();
-        with_targets.targets = vec!["dns:example.com".into(), "tcp://192.0.2.1:443".into()];
+        with_targets.targets = vec![
+            "dns:example.com".parse().unwrap(),
+            "tcp://192.0.2.1:443".parse().unwrap(),
+        ];
         let s2 = FunctionSpec::new(
             subnet(),
             vec![],
@@ -610,7 +609,7 @@ mod tests {
                 expression: "rate(10 minutes)".into()
             }
         );
-        let new_input = rule_input(&["dns:example.com".into()]);
+        let new_input = rule_input(&["dns:example.com".parse().unwrap()]);
         assert!(matches!(
             diff_schedule(Some("rate(5 minutes)"), arn, &new_input, Some(&rule)),
             ScheduleChange::Update { .. }

@@ -58,7 +58,7 @@ pub struct CheckSettings {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckSetupError {
-    #[error("cannot read the extra CA bundle {path}: {source}")]
+    #[error("cannot read the extra CA bundle {path} (EGRESS_PROBE_EXTRA_CA_FILE): {source}")]
     CaBundle {
         path: PathBuf,
         source: std::io::Error,
@@ -220,9 +220,38 @@ fn apply_failure(obs: &mut Observation, failure: Failure) {
     obs.detail = Some(failure.detail);
 }
 
-/// Milliseconds (fractional) from `from` to `to`.
+/// Largest extra CA bundle read (`EGRESS_PROBE_EXTRA_CA_FILE`): the whole Mozilla root
+/// store is about 220 KB as PEM, so 4 MiB leaves room for any real bundle.
+pub const MAX_CA_BUNDLE_BYTES: u64 = 4 * 1024 * 1024;
+/// Largest resolver configuration read (`EGRESS_PROBE_RESOLV_CONF`); real ones are < 1 KB.
+pub const MAX_RESOLV_CONF_BYTES: u64 = 64 * 1024;
+
+/// Reads a settings file of at most `cap` bytes. A longer file (or an endless one such as
+/// `/dev/zero`) is an `InvalidData` error that says so, after reading `cap + 1` bytes at
+/// most: a setting can never make the probe exhaust its memory.
+pub(crate) fn read_capped(path: &std::path::Path, cap: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let mut data = Vec::new();
+    file.take(cap.saturating_add(1)).read_to_end(&mut data)?;
+    if data.len() as u64 > cap {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("the file is larger than {cap} bytes, the most this setting accepts"),
+        ));
+    }
+    Ok(data)
+}
+
+/// Milliseconds from `from` to `to`, to the microsecond (`1.929`, never
+/// `1.9289070000000001`: the clock says nothing finer, and the report is read by people).
 fn ms_between(from: Instant, to: Instant) -> f64 {
-    to.saturating_duration_since(from).as_secs_f64() * 1000.0
+    round_us(to.saturating_duration_since(from).as_secs_f64() * 1000.0)
+}
+
+/// A millisecond figure rounded to whole microseconds (three decimals).
+pub fn round_us(ms: f64) -> f64 {
+    (ms * 1000.0).round() / 1000.0
 }
 
 /// A host as written in a target, without the brackets of an IPv6 literal.
@@ -282,6 +311,20 @@ mod tests {
         s.proxy.https_proxy = Some("socks5://user:topsecret@proxy:1080".into());
         let err = Checker::new(s).err().expect("error");
         assert!(!err.to_string().contains("topsecret"), "{err}");
+    }
+
+    #[test]
+    fn read_capped_accepts_the_cap_and_refuses_one_byte_more() {
+        use std::io::Write;
+        let mut file = tempfile::NamedTempFile::new().expect("tempfile");
+        file.write_all(&[b'x'; 100]).expect("write");
+        let path = file.path();
+        assert_eq!(read_capped(path, 100).expect("at the cap").len(), 100);
+        let err = read_capped(path, 99).expect_err("over the cap");
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+        assert!(err.to_string().contains("larger than 99 bytes"), "{err}");
+        let err = read_capped(std::path::Path::new("/nonexistent/x"), 10).expect_err("missing");
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
     }
 
     #[test]

@@ -4,13 +4,15 @@
 //! metadata token are read by the SDK or the identity module and never stored here.
 
 use crate::checks::{CheckSettings, ProxySettings, Timeouts};
-use crate::event::{EventError, parse_target};
 use crate::model::{DiagnoseMode, Target};
+use crate::settings::ProbeEnvironment;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Most targets one invocation may check.
-pub const MAX_TARGETS: usize = 32;
+// The contract shared with the installer and the template lives in `settings`.
+pub use crate::settings::{
+    DEFAULT_METRIC_NAMESPACE, FALLBACK_REGION, MAX_TARGETS, default_targets, env,
+};
 /// Default per-check timeouts.
 pub const DEFAULT_DNS_TIMEOUT: Duration = Duration::from_millis(2000);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(3000);
@@ -19,48 +21,6 @@ pub const DEFAULT_HTTPS_TIMEOUT: Duration = Duration::from_millis(5000);
 pub const DEFAULT_SAFETY_MARGIN: Duration = Duration::from_millis(500);
 /// Time the self-diagnosis may take after the checks.
 pub const DEFAULT_ANALYSIS_BUDGET: Duration = Duration::from_millis(3000);
-pub const DEFAULT_METRIC_NAMESPACE: &str = "EgressProbe";
-
-/// Environment variable names (the documented settings).
-pub mod env {
-    pub const TARGETS: &str = "EGRESS_PROBE_TARGETS";
-    pub const DNS_TIMEOUT_MS: &str = "EGRESS_PROBE_DNS_TIMEOUT_MS";
-    pub const CONNECT_TIMEOUT_MS: &str = "EGRESS_PROBE_CONNECT_TIMEOUT_MS";
-    pub const HTTPS_TIMEOUT_MS: &str = "EGRESS_PROBE_HTTPS_TIMEOUT_MS";
-    pub const DIAGNOSE: &str = "EGRESS_PROBE_DIAGNOSE";
-    pub const ANALYSIS_BUDGET_MS: &str = "EGRESS_PROBE_ANALYSIS_BUDGET_MS";
-    pub const SAFETY_MARGIN_MS: &str = "EGRESS_PROBE_SAFETY_MARGIN_MS";
-    pub const METRIC_NAMESPACE: &str = "EGRESS_PROBE_METRIC_NAMESPACE";
-    pub const SUBNET_ID: &str = "EGRESS_PROBE_SUBNET_ID";
-    pub const AZ: &str = "EGRESS_PROBE_AZ";
-    pub const AZ_ID: &str = "EGRESS_PROBE_AZ_ID";
-    pub const VPC_ID: &str = "EGRESS_PROBE_VPC_ID";
-    pub const SECURITY_GROUP_IDS: &str = "EGRESS_PROBE_SECURITY_GROUP_IDS";
-    pub const EXTRA_CA_FILE: &str = "EGRESS_PROBE_EXTRA_CA_FILE";
-    pub const RESOLV_CONF: &str = "EGRESS_PROBE_RESOLV_CONF";
-    /// IAM role ARN to assume in the network account (transit gateway, egress VPC,
-    /// firewall), R45.
-    pub const NETWORK_ROLE: &str = "EGRESS_PROBE_NETWORK_ROLE";
-    /// Every variable above: the only ones the probe ever echoes.
-    pub const ALL: &[&str] = &[
-        TARGETS,
-        DNS_TIMEOUT_MS,
-        CONNECT_TIMEOUT_MS,
-        HTTPS_TIMEOUT_MS,
-        DIAGNOSE,
-        ANALYSIS_BUDGET_MS,
-        SAFETY_MARGIN_MS,
-        METRIC_NAMESPACE,
-        SUBNET_ID,
-        AZ,
-        AZ_ID,
-        VPC_ID,
-        SECURITY_GROUP_IDS,
-        EXTRA_CA_FILE,
-        RESOLV_CONF,
-        NETWORK_ROLE,
-    ];
-}
 
 /// Errors in the function's own configuration (environment), naming the variable.
 #[derive(Debug, thiserror::Error)]
@@ -95,32 +55,6 @@ pub struct ProbeConfig {
     pub network_role: Option<String>,
 }
 
-/// The default targets: DNS, TCP 443 and HTTPS to AWS-operated public endpoints that say
-/// something real about internet egress from this Region.
-pub fn default_targets(region: &str) -> Vec<Target> {
-    let sts = format!("sts.{region}.amazonaws.com");
-    vec![
-        Target::Dns {
-            name: "checkip.amazonaws.com".into(),
-        },
-        Target::Dns { name: sts.clone() },
-        Target::Tcp {
-            host: "checkip.amazonaws.com".into(),
-            port: 443,
-        },
-        Target::Https {
-            url: "https://checkip.amazonaws.com/".into(),
-            host: "checkip.amazonaws.com".into(),
-            port: 443,
-        },
-        Target::Https {
-            url: format!("https://{sts}/"),
-            host: sts,
-            port: 443,
-        },
-    ]
-}
-
 impl ProbeConfig {
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -144,42 +78,20 @@ impl ProbeConfig {
                     .map(Duration::from_millis)
                     .ok_or_else(|| ConfigError {
                         variable: k.to_string(),
-                        message: format!("`{v}` is not a number of milliseconds in 1..=900000"),
+                        message: format!(
+                            "`{}` is not a number of milliseconds in 1..=900000",
+                            crate::event::shown(&v)
+                        ),
                     }),
             }
         };
         let region = nonempty("AWS_REGION").or_else(|| nonempty("AWS_DEFAULT_REGION"));
-        let default_targets = match nonempty(env::TARGETS) {
-            None => default_targets(region.as_deref().unwrap_or("us-east-1")),
-            Some(list) => {
-                let mut targets = Vec::new();
-                for (i, item) in list
-                    .split(|c: char| c == ',' || c.is_whitespace())
-                    .filter(|s| !s.is_empty())
-                    .enumerate()
-                {
-                    let t =
-                        parse_target(item).map_err(|EventError { message, .. }| ConfigError {
-                            variable: env::TARGETS.to_string(),
-                            message: format!("item {i} `{item}`: {message}"),
-                        })?;
-                    targets.push(t);
-                }
-                if targets.len() > MAX_TARGETS {
-                    return Err(ConfigError {
-                        variable: env::TARGETS.into(),
-                        message: format!("{} targets; at most {MAX_TARGETS}", targets.len()),
-                    });
-                }
-                targets
-            }
-        };
-        let diagnose = match nonempty(env::DIAGNOSE).as_deref() {
-            None => DiagnoseMode::OnFailure,
-            Some(v) => parse_diagnose(v).ok_or_else(|| ConfigError {
-                variable: env::DIAGNOSE.into(),
-                message: format!("`{v}`: expected always, on_failure or never"),
-            })?,
+        // Targets, diagnose mode, namespace and placement: the deployment contract.
+        let deployed = ProbeEnvironment::from_lookup(&get)?;
+        let default_targets = if deployed.targets.is_empty() {
+            default_targets(region.as_deref().unwrap_or(FALLBACK_REGION))
+        } else {
+            deployed.targets
         };
         let proxy = ProxySettings {
             https_proxy: nonempty("HTTPS_PROXY").or_else(|| nonempty("https_proxy")),
@@ -200,29 +112,21 @@ impl ProbeConfig {
                 connect: ms(env::CONNECT_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT)?,
                 https: ms(env::HTTPS_TIMEOUT_MS, DEFAULT_HTTPS_TIMEOUT)?,
             },
-            diagnose,
+            diagnose: deployed.diagnose,
             safety_margin: ms(env::SAFETY_MARGIN_MS, DEFAULT_SAFETY_MARGIN)?,
             analysis_budget: ms(env::ANALYSIS_BUDGET_MS, DEFAULT_ANALYSIS_BUDGET)?,
-            metric_namespace: nonempty(env::METRIC_NAMESPACE)
-                .unwrap_or_else(|| DEFAULT_METRIC_NAMESPACE.to_string()),
+            metric_namespace: deployed.metric_namespace,
             region,
             function_name: nonempty("AWS_LAMBDA_FUNCTION_NAME"),
             function_version: nonempty("AWS_LAMBDA_FUNCTION_VERSION"),
             memory_mb: nonempty("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").and_then(|v| v.parse().ok()),
             log_group: nonempty("AWS_LAMBDA_LOG_GROUP_NAME"),
             log_stream: nonempty("AWS_LAMBDA_LOG_STREAM_NAME"),
-            subnet_id: nonempty(env::SUBNET_ID),
-            availability_zone: nonempty(env::AZ),
-            availability_zone_id: nonempty(env::AZ_ID),
-            vpc_id: nonempty(env::VPC_ID),
-            security_group_ids: nonempty(env::SECURITY_GROUP_IDS)
-                .map(|v| {
-                    v.split(|c: char| c == ',' || c.is_whitespace())
-                        .filter(|s| !s.is_empty())
-                        .map(String::from)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            subnet_id: deployed.subnet_id,
+            availability_zone: deployed.availability_zone,
+            availability_zone_id: deployed.availability_zone_id,
+            vpc_id: deployed.vpc_id,
+            security_group_ids: deployed.security_group_ids,
             checks: CheckSettings {
                 extra_ca_file: nonempty(env::EXTRA_CA_FILE).map(PathBuf::from),
                 proxy,
@@ -231,16 +135,6 @@ impl ProbeConfig {
                     .unwrap_or_else(|| PathBuf::from("/etc/resolv.conf")),
             },
         })
-    }
-}
-
-/// `always | on_failure | never` (also `on-failure`, `true`, `false`).
-pub fn parse_diagnose(v: &str) -> Option<DiagnoseMode> {
-    match v.trim().to_ascii_lowercase().as_str() {
-        "always" | "true" => Some(DiagnoseMode::Always),
-        "on_failure" | "on-failure" | "onfailure" => Some(DiagnoseMode::OnFailure),
-        "never" | "false" => Some(DiagnoseMode::Never),
-        _ => None,
     }
 }
 

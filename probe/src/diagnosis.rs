@@ -8,6 +8,7 @@ mod firewall_policy;
 mod fixes;
 mod function;
 mod index;
+mod lookup;
 mod nacl;
 mod nat_choice;
 mod reconcile;

@@ -12,10 +12,10 @@
 //! Anything else is an `EventError` naming the field — never a panic.
 
 use crate::checks::Timeouts;
-use crate::config::{MAX_TARGETS, ProbeConfig, parse_diagnose};
+use crate::config::ProbeConfig;
 use crate::model::{DiagnoseMode, Plan, Target};
+use crate::settings::{self, MAX_TARGETS};
 use serde_json::Value;
-use std::net::IpAddr;
 use std::time::Duration;
 
 /// A bad event: which field, and what is wrong with it.
@@ -52,6 +52,39 @@ const EVENTBRIDGE_FIELDS: &[&str] = &[
     "detail",
 ];
 
+/// Longest piece of input quoted in an error message, in characters.
+const SHOWN_CHARS: usize = 100;
+
+/// Input as quoted in an error message (issue 12.8): the password of any `user:password@`
+/// replaced by `***`, control characters by `?`, and cut to 100 characters with the
+/// full length said, so that a rejected target never echoes a secret nor a megabyte.
+pub fn shown(input: &str) -> String {
+    let redacted = redact_userinfo(input);
+    let total = redacted.chars().count();
+    let mut out: String = redacted
+        .chars()
+        .take(SHOWN_CHARS)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if total > SHOWN_CHARS {
+        out.push_str(&format!("… ({} bytes)", input.len()));
+    }
+    out
+}
+
+/// `scheme://user:password@host…` → `scheme://***@host…` (also without a scheme).
+fn redact_userinfo(input: &str) -> std::borrow::Cow<'_, str> {
+    let (scheme, rest) = match input.find("://") {
+        Some(i) => input.split_at(i + 3),
+        None => ("", input),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}***{}", &rest[at..]).into(),
+        None => input.into(),
+    }
+}
+
 /// Turns an event into a plan. `remaining` is the time the checks may use (the invocation's
 /// remaining time minus the safety margin); no timeout may exceed it.
 pub fn parse_event(
@@ -87,7 +120,7 @@ pub fn parse_event(
     }
     if let Some(unknown) = obj.keys().find(|k| !EVENT_FIELDS.contains(&k.as_str())) {
         return Err(EventError::new(
-            unknown.clone(),
+            shown(unknown),
             format!("unknown field; expected one of {}", EVENT_FIELDS.join(", ")),
         ));
     }
@@ -101,7 +134,7 @@ pub fn parse_event(
         })?;
         if let Some(unknown) = map.keys().find(|k| !TIMEOUT_FIELDS.contains(&k.as_str())) {
             return Err(EventError::new(
-                format!("timeouts.{unknown}"),
+                format!("timeouts.{}", shown(unknown)),
                 format!(
                     "unknown field; expected one of {}",
                     TIMEOUT_FIELDS.join(", ")
@@ -122,12 +155,9 @@ pub fn parse_event(
         plan.diagnose = match d {
             Value::Bool(true) => DiagnoseMode::Always,
             Value::Bool(false) => DiagnoseMode::Never,
-            Value::String(s) => parse_diagnose(s).ok_or_else(|| {
-                EventError::new(
-                    "diagnose",
-                    format!("`{s}`: expected always, on_failure or never"),
-                )
-            })?,
+            Value::String(s) => {
+                DiagnoseMode::parse(s).map_err(|e| EventError::new("diagnose", e.message))?
+            }
             other => {
                 return Err(EventError::new(
                     "diagnose",
@@ -199,7 +229,7 @@ fn parse_targets(v: &Value) -> Result<Vec<Target>, EventError> {
                     format!("expected a string, got {}", kind(item)),
                 )
             })?;
-            parse_target(s).map_err(|e| EventError::new(field, e.message))
+            settings::parse_target(s).map_err(|e| EventError::new(field, e.message))
         })
         .collect()
 }
@@ -208,7 +238,10 @@ fn parse_timeout(field: &str, v: &Value, remaining: Duration) -> Result<u64, Eve
     let ms = v.as_u64().ok_or_else(|| {
         EventError::new(
             field,
-            format!("expected a positive whole number of milliseconds, got {v}"),
+            format!(
+                "expected a positive whole number of milliseconds, got {}",
+                shown(&v.to_string())
+            ),
         )
     })?;
     if ms == 0 {
@@ -224,131 +257,6 @@ fn parse_timeout(field: &str, v: &Value, remaining: Duration) -> Result<u64, Eve
         ));
     }
     Ok(ms)
-}
-
-/// Parses `dns:name`, `tcp://host:port` or `https://host[:port][/path]`.
-pub fn parse_target(s: &str) -> Result<Target, EventError> {
-    let err = |m: String| EventError::new("target", m);
-    let s = s.trim();
-    if let Some(name) = s.strip_prefix("dns:") {
-        let name = name.trim_start_matches("//");
-        validate_host(name).map_err(err)?;
-        if name.parse::<IpAddr>().is_ok() {
-            return Err(EventError::new(
-                "target",
-                format!("`{s}`: dns: needs a host name, not an address"),
-            ));
-        }
-        return Ok(Target::Dns {
-            name: name.trim_end_matches('.').to_ascii_lowercase(),
-        });
-    }
-    if let Some(rest) = s.strip_prefix("tcp://") {
-        let rest = rest.trim_end_matches('/');
-        let (host, port) = split_host_port(rest).map_err(|m| err(format!("`{s}`: {m}")))?;
-        let port =
-            port.ok_or_else(|| err(format!("`{s}`: a port is required (tcp://host:port)")))?;
-        return Ok(Target::Tcp { host, port });
-    }
-    if s.starts_with("https://") {
-        let uri: http::Uri = s
-            .parse()
-            .map_err(|e| err(format!("`{s}`: not a valid URL ({e})")))?;
-        let authority = uri
-            .authority()
-            .ok_or_else(|| err(format!("`{s}`: missing host")))?;
-        if authority.as_str().contains('@') {
-            return Err(err(format!("`{s}`: credentials in URLs are not accepted")));
-        }
-        let (host, port) =
-            split_host_port(authority.as_str()).map_err(|m| err(format!("`{s}`: {m}")))?;
-        return Ok(Target::Https {
-            url: s.to_string(),
-            host,
-            port: port.unwrap_or(443),
-        });
-    }
-    if s.starts_with("http://") {
-        return Err(err(format!(
-            "`{s}`: plain http is not checked; use https:// or tcp://host:80"
-        )));
-    }
-    Err(err(format!(
-        "`{s}`: expected dns:name, tcp://host:port or https://url"
-    )))
-}
-
-/// Splits `host`, `host:port`, `[v6]`, `[v6]:port`; validates both.
-fn split_host_port(s: &str) -> Result<(String, Option<u16>), String> {
-    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
-        let (h, after) = rest
-            .split_once(']')
-            .ok_or_else(|| "unclosed `[` in IPv6 address".to_string())?;
-        h.parse::<std::net::Ipv6Addr>()
-            .map_err(|_| format!("`{h}` is not an IPv6 address"))?;
-        let port = match after {
-            "" => None,
-            p => Some(
-                p.strip_prefix(':')
-                    .ok_or_else(|| format!("unexpected `{p}` after the address"))?,
-            ),
-        };
-        (h.to_string(), port)
-    } else {
-        match s.rsplit_once(':') {
-            Some((h, p)) if !h.contains(':') => (h.to_string(), Some(p)),
-            Some(_) => {
-                return Err("IPv6 addresses must be written in brackets: [2001:db8::1]".into());
-            }
-            None => (s.to_string(), None),
-        }
-    };
-    if !host.contains(':') {
-        validate_host(&host)?;
-    }
-    let port = match port {
-        None => None,
-        Some(p) => {
-            let n: u32 = p
-                .parse()
-                .map_err(|_| format!("port `{p}` is not a number"))?;
-            if !(1..=65535).contains(&n) {
-                return Err(format!("port {n} out of range (1-65535)"));
-            }
-            Some(n as u16)
-        }
-    };
-    Ok((host.to_ascii_lowercase(), port))
-}
-
-fn validate_host(h: &str) -> Result<(), String> {
-    if h.is_empty() {
-        return Err("missing host".into());
-    }
-    if h.parse::<IpAddr>().is_ok() {
-        return Ok(());
-    }
-    let name = h.strip_suffix('.').unwrap_or(h);
-    if name.len() > 253 {
-        return Err(format!(
-            "host name longer than 253 characters ({})",
-            name.len()
-        ));
-    }
-    for label in name.split('.') {
-        if label.is_empty() || label.len() > 63 {
-            return Err(format!("`{h}`: each label must be 1-63 characters"));
-        }
-        if !label
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            || label.starts_with('-')
-            || label.ends_with('-')
-        {
-            return Err(format!("`{h}` is not a valid host name"));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -481,6 +389,83 @@ mod tests {
         assert_eq!(plan.https_timeout_ms, 5000);
     }
 
+    #[test]
+    fn rejected_targets_never_echo_a_password() {
+        let c = config();
+        for target in [
+            "https://user:SECRETPW@example.com/",
+            "https://user:SECRETPW@example.com:99999/",
+            "tcp://user:SECRETPW@example.com:443",
+            "tcp://user:SECRETPW@[2001:db8::1]:443",
+            "dns:user:SECRETPW@example.com",
+            "ftp://user:SECRETPW@example.com/",
+            "http://user:SECRETPW@example.com/",
+        ] {
+            let err = crate::settings::parse_target(target).expect_err(target);
+            let text = err.to_string();
+            assert!(!text.contains("SECRETPW"), "{target}: {text}");
+            assert!(!text.contains("user:"), "{target}: {text}");
+            let ev = parse_event(&json!({ "targets": [target] }), &c, REMAINING)
+                .expect_err(target)
+                .to_string();
+            assert!(!ev.contains("SECRETPW"), "{ev}");
+            let env = ProbeConfig::from_lookup(|k| {
+                (k == crate::config::env::TARGETS).then(|| target.to_string())
+            })
+            .expect_err(target)
+            .to_string();
+            assert!(!env.contains("SECRETPW"), "{env}");
+        }
+        assert!(
+            crate::settings::parse_target("https://user:SECRETPW@example.com/")
+                .expect_err("credentials")
+                .to_string()
+                .contains("`https://***@example.com/`: credentials in URLs are not accepted")
+        );
+    }
+
+    #[test]
+    fn long_input_is_cut_in_error_messages() {
+        let c = config();
+        let huge = format!("https://{}.example/", "a".repeat(1024 * 1024));
+        let err = crate::settings::parse_target(&huge)
+            .expect_err("huge")
+            .to_string();
+        assert!(err.len() < 400, "{} bytes of error", err.len());
+        assert!(err.contains(&format!("{} bytes", huge.len())), "{err}");
+        let key = "k".repeat(100_000);
+        let e = parse_event(&json!({ key: 1 }), &c, REMAINING).expect_err("key");
+        assert!(e.to_string().len() < 400, "{}", e.to_string().len());
+        let e = parse_event(&json!({"diagnose": "x".repeat(100_000)}), &c, REMAINING)
+            .expect_err("diagnose");
+        assert!(e.to_string().len() < 400);
+        let e = parse_event(
+            &json!({"timeouts": {"dns_ms": "9".repeat(100_000)}}),
+            &c,
+            REMAINING,
+        )
+        .expect_err("timeout");
+        assert!(e.to_string().len() < 400);
+        let env = ProbeConfig::from_lookup(|k| {
+            (k == crate::config::env::CONNECT_TIMEOUT_MS).then(|| "9x".repeat(500_000))
+        })
+        .expect_err("timeout")
+        .to_string();
+        assert!(env.len() < 400, "{}", env.len());
+    }
+
+    #[test]
+    fn shown_redacts_cuts_and_hides_control_characters() {
+        assert_eq!(shown("https://u:p@h/x@y"), "https://***@h/x@y");
+        assert_eq!(shown("u:p@h"), "***@h");
+        assert_eq!(shown("tcp://h:1"), "tcp://h:1");
+        assert_eq!(shown("a\nb\u{1b}[31m"), "a?b?[31m");
+        let long = "é".repeat(150);
+        let cut = shown(&long);
+        assert!(cut.starts_with(&"é".repeat(100)), "{cut}");
+        assert!(cut.ends_with("… (300 bytes)"), "{cut}");
+    }
+
     proptest::proptest! {
         #[test]
         fn arbitrary_json_never_panics(v in arb_json()) {
@@ -489,10 +474,10 @@ mod tests {
 
         #[test]
         fn arbitrary_target_strings_never_panic(s in "\\PC{0,80}") {
-            let _ = parse_target(&s);
-            let _ = parse_target(&format!("tcp://{s}"));
-            let _ = parse_target(&format!("https://{s}"));
-            let _ = parse_target(&format!("dns:{s}"));
+            let _ = settings::parse_target(&s);
+            let _ = settings::parse_target(&format!("tcp://{s}"));
+            let _ = settings::parse_target(&format!("https://{s}"));
+            let _ = settings::parse_target(&format!("dns:{s}"));
         }
     }
 

@@ -1,7 +1,7 @@
 //! One invocation: event → plan → concurrent checks under the deadline → verdict →
 //! bounded self-diagnosis → report. Used by the Lambda runtime and by `--once` alike.
 
-use crate::checks::{CheckSetupError, Checker};
+use crate::checks::{CheckSetupError, Checker, round_us};
 use crate::config::ProbeConfig;
 use crate::diagnosis::{self, Subject};
 use crate::event::{EventError, parse_event, plan_timeouts};
@@ -15,6 +15,100 @@ use serde_json::Value;
 use std::time::{Duration, SystemTime};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
+
+/// Every error an invocation (or `--once`) returns, each with one stable `errorType`
+/// (issue 12.8). Messages say what is wrong and what to do; they quote input only through
+/// `event::shown` (passwords redacted, long input cut).
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// Bad command-line arguments of `egress-probe-lambda`.
+    #[error("{0}")]
+    InvalidArguments(String),
+    /// The event: not UTF-8, not JSON, or a bad field (`EventError` names it).
+    #[error(transparent)]
+    InvalidEvent(#[from] EventError),
+    /// The function's own settings (environment variables, CA bundle, proxy URL).
+    #[error("{0}")]
+    InvalidConfiguration(String),
+    /// `serve` outside a Lambda execution environment.
+    #[error("{0}")]
+    NotInLambda(String),
+    /// The async runtime or the Lambda runtime client failed.
+    #[error("{0}")]
+    Runtime(String),
+    /// The report could not be serialised.
+    #[error("cannot serialise the report: {0}")]
+    Serialization(String),
+}
+
+impl ProbeError {
+    /// The stable `errorType` (Lambda) / JSON error type (`--once`).
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            ProbeError::InvalidArguments(_) => "InvalidArguments",
+            ProbeError::InvalidEvent(_) => EventError::ERROR_TYPE,
+            ProbeError::InvalidConfiguration(_) => "InvalidConfiguration",
+            ProbeError::NotInLambda(_) => "NotInLambda",
+            ProbeError::Runtime(_) => "RuntimeError",
+            ProbeError::Serialization(_) => "SerializationError",
+        }
+    }
+
+    /// `{"errorType": …, "errorMessage": …}`, the shape Lambda returns.
+    pub fn to_json(&self) -> String {
+        serde_json::json!({"errorType": self.error_type(), "errorMessage": self.to_string()})
+            .to_string()
+    }
+
+    /// A bad event as a whole (not UTF-8, not JSON): field `(event)`.
+    pub fn invalid_event(message: impl Into<String>) -> Self {
+        ProbeError::InvalidEvent(EventError {
+            field: "(event)".into(),
+            message: message.into(),
+        })
+    }
+}
+
+/// What is wrong with an event's bytes as a whole, if anything: not UTF-8, or not JSON.
+/// Empty (or only white space) is fine: it means the defaults.
+pub fn payload_problem(payload: &[u8]) -> Option<String> {
+    if payload.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    match std::str::from_utf8(payload) {
+        Err(e) => Some(format!(
+            "not UTF-8 text (invalid byte at offset {}); send a JSON object, e.g. {{}}",
+            e.valid_up_to()
+        )),
+        Ok(text) => serde_json::from_str::<serde::de::IgnoredAny>(text)
+            .err()
+            .map(|e| format!("not valid JSON ({e}); send a JSON object, e.g. {{}}")),
+    }
+}
+
+impl From<CheckSetupError> for ProbeError {
+    fn from(e: CheckSetupError) -> Self {
+        ProbeError::InvalidConfiguration(e.to_string())
+    }
+}
+
+impl From<crate::config::ConfigError> for ProbeError {
+    fn from(e: crate::config::ConfigError) -> Self {
+        ProbeError::InvalidConfiguration(e.to_string())
+    }
+}
+
+/// Parses an event's bytes: empty (or only white space) is `null` (the defaults); anything
+/// else must be UTF-8 JSON.
+pub fn parse_payload(payload: &[u8]) -> Result<Value, ProbeError> {
+    if let Some(problem) = payload_problem(payload) {
+        return Err(ProbeError::invalid_event(problem));
+    }
+    if payload.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(payload).map_err(|e| ProbeError::invalid_event(e.to_string()))
+}
 
 /// Longest wait for the metadata endpoint (it is local to the execution environment).
 const METADATA_TIMEOUT: Duration = Duration::from_millis(300);
@@ -89,7 +183,7 @@ impl Probe {
                 .iter()
                 .map(|t| self.checker.run(t, timeouts, checks_deadline)),
         );
-        let (results, az_id) = tokio::join!(checks, self.az_id());
+        let (results, az_id) = tokio::join!(checks, self.az_id(checks_deadline));
         let observations: Vec<Observation> = results.into_iter().flatten().collect();
         let verdict = report::verdict(&observations);
 
@@ -120,7 +214,7 @@ impl Probe {
             probe_version: env!("CARGO_PKG_VERSION").to_string(),
             identity,
             started_at,
-            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            duration_ms: round_us(started.elapsed().as_secs_f64() * 1000.0),
             budget_ms: u64::try_from(remaining.as_millis()).unwrap_or(u64::MAX),
             resolver: self.checker.resolver_info(),
             plan,
@@ -132,17 +226,41 @@ impl Probe {
         })
     }
 
-    async fn az_id(&self) -> Result<String, String> {
+    /// The AZ ID, asked of the metadata endpoint once per execution environment and never
+    /// waited for past `deadline` (issue 12.6: everything an invocation waits for is
+    /// bounded by its deadline). An answer, or a failure within the endpoint's own
+    /// timeout, is kept for later invocations; a lookup the deadline cut short is not.
+    async fn az_id(&self, deadline: Instant) -> Result<String, String> {
         if let Some(id) = &self.config.availability_zone_id {
             return Ok(id.clone());
         }
         let Some((api, token)) = &self.metadata else {
             return Err("no Lambda metadata endpoint (AWS_LAMBDA_METADATA_API unset)".into());
         };
-        self.az_id
-            .get_or_init(|| identity::metadata_az_id(api, token, METADATA_TIMEOUT))
+        if let Some(known) = self.az_id.get() {
+            return known.clone();
+        }
+        let own_end = Instant::now() + METADATA_TIMEOUT;
+        if deadline < own_end {
+            match tokio::time::timeout_at(
+                deadline,
+                identity::metadata_az_id(api, token, METADATA_TIMEOUT),
+            )
             .await
-            .clone()
+            {
+                Ok(result) => {
+                    let _ = self.az_id.set(result.clone());
+                    result
+                }
+                Err(_) => Err(format!(
+                    "metadata endpoint {api} did not answer before the invocation deadline"
+                )),
+            }
+        } else {
+            let result = identity::metadata_az_id(api, token, METADATA_TIMEOUT).await;
+            let _ = self.az_id.set(result.clone());
+            result
+        }
     }
 
     fn identity(&self, request_id: Option<String>, az_id: Option<String>) -> Identity {
@@ -224,7 +342,18 @@ impl Probe {
                 );
             }
         };
-        let snap = match tokio::time::timeout_at(deadline, snapshot::take(clients, &scope)).await {
+        // Each call is bounded a little before `deadline` (a slow one becomes a named gap,
+        // issue 12.7); the outer bound only guards the rest.
+        let calls_deadline = deadline
+            .checked_sub(Duration::from_millis(20))
+            .filter(|d| *d > Instant::now())
+            .unwrap_or(deadline);
+        let snap = match tokio::time::timeout_at(
+            deadline,
+            snapshot::take_until(clients, &scope, Some(calls_deadline)),
+        )
+        .await
+        {
             Err(_) => {
                 let ms = began.elapsed().as_millis();
                 return (
@@ -245,10 +374,7 @@ impl Probe {
             }
             Ok(Ok(s)) => s,
         };
-        if snap.subnets.is_empty()
-            && !snap.gaps.is_empty()
-            && snap.gaps.iter().all(|g| g.kind == GapKind::Unreachable)
-        {
+        if nothing_answered(&snap) {
             let mut a = unavailable(
                 format!("the EC2 API is unreachable from this subnet; {how_to_fix}"),
                 began,
@@ -265,20 +391,14 @@ impl Probe {
         } else {
             AnalysisStatus::Partial
         };
-        let reason = (!snap.gaps.is_empty()).then(|| {
-            let calls: Vec<&str> = snap.gaps.iter().map(|g| g.call.as_str()).collect();
-            format!(
-                "some API calls failed ({}); findings that need them are missing",
-                calls.join(", ")
-            )
-        });
+        let reason = (!snap.gaps.is_empty()).then(|| partial_reason(&snap.gaps));
         (
             Analysis {
                 status,
                 reason,
                 gaps: snap.gaps.clone(),
                 api_calls: snap.api_calls,
-                duration_ms: began.elapsed().as_secs_f64() * 1000.0,
+                duration_ms: round_us(began.elapsed().as_secs_f64() * 1000.0),
                 performed_by: Some("probe".into()),
             },
             Some(diag),
@@ -341,6 +461,39 @@ impl Probe {
     }
 }
 
+/// True when no EC2 call answered: every gap is "no answer" and nothing about the VPC came
+/// back. Every VPC has a main route table, a default network ACL and a default security
+/// group, so any stage-1 answer leaves something; one slow or unreachable call among
+/// answered ones is a partial analysis instead (issue 12.7).
+fn nothing_answered(snap: &NetworkSnapshot) -> bool {
+    !snap.gaps.is_empty()
+        && snap.gaps.iter().all(|g| g.kind == GapKind::Unreachable)
+        && snap.vpcs.is_empty()
+        && snap.subnets.is_empty()
+        && snap.route_tables.is_empty()
+        && snap.network_acls.is_empty()
+        && snap.security_groups.is_empty()
+}
+
+/// Why an analysis is partial: each missing call with what happened to it.
+fn partial_reason(gaps: &[crate::model::SnapshotGap]) -> String {
+    let calls: Vec<String> = gaps
+        .iter()
+        .map(|g| {
+            // The kind as the report spells it (`denied`, `unreachable`, …).
+            let kind = serde_json::to_value(g.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            format!("{} ({kind})", g.call)
+        })
+        .collect();
+    format!(
+        "some API calls did not answer ({}); findings that need them are missing",
+        calls.join(", ")
+    )
+}
+
 /// Why the self-diagnosis could not take its snapshot. Only a failed API call suggests an
 /// interface endpoint; the probe's own function, subnet or VPC not being found is a
 /// configuration or permission matter, said as such.
@@ -359,7 +512,9 @@ fn snapshot_failure(e: &snapshot::SnapshotError, region: &str, how_to_fix: &str)
         E::InvalidNetworkRole { .. } => format!(
             "{e}: fix EGRESS_PROBE_NETWORK_ROLE; the workload VPC is still evaluated without it"
         ),
-        E::Api { .. } | E::File { .. } => format!("{e}; {how_to_fix}"),
+        E::Api { .. } => format!("{e}; {how_to_fix}"),
+        // Not a network matter either (a snapshot file).
+        E::File { .. } => e.to_string(),
     }
 }
 
@@ -369,8 +524,113 @@ fn unavailable(reason: String, began: Instant) -> Analysis {
         reason: Some(reason),
         gaps: Vec::new(),
         api_calls: 0,
-        duration_ms: began.elapsed().as_secs_f64() * 1000.0,
+        duration_ms: round_us(began.elapsed().as_secs_f64() * 1000.0),
         performed_by: Some("probe".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{GapKind, RouteTable, SnapshotGap};
+
+    fn gap(call: &str, kind: GapKind) -> SnapshotGap {
+        SnapshotGap {
+            call: call.into(),
+            kind,
+            reason: "r".into(),
+            account: None,
+        }
+    }
+
+    #[test]
+    fn one_slow_call_among_answers_is_partial_not_unavailable() {
+        let mut snap = NetworkSnapshot {
+            gaps: vec![gap("ec2:DescribeSubnets", GapKind::Unreachable)],
+            ..NetworkSnapshot::default()
+        };
+        // Nothing about the VPC came back: the EC2 API did not answer at all.
+        assert!(nothing_answered(&snap));
+        // The route tables answered: one slow DescribeSubnets is a gap (issue 12.7).
+        snap.route_tables.push(RouteTable {
+            id: "rtb-1".into(),
+            vpc_id: "vpc-1".into(),
+            main: true,
+            subnet_ids: Vec::new(),
+            routes: Vec::new(),
+        });
+        assert!(!nothing_answered(&snap));
+        // No gaps: nothing failed.
+        assert!(!nothing_answered(&NetworkSnapshot::default()));
+        // A denied call is an answer.
+        let denied = NetworkSnapshot {
+            gaps: vec![gap("ec2:DescribeVpcs", GapKind::Denied)],
+            ..NetworkSnapshot::default()
+        };
+        assert!(!nothing_answered(&denied));
+    }
+
+    #[test]
+    fn the_partial_reason_names_each_call_and_what_happened() {
+        let reason = partial_reason(&[
+            gap("ec2:DescribeNetworkAcls", GapKind::Unreachable),
+            gap("ec2:DescribeNatGateways", GapKind::Denied),
+        ]);
+        assert_eq!(
+            reason,
+            "some API calls did not answer (ec2:DescribeNetworkAcls (unreachable), ec2:DescribeNatGateways (denied)); findings that need them are missing"
+        );
+    }
+}
+
+#[cfg(test)]
+mod error_tests {
+    use super::*;
+
+    #[test]
+    fn each_error_has_one_stable_type() {
+        let rows: Vec<(ProbeError, &str)> = vec![
+            (ProbeError::InvalidArguments("a".into()), "InvalidArguments"),
+            (ProbeError::invalid_event("b"), "InvalidEvent"),
+            (
+                ProbeError::InvalidConfiguration("c".into()),
+                "InvalidConfiguration",
+            ),
+            (ProbeError::NotInLambda("d".into()), "NotInLambda"),
+            (ProbeError::Runtime("e".into()), "RuntimeError"),
+            (ProbeError::Serialization("f".into()), "SerializationError"),
+        ];
+        for (err, ty) in rows {
+            assert_eq!(err.error_type(), ty);
+            let v: Value = serde_json::from_str(&err.to_json()).unwrap_or_default();
+            assert_eq!(v["errorType"], ty);
+            assert_eq!(v["errorMessage"], err.to_string());
+        }
+    }
+
+    #[test]
+    fn payloads_that_are_not_utf8_or_json_are_named() {
+        assert_eq!(parse_payload(b"").ok(), Some(Value::Null));
+        assert_eq!(parse_payload(b" \n").ok(), Some(Value::Null));
+        assert_eq!(
+            parse_payload(br#"{"diagnose":"never"}"#).ok(),
+            Some(serde_json::json!({"diagnose":"never"}))
+        );
+        let err = parse_payload(b"{\"a\": \"\xff\xfe\"}").expect_err("not utf-8");
+        assert_eq!(err.error_type(), "InvalidEvent");
+        assert!(
+            err.to_string()
+                .contains("not UTF-8 text (invalid byte at offset 7)"),
+            "{err}"
+        );
+        let err = parse_payload(b"hello").expect_err("not json");
+        assert_eq!(err.error_type(), "InvalidEvent");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("invalid event field `(event)`: not valid JSON"),
+            "{text}"
+        );
+        assert!(!text.contains("hello"), "input is not echoed: {text}");
     }
 }
 

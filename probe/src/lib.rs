@@ -4,7 +4,9 @@
 //! Layout: `model` holds plain serialisable data shared by every other module; `checks`
 //! is the data-plane edge (real packets); `snapshot` is the control-plane edge (the only
 //! place AWS SDK types live); `diagnosis` is pure; `report` serialises results; `event`
-//! turns an invocation event into a plan; `handler` runs one invocation.
+//! turns an invocation event into a plan; `settings` is the contract with the installer
+//! and the template (target syntax, defaults, `EGRESS_PROBE_*`); `handler` runs one
+//! invocation.
 
 pub mod aws;
 pub mod checks;
@@ -16,4 +18,5 @@ pub mod identity;
 pub mod model;
 pub mod permissions;
 pub mod report;
+pub mod settings;
 pub mod snapshot;

@@ -14,6 +14,7 @@ pub use finding::{
     Confirmation, Direction, Finding, Hop, HopVerdict, PathEvaluation, PathVerdict, Remediation,
     Severity,
 };
+pub use firewall::*;
 pub use observation::{
     CheckKind, DnsDetail, DnsRecordResult, Family, Observation, Phase, Phases, Status,
 };
@@ -21,6 +22,5 @@ pub use plan::{DiagnoseMode, Plan, Target};
 pub use report::{
     Analysis, AnalysisStatus, Identity, REPORT_SCHEMA, Report, ResolverInfo, Verdict,
 };
-pub use firewall::*;
 pub use snapshot::*;
 pub use transit::*;

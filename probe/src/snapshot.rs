@@ -190,7 +190,30 @@ pub async fn take_cached(
     scope: &Scope,
     cache: &RunCache,
 ) -> Result<NetworkSnapshot, SnapshotError> {
-    let r = read::Reader::new(clients);
+    take_cached_until(clients, scope, cache, None).await
+}
+
+/// `take`, waiting for no request past `deadline`: a call still unanswered then becomes a
+/// gap (kind `unreachable`, the call named) and the snapshot is returned with everything
+/// that did answer — partial analysis, not none (issue 12.7). The first round of a VPC may
+/// use two thirds of the time left, so later rounds keep their turn. An identifying call
+/// that does not answer in time is an error: then nothing answered.
+pub async fn take_until(
+    clients: &Clients,
+    scope: &Scope,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<NetworkSnapshot, SnapshotError> {
+    take_cached_until(clients, scope, &RunCache::default(), deadline).await
+}
+
+/// `take_cached` with the deadline of `take_until`.
+pub async fn take_cached_until(
+    clients: &Clients,
+    scope: &Scope,
+    cache: &RunCache,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<NetworkSnapshot, SnapshotError> {
+    let r = read::Reader::until(clients, deadline);
     let mut snap = NetworkSnapshot {
         region: clients.ec2.config().region().map(|r| r.to_string()),
         taken_at: now_rfc3339(),
@@ -324,15 +347,25 @@ pub fn save(snapshot: &NetworkSnapshot, path: &Path) -> Result<(), SnapshotError
     })
 }
 
-/// Reads a snapshot saved by `save` (or written by hand).
+/// Reads a snapshot saved by `save` (or written by hand). A bad field is named by its path
+/// in the file (`network_acls[0].entries[1].protocol: …`), with the line and column.
 pub fn load(path: &Path) -> Result<NetworkSnapshot, SnapshotError> {
-    let text = std::fs::read_to_string(path).map_err(|e| SnapshotError::File {
+    let data = std::fs::read(path).map_err(|e| SnapshotError::File {
         path: path.display().to_string(),
         reason: e.to_string(),
     })?;
-    serde_json::from_str(&text).map_err(|e| SnapshotError::File {
-        path: path.display().to_string(),
-        reason: e.to_string(),
+    let de = &mut serde_json::Deserializer::from_slice(&data);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        let reason = if field == "." {
+            format!("not a snapshot: {}", e.inner())
+        } else {
+            format!("field `{field}`: {}", e.inner())
+        };
+        SnapshotError::File {
+            path: path.display().to_string(),
+            reason,
+        }
     })
 }
 

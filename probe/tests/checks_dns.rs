@@ -41,6 +41,24 @@ async fn each_answer_class_is_classified_apart() {
 }
 
 #[tokio::test]
+async fn a_name_without_a_and_aaaa_says_so() {
+    let server = dns_server().await;
+    let h = harness().dns(server.addr()).build();
+    let obs = h
+        .checker
+        .run(&dns("nodata.test"), timeouts(2000), far_deadline())
+        .await;
+    let o = &obs[0];
+    assert_eq!(o.status, Status::DnsNodata, "{o:?}");
+    let detail = o.detail.as_deref().unwrap_or_default();
+    // Issue 12.5: not "no AAAA record", which would suggest the name has an A record.
+    assert!(
+        detail.contains("neither an A nor an AAAA record"),
+        "{detail}"
+    );
+}
+
+#[tokio::test]
 async fn an_a_record_is_ok_and_the_servers_used_are_reported() {
     let server = dns_server().await;
     let h = harness().dns(server.addr()).build();
@@ -94,6 +112,7 @@ async fn no_answer_is_a_dns_timeout_at_our_bound() {
     let o = &obs[0];
     assert_eq!(o.status, Status::DnsTimeout, "{o:?}");
     assert_eq!(o.failed_phase, Some(Phase::Dns));
+    assert_eq!(o.os_error.as_deref(), Some("ETIMEDOUT"), "{o:?}");
     assert_eq!(o.timeout_ms, 300);
     assert!(
         o.detail.as_deref().is_some_and(|d| d.contains("300 ms")),

@@ -51,7 +51,7 @@ async fn wrong_credentials_fail_in_the_proxy_phase() {
     let target = https_target("127.0.0.1", server.addr().port(), "/");
     let obs = h.checker.run(&target, timeouts(5000), far_deadline()).await;
     let o = &obs[0];
-    assert_eq!(o.status, Status::HttpStatus, "{o:?}");
+    assert_eq!(o.status, Status::ProxyRefused, "{o:?}");
     assert_eq!(o.failed_phase, Some(Phase::Proxy));
     assert_eq!(o.http_status, Some(407));
     assert!(
@@ -107,4 +107,95 @@ async fn a_proxy_that_is_down_fails_in_the_connect_phase() {
     assert_eq!(o.status, Status::Refused, "{o:?}");
     assert_eq!(o.failed_phase, Some(Phase::Connect));
     assert_eq!(o.proxy.as_deref(), Some(format!("http://{addr}").as_str()));
+}
+
+/// A proxy that answers every CONNECT with `answer` (head and body in one write, as Squid
+/// does) and then keeps the connection open, so that only the status line can end the
+/// exchange early.
+async fn refusing_proxy(answer: &'static str) -> Server {
+    let listener = tokio::net::TcpListener::bind((LOCAL_V4, 0))
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut client, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = tokio::io::AsyncReadExt::read(&mut client, &mut buf).await;
+            let _ = tokio::io::AsyncWriteExt::write_all(&mut client, answer.as_bytes()).await;
+            held.push(client);
+        }
+    });
+    Server::new(addr, task)
+}
+
+const SQUID_407: &str = "HTTP/1.1 407 Proxy Authentication Required\r\nServer: squid/6.6\r\nContent-Type: text/html;charset=utf-8\r\nContent-Length: 3512\r\nProxy-Authenticate: Basic realm=\"proxy\"\r\n\r\n<!DOCTYPE html PUBLIC \"-//W3C//DTD HTML 4.01//EN\">\n<html><head><title>ERROR: Cache Access Denied</title></head><body><p>Sorry, you are not currently allowed to request this page until you have authenticated yourself.</p>";
+
+#[tokio::test]
+async fn proxy_refusals_are_reported_with_their_code_even_with_a_body() {
+    let rows: [(&str, u16, &str); 5] = [
+        (SQUID_407, 407, "wants authentication"),
+        (
+            "HTTP/1.1 403 Forbidden\r\nContent-Type: text/html\r\nContent-Length: 20\r\n\r\n<html>denied</html>\n",
+            403,
+            "by its policy",
+        ),
+        (
+            "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\n\r\noops\n",
+            500,
+            "refused the tunnel",
+        ),
+        (
+            "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n",
+            502,
+            "could not reach",
+        ),
+        // The status line alone, the rest of the head never comes: still a refusal.
+        ("HTTP/1.1 504 Gateway Timeout\r\n", 504, "could not reach"),
+    ];
+    for (answer, code, words) in rows {
+        let proxy = refusing_proxy(answer).await;
+        let url = format!("http://probe:SECRETPW@{}", proxy.addr);
+        let h = harness().proxy(&url, None).build();
+        let target = https_target("192.0.2.10", 443, "/");
+        let obs = h.checker.run(&target, timeouts(3000), far_deadline()).await;
+        let o = &obs[0];
+        assert_eq!(o.status, Status::ProxyRefused, "{code}: {o:?}");
+        assert_eq!(o.failed_phase, Some(Phase::Proxy), "{code}");
+        assert_eq!(o.http_status, Some(code));
+        let detail = o.detail.as_deref().unwrap_or_default();
+        assert!(detail.contains(&code.to_string()), "{detail}");
+        assert!(detail.contains(words), "{code}: {detail}");
+        assert!(!detail.contains("before the TLS handshake"), "{detail}");
+        assert!(!detail.contains("SECRETPW"), "{detail}");
+        // Answered at once: the refusal is not a timeout of the held connection.
+        assert!(o.phases.total_ms < 2000.0, "{code}: {:?}", o.phases);
+        assert!(o.phases.connect_ms.is_some());
+        assert_eq!(o.phases.tls_ms, None, "TLS not reached");
+    }
+}
+
+#[tokio::test]
+async fn data_after_a_2xx_answer_is_still_an_error() {
+    let proxy = refusing_proxy("HTTP/1.1 200 Connection established\r\n\r\nEXTRA").await;
+    let h = harness()
+        .proxy(&format!("http://{}", proxy.addr), None)
+        .build();
+    let obs = h
+        .checker
+        .run(
+            &https_target("192.0.2.10", 443, "/"),
+            timeouts(3000),
+            far_deadline(),
+        )
+        .await;
+    let o = &obs[0];
+    assert_eq!(o.status, Status::Error, "{o:?}");
+    assert_eq!(o.failed_phase, Some(Phase::Proxy));
+    assert!(
+        o.detail
+            .as_deref()
+            .is_some_and(|d| d.contains("before the TLS handshake began")),
+        "{o:?}"
+    );
 }

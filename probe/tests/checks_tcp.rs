@@ -56,6 +56,8 @@ async fn a_closed_port_is_refused_with_the_os_error() {
     assert_eq!(o.status, Status::Refused, "{o:?}");
     assert_eq!(o.os_error.as_deref(), Some("ECONNREFUSED"));
     assert_eq!(o.failed_phase, Some(Phase::Connect));
+    // The connect phase was reached: it has its time although it failed.
+    assert!(o.phases.connect_ms.is_some(), "{:?}", o.phases);
 }
 
 #[tokio::test]

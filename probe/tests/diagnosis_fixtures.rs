@@ -398,3 +398,51 @@ fn printed_nacl_fixes_clear_their_finding_and_break_nothing() {
     assert!(simulated >= 4, "only {simulated} NACL fixes simulated");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Every code of the catalogue has a Japanese summary (`--lang ja`, issue 12 item 20):
+/// each finding raised by any case carries one, and every code is raised somewhere.
+#[test]
+fn every_code_has_a_japanese_summary() {
+    let mut translated = BTreeSet::new();
+    let mut missing = Vec::new();
+    for (file, text) in fixtures() {
+        let snapshot: NetworkSnapshot = serde_json::from_str(&text).unwrap();
+        let fixture: Fixture = serde_json::from_str(&text).unwrap();
+        for case in fixture.cases {
+            let subject = Subject {
+                function: case.subject.function.clone(),
+                subnet_ids: case.subject.subnet_ids.clone(),
+                security_group_ids: case.subject.security_group_ids.clone(),
+            };
+            let flows: Vec<Flow> = case
+                .flows
+                .iter()
+                .map(|f| Flow {
+                    target: f.target.clone(),
+                    host: f.host.clone(),
+                    destination: f.destination,
+                    protocol: Protocol::parse(&f.protocol).unwrap(),
+                    port: f.port,
+                })
+                .collect();
+            let d = diagnose(&snapshot, &subject, &flows, &case.observations);
+            for f in &d.findings {
+                match f.summary_ja.as_deref() {
+                    // Japanese text, not a copy of the English summary.
+                    Some(ja) if !ja.is_ascii() && ja != f.summary => {
+                        translated.insert(f.code.clone());
+                    }
+                    other => {
+                        missing.push(format!("{file} / {}: {} has {other:?}", case.name, f.code))
+                    }
+                }
+            }
+        }
+    }
+    for (code, _) in FINDING_CODES {
+        if !translated.contains(*code) {
+            missing.push(format!("{code}: no Japanese summary raised by any case"));
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}

@@ -60,3 +60,37 @@ fn unknown_route_state_and_protocol_spellings_parse() {
     let back: NetworkSnapshot = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
     assert_eq!(back.network_acls, s.network_acls);
 }
+
+#[test]
+fn a_bad_field_in_a_snapshot_file_is_named_by_its_path() {
+    // Issue 12.8: not "data did not match any variant of untagged enum Raw".
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let text = std::fs::read_to_string(dir.join("blackhole.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for (bad, words) in [
+        (serde_json::json!({"x": 1}), "expected a protocol name"),
+        (serde_json::json!(true), "expected a protocol name"),
+        (serde_json::json!("gre-ish"), "unknown protocol `gre-ish`"),
+        (serde_json::json!(999), "unknown protocol `999`"),
+    ] {
+        v["network_acls"][0]["entries"][1]["protocol"] = bad.clone();
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), serde_json::to_string_pretty(&v).unwrap()).unwrap();
+        let err = egress_probe::snapshot::load(file.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("field `network_acls[0].entries[1].protocol`"),
+            "{bad}: {err}"
+        );
+        assert!(err.contains(words), "{bad}: {err}");
+        assert!(!err.contains("untagged"), "{err}");
+        assert!(err.contains(&file.path().display().to_string()), "{err}");
+    }
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), b"\xff\xfe not json").unwrap();
+    let err = egress_probe::snapshot::load(file.path())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not a snapshot"), "{err}");
+}

@@ -269,6 +269,38 @@ fn az_id_from_metadata_and_nothing_secret_leaks() {
 }
 
 #[test]
+fn a_metadata_endpoint_that_never_answers_does_not_outlive_the_deadline() {
+    // Issue 12.6: the endpoint accepts and never answers. With 200 ms of invocation time
+    // (less than the 500 ms safety margin: nothing may be waited for), the report must
+    // come before the invocation would end, not after the lookup's own 300 ms timeout.
+    let (_meta, meta_port) = hanging_listener();
+    let (_l, open) = hanging_listener();
+    for timeout_ms in ["200", "700"] {
+        let out = run_once(
+            r#"{"diagnose":"never"}"#,
+            &[
+                ("EGRESS_PROBE_TARGETS", format!("tcp://127.0.0.1:{open}")),
+                ("AWS_LAMBDA_METADATA_API", format!("127.0.0.1:{meta_port}")),
+                ("AWS_LAMBDA_METADATA_TOKEN", "t".into()),
+            ],
+            &["--timeout-ms", timeout_ms],
+        );
+        let r = report(&out);
+        let budget = r["budget_ms"].as_f64().unwrap();
+        let duration = r["duration_ms"].as_f64().unwrap();
+        assert!(
+            duration <= budget + 50.0,
+            "--timeout-ms {timeout_ms}: report after {duration} ms, budget {budget} ms"
+        );
+        assert!(
+            duration < 300.0,
+            "waited for the metadata timeout: {duration} ms"
+        );
+        assert_eq!(r["identity"]["availability_zone_id"], Value::Null);
+    }
+}
+
+#[test]
 fn bad_metadata_token_leaves_the_az_id_out() {
     let meta = metadata_server("expected-token");
     let (_l, open) = hanging_listener();

@@ -27,6 +27,8 @@ enum Reply {
     },
     /// No answer at all: a connect failure.
     Refused,
+    /// Accepted, never answered (a call slow past any budget).
+    Hang,
     /// Lambda (restJson1) answer.
     Json {
         status: u16,
@@ -120,7 +122,12 @@ impl HttpConnector for Mock {
         let response = |status: u16, text: String| {
             HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::from(text))
         };
-        let result = match (self.script)(&action, &body) {
+        let reply = (self.script)(&action, &body);
+        if matches!(reply, Reply::Hang) {
+            return HttpConnectorFuture::new(std::future::pending());
+        }
+        let result = match reply {
+            Reply::Hang => Err(ConnectorError::io("unreachable".into())),
             Reply::Ok(inner) => Ok(response(
                 200,
                 format!(
@@ -470,4 +477,57 @@ async fn az_ids_and_prefix_lists_are_read_only_when_needed() {
     assert_eq!(mock.count("DescribeManagedPrefixLists"), 1);
     assert_eq!(snap.api_calls, 13 + 1 + 1 + 2);
     assert_eq!(snap.api_calls as usize, mock.requests().len());
+}
+
+#[tokio::test]
+async fn a_call_slow_past_the_deadline_is_a_named_gap_and_the_rest_is_kept() {
+    // Issue 12.7: one Describe call never answers; the 13 others and stage 2 do.
+    let mock = Mock::new(|action, body| match action {
+        "DescribeNetworkAcls" => Reply::Hang,
+        _ => two_pages(action, body),
+    });
+    let started = tokio::time::Instant::now();
+    let deadline = started + std::time::Duration::from_millis(900);
+    let snap = snapshot::take_until(&mock.clients(), &Scope::Vpc("vpc-1".into()), Some(deadline))
+        .await
+        .unwrap();
+    assert!(
+        tokio::time::Instant::now() <= deadline + std::time::Duration::from_millis(100),
+        "waited past the deadline"
+    );
+    assert_eq!(snap.gaps.len(), 1, "{:?}", snap.gaps);
+    let gap = snap.gap(call::DESCRIBE_NETWORK_ACLS).unwrap();
+    assert_eq!(gap.kind, GapKind::Unreachable);
+    assert!(gap.reason.contains("no answer"), "{}", gap.reason);
+    // Everything that answered is there.
+    assert_eq!(snap.subnets.len(), 2);
+    assert_eq!(snap.route_tables.len(), 2);
+    assert_eq!(snap.network_interfaces.len(), 1);
+    assert!(snap.network_acls.is_empty());
+    // Stage 1 gave up at two thirds of the time: stage 2 still ran.
+    assert_eq!(mock.count("DescribeDhcpOptions"), 1);
+    assert_eq!(snap.dhcp_options.len(), 1);
+    assert_eq!(
+        snap.block_public_access
+            .as_ref()
+            .map(|b| b.exclusions.len()),
+        Some(1)
+    );
+    assert_eq!(snap.api_calls as usize, mock.requests().len());
+}
+
+#[tokio::test]
+async fn an_identifying_call_slow_past_the_deadline_is_an_error_naming_it() {
+    let mock = Mock::new(|action, body| match action {
+        "DescribeVpcs" => Reply::Hang,
+        _ => two_pages(action, body),
+    });
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(300);
+    match snapshot::take_until(&mock.clients(), &Scope::Vpc("vpc-1".into()), Some(deadline)).await {
+        Err(SnapshotError::Api { call, reason }) => {
+            assert_eq!(call, "ec2:DescribeVpcs");
+            assert!(reason.contains("no answer"), "{reason}");
+        }
+        other => panic!("expected an Api error, got {other:?}"),
+    }
 }

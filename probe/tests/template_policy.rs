@@ -12,32 +12,19 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+use egress_probe::model::DiagnoseMode;
 use egress_probe::permissions::{
     DIAGNOSIS_ACTIONS, NETWORK_ACTIONS, NETWORK_ROLE_ACTIONS, SELF_ACTIONS,
 };
+use egress_probe::settings::{self, env};
 use serde_norway::Value;
 
-/// Environment variables the probe reads (issue 6, the probe's configuration contract).
-const PROBE_ENV_VARS: &[&str] = &[
-    "EGRESS_PROBE_TARGETS",
-    "EGRESS_PROBE_METRIC_NAMESPACE",
-    "EGRESS_PROBE_DIAGNOSE",
-    "EGRESS_PROBE_SUBNET_ID",
-    "EGRESS_PROBE_AZ",
-    "EGRESS_PROBE_VPC_ID",
-    "EGRESS_PROBE_NETWORK_ROLE",
-];
+/// Environment variables the probe reads: the one list of the probe/installer contract
+/// (`egress_probe::settings::env`).
+const PROBE_ENV_VARS: &[&str] = env::ALL;
 
 /// EMF metric names the probe writes (report contract).
-const EMF_METRICS: &[&str] = &[
-    "CheckSuccess",
-    "CheckFailure",
-    "DnsLatency",
-    "ConnectLatency",
-    "TlsLatency",
-    "FirstByteLatency",
-    "TotalLatency",
-];
+const EMF_METRICS: &[&str] = egress_probe::report::metrics::ALL;
 
 fn workspace_file(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -315,8 +302,34 @@ fn environment_names_only_variables_the_probe_reads() {
         "unknown env vars in template: {unknown:?}"
     );
     // The two settings every deployment must pin are always present.
-    assert!(names.contains("EGRESS_PROBE_METRIC_NAMESPACE"));
-    assert!(names.contains("EGRESS_PROBE_DIAGNOSE"));
+    assert!(names.contains(env::METRIC_NAMESPACE));
+    assert!(names.contains(env::DIAGNOSE));
+}
+
+#[test]
+fn parameters_follow_the_settings_contract() {
+    let t = template();
+    let params = t.get("Parameters").expect("Parameters");
+    // Diagnose: exactly the canonical spellings, and a default the probe accepts.
+    let allowed = literal_strings(&params["Diagnose"]["AllowedValues"], "AllowedValues");
+    let canonical: Vec<String> = DiagnoseMode::ALL
+        .iter()
+        .map(|m| m.as_str().to_owned())
+        .collect();
+    assert_eq!(allowed, canonical);
+    let default = params["Diagnose"]["Default"].as_str().unwrap();
+    assert_eq!(
+        DiagnoseMode::parse(default).unwrap(),
+        settings::DEFAULT_DIAGNOSE
+    );
+    // MetricNamespace: the probe's default, accepted by the probe's own check.
+    let ns = params["MetricNamespace"]["Default"].as_str().unwrap();
+    assert_eq!(ns, settings::DEFAULT_METRIC_NAMESPACE);
+    assert_eq!(settings::parse_metric_namespace(ns).unwrap(), ns);
+    // Targets: empty = the probe's built-in defaults; a list given here is read by the
+    // same parser as the function's environment.
+    assert_eq!(params["Targets"]["Default"].as_str(), Some(""));
+    assert!(settings::parse_target_list("").unwrap().is_empty());
 }
 
 /// Replace every `${...}` of a !Sub body with a plain word so the JSON can be parsed.
@@ -471,6 +484,70 @@ fn docs_role_policy_for_cargo_lambda_lists_the_same_actions() {
         .map(|s| (*s).to_owned())
         .collect();
     assert_eq!(granted, code, "{}", set_diff_message(&granted, &code));
+}
+
+/// The Metrics Insights query of an alarm's single metric.
+fn alarm_query(alarm: &Value) -> String {
+    let metrics = alarm["Properties"]["Metrics"].as_sequence().unwrap();
+    assert_eq!(metrics.len(), 1, "one query per alarm");
+    let expression = &metrics[0]["Expression"];
+    let Value::Tagged(t) = expression else {
+        panic!("expected !Sub, got {expression:?}");
+    };
+    t.value.as_sequence().unwrap()[0]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn the_egress_alarm_means_egress_from_this_subnet_and_nothing_else() {
+    let t = template();
+    let alarms = resources_of_type(&t, "AWS::CloudWatch::Alarm");
+    // No alarm pages on CheckFailure: it also counts destinations that fail and families
+    // the subnet does not have (issue 12.1).
+    for (id, alarm) in &alarms {
+        let text = serde_norway::to_string(alarm).unwrap();
+        assert!(
+            !text.contains("CheckFailure"),
+            "{id} alarms on CheckFailure"
+        );
+    }
+    let egress = resource(&t, "EgressFailureAlarm");
+    let query = alarm_query(egress);
+    assert!(
+        query.starts_with("SELECT SUM(EgressFailure) FROM SCHEMA("),
+        "{query}"
+    );
+    assert!(query.contains("WHERE SubnetId = '${Subnets}'"), "{query}");
+    let props = &egress["Properties"];
+    assert_eq!(props["ComparisonOperator"], "GreaterThanOrEqualToThreshold");
+    assert_eq!(props["Threshold"].as_u64(), Some(1));
+    assert_eq!(props["TreatMissingData"], "notBreaching");
+}
+
+#[test]
+fn a_probe_that_stops_reporting_raises_the_heartbeat_alarm() {
+    let t = template();
+    let heartbeat = resource(&t, "HeartbeatAlarm");
+    assert_eq!(heartbeat["Condition"], "HasSchedule");
+    let query = alarm_query(heartbeat);
+    assert!(
+        query.starts_with("SELECT SUM(Heartbeat) FROM SCHEMA("),
+        "{query}"
+    );
+    assert!(query.contains("WHERE SubnetId = '${Subnets}'"), "{query}");
+    let props = &heartbeat["Properties"];
+    // No data at all (function deleted, schedule disabled) must fire it (issue 12.2).
+    assert_eq!(props["TreatMissingData"], "breaching");
+    assert_eq!(props["ComparisonOperator"], "LessThanThreshold");
+    assert_eq!(props["Threshold"].as_u64(), Some(1));
+    for action in ["AlarmActions", "OKActions"] {
+        assert_eq!(
+            props[action],
+            resource(&t, "EgressFailureAlarm")["Properties"][action]
+        );
+    }
 }
 
 /// The first ```json block after `marker` in docs/deploy.md.

@@ -13,6 +13,10 @@
 //! event over that environment's unix socket. Environments stay warm; a changed function
 //! configuration (new `RevisionId`) replaces them, as Lambda does.
 //!
+//! It also answers the Network Firewall API (`X-Amz-Target: NetworkFirewall_20201112.*`,
+//! awsJson1_0) from the lab's [`crate::lab::nfw::NfwStore`] — the same data the lab's
+//! firewall enforcers apply — because moto has no firewall policies or rule groups.
+//!
 //! Answers follow Lambda: 200 with the payload; 200 with `X-Amz-Function-Error: Unhandled`
 //! and the error JSON for a function error or timeout; 404 `ResourceNotFoundException`
 //! (`X-Amzn-ErrorType`) for an unknown function; 202 for `InvocationType: Event`; 204 for
@@ -119,6 +123,8 @@ pub struct FrontConfig {
     /// filesystem is shared).
     pub work_dir: PathBuf,
     pub placement: PlacementFn,
+    /// The Network Firewall stand-in's data (the lab's [`crate::lab::Lab::nfw`]).
+    pub nfw: crate::lab::nfw::NfwStore,
 }
 
 /// One invocation the front ran, for tests and the demo.
@@ -338,7 +344,52 @@ fn lambda_error(status: StatusCode, error_type: &str, message: &str) -> Response
     resp
 }
 
+/// A Network Firewall API call, answered from the lab's data (awsJson1_0).
+async fn network_firewall(
+    req: Request<Incoming>,
+    target: String,
+    state: Arc<State>,
+) -> Response<Full<Bytes>> {
+    let body = match Limited::new(req.into_body(), 1024 * 1024).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e) => {
+            return lambda_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequestException",
+                &format!("unreadable request body: {e}"),
+            );
+        }
+    };
+    let (status, answer) = state.config.nfw.handle(&target, &body);
+    let mut resp = Response::new(Full::new(Bytes::from(answer.to_string())));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    let h = resp.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-amz-json-1.0"),
+    );
+    if status != 200
+        && let Some(t) = answer["__type"].as_str()
+        && let Ok(v) = HeaderValue::from_str(t)
+    {
+        h.insert("X-Amzn-ErrorType", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&random_hex(16)) {
+        h.insert("x-amzn-RequestId", v);
+    }
+    resp
+}
+
 async fn route(req: Request<Incoming>, state: Arc<State>) -> Response<Full<Bytes>> {
+    if let Some(target) = req
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .filter(|t| t.starts_with(crate::lab::nfw::TARGET_PREFIX))
+        .map(str::to_string)
+    {
+        return network_firewall(req, target, state).await;
+    }
     if req.method() == Method::POST
         && let Some(function) = invoke_target(req.uri().path())
     {

@@ -32,14 +32,17 @@
 //!   process removed on drop; stale `eplab<pid>-…` namespaces of dead pids removed at start.
 
 pub mod addrs;
+pub mod centralised;
 pub mod config;
 pub mod dataplane;
+pub mod firewall;
 pub mod netns;
 pub mod nft;
+pub mod nfw;
 pub mod probe;
 pub mod scenarios;
 
-pub use dataplane::{Host, HostKind, Lab, LabOptions, SubnetPlane};
+pub use dataplane::{Host, HostKind, Lab, LabOptions, SubnetPlane, VpcPlane};
 
 use std::process::Command;
 

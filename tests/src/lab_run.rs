@@ -8,6 +8,7 @@
 //! one subnet's default route (its own route table, local route only).
 
 use crate::invoke_front::{FrontConfig, InvokeFront, LabPlacements};
+use crate::lab::centralised::{self, Central, FirewallPlacement};
 use crate::lab::scenarios::{self, BaseOptions, BaseVpc};
 use crate::lab::{Lab, LabOptions};
 use crate::moto::{MotoServer, REGION};
@@ -39,7 +40,11 @@ pub struct LabRun {
     pub front: InvokeFront,
     pub placements: LabPlacements,
     pub lab: Lab,
+    /// The VPC with the application function (for the centralised layout: the workload
+    /// VPC, with its function route table as `private_rt` and the egress VPC's NAT/IGW).
     pub base: BaseVpc,
+    /// The centralised-egress layout, when started with [`LabRun::start_centralised`].
+    pub central: Option<Central>,
     /// Scratch: the bootstrap zip, the installer's HOME, the front's sockets and logs.
     pub work: tempfile::TempDir,
     pub zip: PathBuf,
@@ -80,6 +85,17 @@ impl LabRun {
     /// moto, the two-AZ base VPC, the lab, the front, and the `app` function (created
     /// through the front, so the pass-through is exercised from the first call).
     pub async fn start_two_az() -> Result<LabRun> {
+        Self::start(false).await
+    }
+
+    /// moto, a workload VPC behind a transit gateway (function subnets in two AZs) with an
+    /// egress VPC (firewall endpoints with an allowlist of the lab's domain, NAT gateway
+    /// per AZ), the lab of all of it, the front, and the `app` function.
+    pub async fn start_centralised() -> Result<LabRun> {
+        Self::start(true).await
+    }
+
+    async fn start(centralised_egress: bool) -> Result<LabRun> {
         let work = tempfile::Builder::new()
             .prefix("eplab-run-")
             .tempdir()
@@ -104,23 +120,42 @@ impl LabRun {
 
         let moto = MotoServer::start()?;
         let ec2 = aws_sdk_ec2::Client::new(&moto.sdk_config().await);
-        let base = scenarios::base(
-            &ec2,
-            &BaseOptions {
-                function_subnets: 2,
-                ..Default::default()
-            },
-        )
-        .await?;
-        let lab = Lab::start(
-            &moto,
-            &base.vpc_id,
-            LabOptions {
-                services_bin: services,
-                internet_delay: None,
-            },
-        )
-        .await?;
+        let options = LabOptions {
+            services_bin: services,
+            internet_delay: None,
+        };
+        let (base, central, lab) = if centralised_egress {
+            let mut c = centralised::build(&ec2, FirewallPlacement::InEgressVpc).await?;
+            let data = c.allow_lab_policy();
+            let mut lab = Lab::start_multi(&moto, &c.vpc_ids(), options).await?;
+            lab.nfw().set(data);
+            lab.sync().await?;
+            let base = BaseVpc {
+                vpc_id: c.workload_vpc.clone(),
+                public_subnet: c.egress.public_subnets[0].clone(),
+                function_subnets: c.function_subnets.clone(),
+                igw: c.egress.igw.clone().unwrap_or_default(),
+                eigw: None,
+                nat: c.egress.nats[0].clone(),
+                public_rt: c.egress.public_rts[0].clone(),
+                private_rt: c.function_rt.clone(),
+                sg: c.sg.clone(),
+                enis: c.enis.clone(),
+                ipv6_cidr: None,
+            };
+            (base, Some(c), lab)
+        } else {
+            let base = scenarios::base(
+                &ec2,
+                &BaseOptions {
+                    function_subnets: 2,
+                    ..Default::default()
+                },
+            )
+            .await?;
+            let lab = Lab::start(&moto, &base.vpc_id, options).await?;
+            (base, None, lab)
+        };
         let placements = LabPlacements::from_lab(&lab);
         let front = InvokeFront::start(FrontConfig {
             moto_endpoint: moto.endpoint.clone(),
@@ -129,6 +164,7 @@ impl LabRun {
             lab_runtime_exe: lab_runtime,
             work_dir: work.path().join("front"),
             placement: placements.as_fn(),
+            nfw: lab.nfw().clone(),
         })
         .await?;
         let run = LabRun {
@@ -136,6 +172,7 @@ impl LabRun {
             placements,
             lab,
             base,
+            central,
             work,
             zip,
             installer,
@@ -224,6 +261,25 @@ impl LabRun {
         self.lab.sync().await?;
         self.placements.update(&self.lab);
         Ok(rtb)
+    }
+
+    /// The centralised-egress fault: the workload attachment loses its subnet in the AZ of
+    /// `subnet` (R37), then the lab re-syncs. Returns the attachment's ID.
+    pub async fn remove_attachment_az_of(&mut self, subnet: &str) -> Result<String> {
+        let c = self
+            .central
+            .as_ref()
+            .context("not a centralised-egress lab")?;
+        let i = c
+            .function_subnets
+            .iter()
+            .position(|s| s == subnet)
+            .with_context(|| format!("{subnet} is not a function subnet"))?;
+        c.remove_workload_attachment_az(self.lab.ec2(), i).await?;
+        let att = c.workload_attachment.clone();
+        self.lab.sync().await?;
+        self.placements.update(&self.lab);
+        Ok(att)
     }
 
     /// Runs the real `egress-probe` command against the front, bounded by `limit`.

@@ -52,13 +52,26 @@ pub fn moto_server_path() -> Result<PathBuf> {
     )
 }
 
-/// `PYTHONPATH` for moto: the tests' patches first, then whatever was set.
-fn python_path() -> std::ffi::OsString {
-    let mut paths = vec![workspace_root().join("tests/moto")];
-    if let Some(old) = std::env::var_os("PYTHONPATH") {
-        paths.extend(std::env::split_paths(&old));
+/// The patches that make moto's transit-gateway answers follow the EC2 API reference
+/// (moto-notes §5): `tests/moto/patched_server.py`, run by the Python next to
+/// `moto_server`. Without that Python (a `moto_server` from elsewhere) moto runs unpatched.
+pub fn patch_file() -> PathBuf {
+    workspace_root().join("tests/moto/patched_server.py")
+}
+
+fn patched_command(moto_server: &std::path::Path) -> Command {
+    let python = moto_server
+        .parent()
+        .map(|d| d.join("python3"))
+        .filter(|p| p.exists());
+    match python {
+        Some(py) if patch_file().exists() => {
+            let mut c = Command::new(py);
+            c.arg(patch_file());
+            c
+        }
+        _ => Command::new(moto_server),
     }
-    std::env::join_paths(paths).unwrap_or_default()
 }
 
 fn free_port() -> Result<u16> {
@@ -95,12 +108,10 @@ impl MotoServer {
     pub fn start() -> Result<Self> {
         let exe = moto_server_path()?;
         let port = free_port()?;
-        let child = Command::new(&exe)
+        let mut cmd = patched_command(&exe);
+        let child = cmd
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-            // tests/moto/sitecustomize.py: moto answers as the EC2 API reference says
-            // where the tests depend on it (README "moto vs AWS").
-            .env("PYTHONPATH", python_path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

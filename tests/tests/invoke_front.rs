@@ -40,6 +40,7 @@ async fn front_invokes_probes_and_passes_everything_else_to_moto() {
         lab_runtime_exe: workspace_binary("lab-runtime").unwrap(),
         work_dir: work.path().to_path_buf(),
         placement,
+        nfw: Default::default(),
     })
     .await
     .unwrap();

@@ -109,3 +109,59 @@ async fn s10_one_function_two_azs_one_broken() {
     assert!(runs.iter().all(|r| r.result != "front_error"), "{runs:?}");
     assert!(runs.iter().any(|r| r.subnet_id == broken));
 }
+
+/// Issue 10: `egress-probe run` on a workload VPC behind a transit gateway (egress VPC with
+/// Network Firewall endpoints and NAT gateways): one AZ loses its attachment subnet (R37);
+/// the matrix shows that AZ broken, the other healthy, and names the cause.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s10b_centralised_egress_one_az_without_attachment_subnet() {
+    if !ready_or_skip("s10b_centralised_egress_one_az_without_attachment_subnet") {
+        return;
+    }
+    let mut run = LabRun::start_centralised().await.unwrap();
+    let healthy = run.base.function_subnets[0].clone();
+    let broken = run.base.function_subnets[1].clone();
+    let out = run.install().unwrap();
+    assert!(
+        out.status.success(),
+        "install failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run.run(&["--output", "json"]).unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "healthy behind the TGW first: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let att = run.remove_attachment_az_of(&broken).await.unwrap();
+    let out = run.run(&[]).unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{text}\n{stderr}");
+    let (healthy_az, broken_az) = (run.az_of(&healthy).unwrap(), run.az_of(&broken).unwrap());
+    for needle in [
+        healthy_az.as_str(),
+        broken_az.as_str(),
+        "TGW_NO_SUBNET_IN_AZ",
+        att.as_str(),
+    ] {
+        assert!(
+            text.contains(needle),
+            "`{needle}` missing from:\n{text}\n{stderr}"
+        );
+    }
+    let out = run.run(&["--output", "json"]).unwrap();
+    let after: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let probes = after["probes"].as_array().unwrap();
+    let verdict = |subnet: &str| {
+        probes
+            .iter()
+            .find(|p| p["subnet_id"] == subnet)
+            .map(|p| p["report"]["verdict"].clone())
+    };
+    assert_eq!(verdict(&healthy), Some(Value::from("healthy")), "{after:#}");
+    assert_eq!(verdict(&broken), Some(Value::from("broken")), "{after:#}");
+}

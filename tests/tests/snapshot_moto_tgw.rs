@@ -3,7 +3,7 @@
 //! connection, and a Network Firewall in the egress VPC — built through the EC2 and Network
 //! Firewall APIs, read back with the real SDK clients, checked field by field.
 //!
-//! moto (5.2) loses a static TGW route's target attachment; tests/moto/sitecustomize.py
+//! moto (5.2) loses a static TGW route's target attachment; tests/moto/patched_server.py
 //! makes it answer as the API reference says (README "moto vs AWS"). moto has no firewall
 //! policies: DescribeFirewallPolicy is a gap, never a guess. Single account: moto keeps one
 //! account per credentials, so the cross-account cases are scripted-HTTP tests
@@ -244,7 +244,7 @@ async fn reads_the_path_through_the_transit_gateway_into_the_egress_vpc() {
         .transit_gateway_attachment(&b.egress_attachment)
         .unwrap();
     assert_eq!(e.resource_id.as_deref(), Some(b.egress.as_str()));
-    assert_eq!(e.subnet_ids, [b.egress_tgw_subnet.clone()]);
+    assert_eq!(e.subnet_ids, std::slice::from_ref(&b.egress_tgw_subnet));
     assert!(e.appliance_mode());
     assert_eq!(snap.transit_gateways.len(), 1);
     assert_eq!(snap.transit_gateways[0].id, b.tgw);
@@ -313,7 +313,7 @@ async fn reads_the_path_through_the_transit_gateway_into_the_egress_vpc() {
     let fw = &snap.network_firewalls[0];
     assert_eq!(fw.arn, b.firewall_arn);
     assert_eq!(fw.vpc_id.as_deref(), Some(b.egress.as_str()));
-    assert_eq!(fw.subnet_ids, [b.egress_tgw_subnet.clone()]);
+    assert_eq!(fw.subnet_ids, std::slice::from_ref(&b.egress_tgw_subnet));
     assert_eq!(fw.status.as_deref(), Some("READY"));
     let policy_gap = snap.gap(call::DESCRIBE_FIREWALL_POLICY).unwrap();
     assert!(

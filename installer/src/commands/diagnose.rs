@@ -14,7 +14,6 @@ use egress_probe::model::{
 };
 use egress_probe::snapshot::{self, Scope, SnapshotError};
 use serde::Serialize;
-use std::fmt::Write as _;
 use std::net::IpAddr;
 
 #[derive(Debug, Clone, Serialize)]
@@ -94,77 +93,14 @@ impl DiagnoseResult {
 
 impl Render for DiagnoseResult {
     fn text(&self, lang: Lang) -> String {
-        let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "Diagnosis of {} (from {}): subnets {}; security groups {}",
-            self.scope,
-            self.source,
-            self.subnet_ids.join(", "),
-            if self.security_group_ids.is_empty() {
-                "-".to_string()
-            } else {
-                self.security_group_ids.join(", ")
-            }
-        );
-        if let Some(p) = &self.saved_snapshot {
-            let _ = writeln!(s, "snapshot saved to {p}");
-        }
-        for n in &self.notes {
-            let _ = writeln!(s, "note: {n}");
-        }
-        for g in &self.gaps {
-            let _ = writeln!(s, "gap: {} ({:?}): {}", g.call, g.kind, g.reason);
-        }
-        if !self.paths.is_empty() {
-            s.push_str("\nPaths\n");
-            for p in &self.paths {
-                if let Some(t) = &p.target {
-                    let _ = writeln!(s, "{t}");
-                }
-                s.push_str(&output::path(p));
-            }
-        }
-        if self.findings.is_empty() && self.incomplete() {
-            s.push_str("\nNo findings in what could be read, but the analysis is incomplete: the calls listed as gaps were denied or failed (give the caller those permissions, or retry).\n");
-        } else if self.findings.is_empty() && self.partial() {
-            s.push_str("\nNot evaluated: ");
-            if !self.not_evaluated.is_empty() {
-                let _ = write!(
-                    s,
-                    "{} could not be resolved here",
-                    self.not_evaluated.join(", ")
-                );
-            } else if self.paths.is_empty() {
-                s.push_str("no target gave a path to evaluate");
-            } else {
-                s.push_str("the calls listed as gaps are not supported by the endpoint");
-            }
-            s.push_str("; what was evaluated has no findings, but this is not a healthy result (exit 3).\n");
-        } else if self.findings.is_empty() {
-            s.push_str("\nNo findings: the configuration allows every evaluated path.\n");
-        } else {
-            s.push_str(match lang {
-                Lang::En => "\nFindings\n",
-                Lang::Ja => "\n検出事項\n",
-            });
-            for f in &self.findings {
-                s.push_str(&output::finding(f, lang));
-            }
-        }
-        s
+        output::diagnose_text(self, &output::Style::plain(lang))
+    }
+    fn styled_text(&self, style: &output::Style) -> String {
+        output::diagnose_text(self, style)
     }
 }
 
 pub async fn run(ctx: &mut Ctx, args: &DiagnoseArgs) -> Result<Outcome> {
-    let targets: Vec<String> = if args.targets.is_empty() {
-        target::DEFAULT_TARGETS
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
-    } else {
-        args.targets.clone()
-    };
     let (snapshot, source, saved) = match &args.snapshot {
         Some(path) => {
             let snap =
@@ -198,6 +134,15 @@ pub async fn run(ctx: &mut Ctx, args: &DiagnoseArgs) -> Result<Outcome> {
             (snap, "aws".to_string(), saved)
         }
     };
+    let targets: Vec<String> = if args.targets.is_empty() {
+        let region = snapshot.region.as_deref().or(ctx.global.region.as_deref());
+        target::default_targets(region)
+    } else {
+        args.targets.clone()
+    }
+    .iter()
+    .map(ToString::to_string)
+    .collect();
     let (scope, subject) = subject(&snapshot, args)?;
     let (flows, notes) = flows(&targets).await;
     let not_evaluated = not_evaluated(&targets, &flows);
@@ -331,7 +276,7 @@ pub async fn flows(targets: &[String]) -> (Vec<Flow>, Vec<String>) {
     let mut flows = Vec::new();
     let mut notes = Vec::new();
     for t in targets {
-        let Ok(parsed) = target::parse(t) else {
+        let Ok(parsed) = egress_probe::settings::parse_target(t) else {
             notes.push(format!("{t}: not a valid target"));
             continue;
         };
@@ -380,7 +325,7 @@ pub async fn flows(targets: &[String]) -> (Vec<Flow>, Vec<String>) {
 mod tests {
     use super::*;
 
-    fn result(targets: &[&str], not_evaluated: &[&str], paths: usize) -> DiagnoseResult {
+    fn evaluated(targets: &[&str], not_evaluated: &[&str], paths: usize) -> DiagnoseResult {
         let path = PathEvaluation {
             subnet_id: "subnet-1".into(),
             target: Some("tcp://192.0.2.10:443".into()),
@@ -420,7 +365,7 @@ mod tests {
             not_evaluated(&targets, &flows),
             vec!["https://no-such-host.invalid/".to_string()]
         );
-        let r = result(
+        let r = evaluated(
             &["https://no-such-host.invalid/", "tcp://192.0.2.10:443"],
             &["https://no-such-host.invalid/"],
             1,
@@ -430,18 +375,18 @@ mod tests {
         let text = r.text(Lang::En);
         assert!(!text.contains("No findings:"), "{text}");
         assert!(
-            text.contains("Not evaluated: https://no-such-host.invalid/"),
+            text.contains("Not evaluated: https://no-such-host.invalid/ could"),
             "{text}"
         );
         // None resolved: no path at all.
-        let none = result(
+        let none = evaluated(
             &["https://no-such-host.invalid/"],
             &["https://no-such-host.invalid/"],
             0,
         );
         assert_eq!(none.exit_code(), exit::NOT_EVALUATED);
         // Everything evaluated and reachable: 0.
-        let ok = result(&["tcp://192.0.2.10:443"], &[], 1);
+        let ok = evaluated(&["tcp://192.0.2.10:443"], &[], 1);
         assert_eq!(ok.exit_code(), exit::OK);
         assert!(ok.text(Lang::En).contains("No findings:"));
     }
@@ -456,11 +401,63 @@ mod tests {
             reason: "x".into(),
             account: None,
         };
-        let mut r = result(&["tcp://192.0.2.10:443"], &[], 1);
+        let mut r = evaluated(&["tcp://192.0.2.10:443"], &[], 1);
         r.gaps = vec![gap(GapKind::Unsupported)];
         assert_eq!(r.exit_code(), exit::NOT_EVALUATED);
         r.gaps = vec![gap(GapKind::Denied)];
         assert_eq!(r.exit_code(), exit::ERROR);
+    }
+
+    fn result(gaps: &[GapKind], error_finding: bool) -> DiagnoseResult {
+        let finding: Finding = serde_json::from_value(serde_json::json!({
+            "code": "NO_DEFAULT_ROUTE", "severity": "error", "confirmation": "predicted",
+            "summary": "no route", "remediation": {"en": "add one", "ja": "追加"}
+        }))
+        .unwrap();
+        DiagnoseResult {
+            scope: "subnets subnet-1".into(),
+            source: "aws".into(),
+            saved_snapshot: None,
+            subnet_ids: vec!["subnet-1".into()],
+            security_group_ids: vec![],
+            targets: vec![],
+            notes: vec![],
+            not_evaluated: vec![],
+            status: "healthy",
+            findings: if error_finding { vec![finding] } else { vec![] },
+            paths: vec![],
+            gaps: gaps
+                .iter()
+                .map(|k| {
+                    serde_json::from_value::<SnapshotGap>(serde_json::json!({
+                        "call": "ec2:DescribeRouteTables", "kind": k, "reason": "x"
+                    }))
+                    .unwrap()
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn exit_codes_say_whether_the_analysis_could_be_made() {
+        assert_eq!(result(&[], false).exit_code(), 0);
+        // Issue 11: an action the endpoint does not implement (BPA outside AWS) leaves
+        // part of the analysis undone: a partial analysis is never 0 (exit 3).
+        assert_eq!(
+            result(&[GapKind::Unsupported], false).exit_code(),
+            exit::NOT_EVALUATED
+        );
+        for kind in [
+            GapKind::Denied,
+            GapKind::Throttled,
+            GapKind::Unreachable,
+            GapKind::Error,
+        ] {
+            let r = result(&[kind], false);
+            assert_eq!(r.exit_code(), 2, "{kind:?}");
+            assert!(r.text(Lang::En).contains("incomplete"), "{kind:?}");
+        }
+        assert_eq!(result(&[GapKind::Denied], true).exit_code(), 1);
     }
 
     #[tokio::test]

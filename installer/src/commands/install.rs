@@ -5,7 +5,7 @@
 
 use crate::artifact::{self, Artifact};
 use crate::aws::{self, Clients, api_error, code};
-use crate::cli::{DiagnoseArg, InstallArgs, Lang};
+use crate::cli::{InstallArgs, Lang};
 use crate::output::Render;
 use crate::plan::{
     self, ExistingFunction, FunctionChange, FunctionSpec, ProbeSettings, ScheduleChange, SubnetInfo,
@@ -16,7 +16,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, Runtime, VpcConfig};
 use aws_smithy_types::Blob;
 use egress_probe::diagnosis::{self, Flow, Subject};
-use egress_probe::model::{NetworkSnapshot, Protocol};
+use egress_probe::model::{DiagnoseMode, NetworkSnapshot, Protocol, Target};
+use egress_probe::settings::{self, ProbeEnvironment};
 use egress_probe::snapshot::{self, Scope};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -118,8 +119,8 @@ impl From<&ProbeSettings> for SettingsView {
     fn from(s: &ProbeSettings) -> Self {
         Self {
             schedule: s.schedule.clone(),
-            targets: s.targets.clone(),
-            diagnose: s.diagnose.clone(),
+            targets: s.targets.iter().map(ToString::to_string).collect(),
+            diagnose: s.diagnose.as_str().to_string(),
             metric_namespace: s.metric_namespace.clone(),
         }
     }
@@ -606,16 +607,21 @@ impl Current {
     fn managed(&self) -> Option<&ExistingFunction> {
         self.function.as_ref().filter(|f| f.is_managed())
     }
-    fn targets(&self) -> Option<Vec<String>> {
-        self.managed().map(|f| {
-            f.environment
-                .get("EGRESS_PROBE_TARGETS")
-                .map(|t| t.split_whitespace().map(str::to_string).collect())
-                .unwrap_or_default()
-        })
+    /// The installed probe's deployment settings, read through the probe's own contract
+    /// (`egress_probe::settings`); `None` when it is not ours or its environment does not
+    /// parse (then it gets the command line's or the defaults).
+    fn deployed(&self) -> Option<ProbeEnvironment> {
+        let f = self.managed()?;
+        ProbeEnvironment::from_lookup(|k| f.environment.get(k).cloned()).ok()
     }
-    fn env(&self, key: &str) -> Option<String> {
-        self.managed().and_then(|f| f.environment.get(key).cloned())
+    fn targets(&self) -> Option<Vec<Target>> {
+        self.deployed().map(|d| d.targets)
+    }
+    fn diagnose(&self) -> Option<DiagnoseMode> {
+        self.deployed().map(|d| d.diagnose)
+    }
+    fn metric_namespace(&self) -> Option<String> {
+        self.deployed().map(|d| d.metric_namespace)
     }
     /// `Some(None)`: installed without a schedule.
     fn schedule(&self) -> Option<Option<String>> {
@@ -639,8 +645,8 @@ fn common<T: Clone + PartialEq>(values: impl IntoIterator<Item = T>) -> Option<T
 /// Settings that new probes take from the installed ones (when those agree).
 #[derive(Debug, Clone, Default)]
 pub struct Inherited {
-    targets: Option<Vec<String>>,
-    diagnose: Option<String>,
+    targets: Option<Vec<Target>>,
+    diagnose: Option<DiagnoseMode>,
     metric_namespace: Option<String>,
     schedule: Option<Option<String>>,
 }
@@ -649,16 +655,8 @@ impl Inherited {
     pub fn from_existing(existing: &[Current]) -> Self {
         Self {
             targets: common(existing.iter().filter_map(Current::targets)),
-            diagnose: common(
-                existing
-                    .iter()
-                    .filter_map(|c| c.env("EGRESS_PROBE_DIAGNOSE")),
-            ),
-            metric_namespace: common(
-                existing
-                    .iter()
-                    .filter_map(|c| c.env("EGRESS_PROBE_METRIC_NAMESPACE")),
-            ),
+            diagnose: common(existing.iter().filter_map(Current::diagnose)),
+            metric_namespace: common(existing.iter().filter_map(Current::metric_namespace)),
             schedule: common(existing.iter().filter_map(Current::schedule)),
         }
     }
@@ -684,16 +682,15 @@ pub fn resolve_settings(
     };
     let diagnose = args
         .diagnose
-        .map(|d| d.as_str().to_string())
-        .or_else(|| current.env("EGRESS_PROBE_DIAGNOSE"))
-        .or_else(|| inherited.diagnose.clone())
-        .unwrap_or_else(|| DiagnoseArg::OnFailure.as_str().to_string());
+        .or_else(|| current.diagnose())
+        .or(inherited.diagnose)
+        .unwrap_or(settings::DEFAULT_DIAGNOSE);
     let metric_namespace = args
         .metric_namespace
         .clone()
-        .or_else(|| current.env("EGRESS_PROBE_METRIC_NAMESPACE"))
+        .or_else(|| current.metric_namespace())
         .or_else(|| inherited.metric_namespace.clone())
-        .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string());
+        .unwrap_or_else(|| settings::DEFAULT_METRIC_NAMESPACE.to_string());
     let schedule = if args.no_schedule {
         None
     } else if let Some(s) = &args.schedule {
@@ -711,9 +708,6 @@ pub fn resolve_settings(
         schedule,
     }
 }
-
-/// The CloudWatch namespace of new probes.
-pub const DEFAULT_NAMESPACE: &str = "EgressProbe";
 
 /// The rule diff, extended to the permission: a schedule whose rule and target are right
 /// but whose Lambda permission is missing or names another rule cannot invoke the probe,
@@ -1689,14 +1683,18 @@ mod tests {
         }
     }
 
+    fn shown(targets: &[Target]) -> Vec<String> {
+        targets.iter().map(ToString::to_string).collect()
+    }
+
     #[test]
     fn settings_not_given_are_kept_and_given_ones_win() {
         let current = installed(Some("rate(5 minutes)"), "dns:example.com", "always");
         let none = Inherited::default();
         let kept = resolve_settings(&args(&[]), &current, &none);
         assert_eq!(kept.schedule.as_deref(), Some("rate(5 minutes)"));
-        assert_eq!(kept.targets, vec!["dns:example.com"]);
-        assert_eq!(kept.diagnose, "always");
+        assert_eq!(shown(&kept.targets), vec!["dns:example.com"]);
+        assert_eq!(kept.diagnose.as_str(), "always");
         assert_eq!(kept.metric_namespace, "Custom");
 
         let changed = resolve_settings(
@@ -1706,7 +1704,7 @@ mod tests {
         );
         assert_eq!(changed.schedule, None);
         assert!(changed.targets.is_empty());
-        assert_eq!(changed.diagnose, "never");
+        assert_eq!(changed.diagnose.as_str(), "never");
 
         // A new probe: the installed probes' shared settings, else the defaults.
         let fresh = Current::default();
@@ -1721,12 +1719,14 @@ mod tests {
             "installed probes disagree: no schedule"
         );
         assert_eq!(
-            default.targets,
+            shown(&default.targets),
             vec!["dns:example.com"],
             "they agree on targets"
         );
         assert_eq!(
-            resolve_settings(&args(&[]), &fresh, &Inherited::default()).diagnose,
+            resolve_settings(&args(&[]), &fresh, &Inherited::default())
+                .diagnose
+                .as_str(),
             "on_failure"
         );
     }

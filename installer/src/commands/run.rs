@@ -11,7 +11,7 @@ use crate::{Ctx, Outcome, exit, outcome};
 use anyhow::{Result, bail};
 use aws_smithy_types::Blob;
 use egress_probe::diagnosis::{self, Subject};
-use egress_probe::model::{AnalysisStatus, NetworkSnapshot, Report};
+use egress_probe::model::{AnalysisStatus, NetworkSnapshot, Report, Target};
 use egress_probe::snapshot::{self, Scope};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -26,10 +26,16 @@ pub struct RunResult {
 
 impl Render for RunResult {
     fn text(&self, lang: Lang) -> String {
+        self.styled_text(&output::Style::plain(lang))
+    }
+    fn styled_text(&self, style: &output::Style) -> String {
         if self.probes.is_empty() {
-            return format!("No egress-probe functions in {}.\n", self.region);
+            return match style.lang {
+                Lang::En => format!("No egress-probe functions in {}.\n", self.region),
+                Lang::Ja => format!("{} に egress-probe の関数はありません。\n", self.region),
+            };
         }
-        output::run_text(&self.probes, lang)
+        output::run_text(&self.probes, style)
     }
 }
 
@@ -45,12 +51,8 @@ pub fn exit_code(summary: &RunSummary) -> u8 {
 }
 
 /// The invocation event: `{}` (the probe's configured defaults) or the given targets.
-pub fn event(targets: &[String]) -> String {
-    if targets.is_empty() {
-        "{}".into()
-    } else {
-        serde_json::json!({ "targets": targets }).to_string()
-    }
+pub fn event(targets: &[Target]) -> String {
+    egress_probe::settings::invocation_event(targets).to_string()
 }
 
 pub async fn run(ctx: &mut Ctx, args: &RunArgs) -> Result<Outcome> {
@@ -122,7 +124,7 @@ async fn invoke_all(
             subnet_id: f.subnet_tag().unwrap_or_default().to_string(),
             availability_zone: f
                 .environment
-                .get("EGRESS_PROBE_AZ")
+                .get(egress_probe::settings::env::AZ)
                 .cloned()
                 .unwrap_or_default(),
             function: f.name.clone(),
@@ -310,7 +312,7 @@ mod tests {
     fn events_follow_the_probe_contract() {
         assert_eq!(event(&[]), "{}");
         let v: serde_json::Value =
-            serde_json::from_str(&event(&["dns:example.com".into()])).unwrap();
+            serde_json::from_str(&event(&["dns:example.com".parse().unwrap()])).unwrap();
         assert_eq!(v, serde_json::json!({"targets": ["dns:example.com"]}));
     }
 

@@ -119,12 +119,16 @@ pub async fn run(ctx: &mut Ctx, _args: &StatusArgs) -> Result<Outcome> {
         });
         probes.push(ProbeStatus {
             function: f.name.clone(),
-            availability_zone: f.environment.get("EGRESS_PROBE_AZ").cloned(),
-            vpc_id: f.environment.get("EGRESS_PROBE_VPC_ID").cloned(),
+            availability_zone: f.environment.get(egress_probe::settings::env::AZ).cloned(),
+            vpc_id: f
+                .environment
+                .get(egress_probe::settings::env::VPC_ID)
+                .cloned(),
             targets: f
                 .environment
-                .get("EGRESS_PROBE_TARGETS")
-                .map(|t| t.split_whitespace().map(str::to_string).collect())
+                .get(egress_probe::settings::env::TARGETS)
+                .and_then(|t| egress_probe::settings::parse_target_list(t).ok())
+                .map(|ts| ts.iter().map(ToString::to_string).collect())
                 .unwrap_or_default(),
             subnet_id: subnet,
             state: f.state.clone(),

@@ -70,11 +70,14 @@ impl Bound {
                 ),
             )
         } else {
+            // Our own timer, but the same meaning as the kernel's ETIMEDOUT (no answer):
+            // the report names it so, as it does for a connect the kernel gave up on.
             Failure::new(
                 timeout_status,
                 phase,
                 format!("no answer within {waited} ms ({} phase)", phase_name(phase)),
             )
+            .with_os_error(Some("ETIMEDOUT".to_string()))
         }
     }
 }
@@ -119,6 +122,10 @@ mod tests {
         assert_eq!(b.ms_from(start), 300);
         let f = b.expired(Phase::Connect, start, Status::Timeout);
         assert_eq!(f.status, Status::CutShort);
+        assert_eq!(
+            f.os_error, None,
+            "the deadline is not a timeout of the path"
+        );
         assert!(f.detail.contains("invocation deadline"), "{}", f.detail);
     }
 
@@ -155,7 +162,7 @@ mod tests {
         assert_eq!(f.status, Status::TlsTimeout);
         assert_eq!(f.phase, Phase::Tls);
         assert_eq!(f.detail, "no answer within 250 ms (tls phase)");
-        assert_eq!(f.os_error, None);
+        assert_eq!(f.os_error.as_deref(), Some("ETIMEDOUT"));
     }
 
     #[test]

@@ -166,7 +166,7 @@ fn expired_answer(bound: Bound, start: Instant, now: Instant) -> Answer {
             ms: ms_between(start, now),
             detail: Some(f.detail),
         },
-        os_error: None,
+        os_error: f.os_error,
     }
 }
 
@@ -190,7 +190,7 @@ pub(super) async fn query(
                     ms,
                     detail: Some(f.detail),
                 },
-                os_error: None,
+                os_error: f.os_error,
             }
         }
         Ok(Ok(lookup)) => {
@@ -246,6 +246,14 @@ pub(super) fn failure_of(a: &Answer, aaaa: &Answer) -> Option<Failure> {
     if !a.result.addresses.is_empty() || !aaaa.result.addresses.is_empty() {
         return None;
     }
+    if a.result.status == Status::DnsNodata && aaaa.result.status == Status::DnsNodata {
+        // Neither record type: say so, not "no AAAA record" (which suggests IPv4 works).
+        return Some(Failure::new(
+            Status::DnsNodata,
+            Phase::Dns,
+            "NODATA: the name exists but has neither an A nor an AAAA record",
+        ));
+    }
     let decisive = if a.result.status == Status::DnsNodata {
         aaaa
     } else {
@@ -277,7 +285,8 @@ pub(super) fn classify(err: &ResolveError, rtype: RecordType) -> (Status, Option
         }
         ProtoErrorKind::Timeout => (
             Status::DnsTimeout,
-            None,
+            // Every timeout carries ETIMEDOUT (README), whichever timer saw it.
+            Some("ETIMEDOUT".to_string()),
             "the name servers did not answer (resolver timeout from resolv.conf options)"
                 .to_string(),
         ),
@@ -395,7 +404,9 @@ mod tests {
     #[test]
     fn resolver_timeout_row() {
         let err = ResolveError::from(ProtoError::from(ProtoErrorKind::Timeout));
-        assert_eq!(status_of(&err), Status::DnsTimeout);
+        let (status, os_error, _) = classify(&err, RecordType::A);
+        assert_eq!(status, Status::DnsTimeout);
+        assert_eq!(os_error.as_deref(), Some("ETIMEDOUT"));
     }
 
     #[test]
@@ -444,6 +455,21 @@ mod tests {
         )
         .expect("failure");
         assert_eq!(f.status, Status::DnsNodata);
+        assert_eq!(
+            f.detail,
+            "NODATA: the name exists but has neither an A nor an AAAA record"
+        );
+        assert!(!f.detail.contains("no AAAA"), "{}", f.detail);
+    }
+
+    #[test]
+    fn a_nodata_with_an_aaaa_failure_keeps_the_aaaa_detail() {
+        let mut a = answer(Status::DnsNodata, vec![]);
+        a.result.detail = Some("NODATA: the name exists but has no A record".into());
+        let mut aaaa = answer(Status::DnsServfail, vec![]);
+        aaaa.result.detail = Some("SERVFAIL".into());
+        let f = failure_of(&a, &aaaa).expect("failure");
+        assert_eq!(f.detail, "SERVFAIL");
     }
 
     #[test]

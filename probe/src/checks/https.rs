@@ -119,7 +119,16 @@ async fn run(
     // TCP connect; with a proxy, connect_ms also covers the CONNECT exchange (the tunnel).
     let connect_start = Instant::now();
     let connect_bound = overall.within(connect_start, timeouts.connect);
-    let (mut stream, _) = tcp::connect(SocketAddr::new(ip, connect_port), connect_bound).await?;
+    // A phase that was reached has its time, also when it failed (then `failed_phase` names
+    // it); a phase without a time was not reached.
+    let (mut stream, _) = match tcp::connect(SocketAddr::new(ip, connect_port), connect_bound).await
+    {
+        Ok(connected) => connected,
+        Err(failure) => {
+            obs.phases.connect_ms = Some(ms_between(connect_start, Instant::now()));
+            return Err(failure);
+        }
+    };
     if let Some(p) = proxy
         && let Err(err) = connect_tunnel(&mut stream, p, host, req.port, overall).await
     {
@@ -136,10 +145,12 @@ async fn run(
         match tokio::time::timeout_at(overall.end, connector.connect(server_name, stream)).await {
             Ok(Ok(s)) => s,
             Ok(Err(err)) => {
+                obs.phases.tls_ms = Some(ms_between(tls_start, Instant::now()));
                 let (status, os_error, detail) = tls::classify(&err);
                 return Err(Failure::new(status, Phase::Tls, detail).with_os_error(os_error));
             }
             Err(_elapsed) => {
+                obs.phases.tls_ms = Some(ms_between(tls_start, Instant::now()));
                 return Err(overall.expired(Phase::Tls, tls_start, Status::TlsTimeout));
             }
         };
@@ -154,12 +165,13 @@ async fn run(
     }));
     let request = build_request(req, host)?;
     let fb_start = Instant::now();
-    let response = match tokio::time::timeout_at(overall.end, sender.send_request(request)).await {
+    let response = tokio::time::timeout_at(overall.end, sender.send_request(request)).await;
+    obs.phases.first_byte_ms = Some(ms_between(fb_start, Instant::now()));
+    let response = match response {
         Ok(Ok(resp)) => resp,
         Ok(Err(err)) => return Err(classify_hyper(&err, Phase::FirstByte)),
         Err(_elapsed) => return Err(overall.expired(Phase::FirstByte, fb_start, Status::Timeout)),
     };
-    obs.phases.first_byte_ms = Some(ms_between(fb_start, Instant::now()));
     let code = response.status().as_u16();
     obs.http_status = Some(code);
 

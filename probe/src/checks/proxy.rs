@@ -302,25 +302,41 @@ async fn exchange(
         .await
         .map_err(|e| io_failure(e, "sending CONNECT to"))?;
 
+    // The status line decides first (issue 12.4): a proxy that refuses (407 with an HTML
+    // page, 403, 5xx) often sends a body right after its head, and that body must not hide
+    // the refusal. Only a 2xx answer opens the tunnel, and then nothing may follow the head.
     let mut head = Vec::with_capacity(256);
     let mut buf = [0u8; 1024];
+    let mut status: Option<StatusLine> = None;
     let head_end = loop {
         let n = stream
             .read(&mut buf)
             .await
             .map_err(|e| io_failure(e, "reading the CONNECT answer of"))?;
         if n == 0 {
+            // A refusal returned as soon as its status line was complete, so `status` can
+            // only be a 2xx here.
+            let when = if status.is_some() {
+                "after accepting CONNECT, before the tunnel was usable"
+            } else {
+                "before answering CONNECT"
+            };
             return Err(Failure::new(
                 Status::Reset,
                 Phase::Proxy,
-                format!(
-                    "the proxy {} closed the connection before answering CONNECT",
-                    proxy.display
-                ),
+                format!("the proxy {} closed the connection {when}", proxy.display),
             )
             .into());
         }
         head.extend_from_slice(&buf[..n]);
+        if status.is_none() {
+            status = StatusLine::parse_complete(&head);
+            if let Some(line) = &status
+                && !line.is_success()
+            {
+                return line.outcome(proxy, &authority);
+            }
+        }
         if let Some(i) = head.windows(4).position(|w| w == b"\r\n\r\n") {
             break i + 4;
         }
@@ -336,55 +352,124 @@ async fn exchange(
             .into());
         }
     };
+    let line = match status.or_else(|| StatusLine::parse_complete(&head)) {
+        Some(line) => line,
+        None => return Err(not_http(proxy, &head[..head_end]).into()),
+    };
+    line.outcome(proxy, &authority)?;
     if head.len() > head_end {
         return Err(Failure::new(
             Status::Error,
             Phase::Proxy,
             format!(
-                "the proxy {} sent data before the TLS handshake began",
+                "the proxy {} accepted CONNECT but sent data before the TLS handshake began",
                 proxy.display
             ),
         )
         .into());
     }
-    let text = String::from_utf8_lossy(&head[..head_end]);
-    let status_line = text.lines().next().unwrap_or("");
-    let mut parts = status_line.splitn(3, ' ');
-    let version = parts.next().unwrap_or("");
-    let code = parts.next().and_then(|c| c.parse::<u16>().ok());
-    let reason = parts.next().unwrap_or("").trim();
-    match code {
-        Some(code) if version.starts_with("HTTP/1.") && (200..300).contains(&code) => Ok(()),
-        Some(code) if version.starts_with("HTTP/1.") => {
-            let hint = match code {
-                407 => ": the proxy wants (other) credentials in HTTPS_PROXY",
-                403 => ": the proxy does not allow this destination",
-                502..=504 => ": the proxy could not reach the destination",
-                _ => "",
-            };
-            Err(TunnelError {
-                failure: Failure::new(
-                    Status::HttpStatus,
+    Ok(())
+}
+
+/// The first line of the proxy's answer to CONNECT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum StatusLine {
+    Http {
+        code: u16,
+        reason: String,
+    },
+    /// A complete first line that is not `HTTP/1.x <code> …`.
+    NotHttp(String),
+}
+
+impl StatusLine {
+    /// The status line of `head` once its first line is complete (ends in CRLF or LF).
+    fn parse_complete(head: &[u8]) -> Option<Self> {
+        let end = head.iter().position(|b| *b == b'\n')?;
+        let text = String::from_utf8_lossy(&head[..end]);
+        let line = text.trim_end_matches('\r');
+        let mut parts = line.splitn(3, ' ');
+        let version = parts.next().unwrap_or("");
+        let code = parts
+            .next()
+            .filter(|c| c.len() == 3)
+            .and_then(|c| c.parse::<u16>().ok())
+            .filter(|c| (100..=599).contains(c));
+        match code {
+            Some(code) if version.starts_with("HTTP/1.") => Some(Self::Http {
+                code,
+                reason: printable(parts.next().unwrap_or("").trim(), 80),
+            }),
+            _ => Some(Self::NotHttp(printable(line, 80))),
+        }
+    }
+
+    fn is_success(&self) -> bool {
+        matches!(self, Self::Http { code, .. } if (200..300).contains(code))
+    }
+
+    /// `Ok` for a 2xx; a proxy refusal naming its code otherwise.
+    fn outcome(&self, proxy: &ProxyConfig, authority: &str) -> Result<(), TunnelError> {
+        let (code, reason) = match self {
+            Self::Http { code, .. } if (200..300).contains(code) => return Ok(()),
+            Self::Http { code, reason } => (*code, reason.as_str()),
+            Self::NotHttp(line) => {
+                return Err(Failure::new(
+                    Status::Error,
                     Phase::Proxy,
                     format!(
-                        "the proxy {} answered CONNECT with {code} {reason}{hint}",
+                        "the proxy {} did not answer CONNECT with HTTP (first line: {line:?})",
                         proxy.display
                     ),
-                ),
-                http_status: Some(code),
-            })
-        }
-        _ => Err(Failure::new(
-            Status::Error,
-            Phase::Proxy,
-            format!(
-                "the proxy {} did not answer CONNECT with HTTP (first line: {:?})",
-                proxy.display,
-                status_line.chars().take(80).collect::<String>()
+                )
+                .into());
+            }
+        };
+        let p = &proxy.display;
+        let answered = if reason.is_empty() {
+            code.to_string()
+        } else {
+            format!("{code} {reason}")
+        };
+        let detail = match code {
+            407 => format!(
+                "the proxy {p} wants authentication ({answered}): put the user and password it accepts in HTTPS_PROXY (http://user:password@host:port)"
             ),
-        )
-        .into()),
+            403 => format!(
+                "the proxy {p} refused the tunnel to {authority} by its policy ({answered}): allow this destination on the proxy"
+            ),
+            502 | 504 => format!(
+                "the proxy {p} could not reach {authority} ({answered}): the proxy's own egress or the destination fails"
+            ),
+            _ => format!("the proxy {p} refused the tunnel to {authority} ({answered})"),
+        };
+        Err(TunnelError {
+            failure: Failure::new(Status::ProxyRefused, Phase::Proxy, detail),
+            http_status: Some(code),
+        })
     }
+}
+
+/// The first bytes of an answer that is not HTTP, for the detail.
+fn not_http(proxy: &ProxyConfig, head: &[u8]) -> Failure {
+    let text = String::from_utf8_lossy(head);
+    Failure::new(
+        Status::Error,
+        Phase::Proxy,
+        format!(
+            "the proxy {} did not answer CONNECT with HTTP (first line: {:?})",
+            proxy.display,
+            printable(text.lines().next().unwrap_or(""), 80)
+        ),
+    )
+}
+
+/// At most `max` characters of `text`, control characters replaced (text from the network).
+fn printable(text: &str, max: usize) -> String {
+    text.chars()
+        .take(max)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 #[cfg(test)]
@@ -431,6 +516,70 @@ mod tests {
             let text = err.to_string();
             assert!(!text.contains("hunter2") && !text.contains("bob"), "{text}");
         }
+    }
+
+    #[test]
+    fn the_status_line_is_read_as_soon_as_it_is_complete() {
+        assert_eq!(StatusLine::parse_complete(b"HTTP/1.1 407 Proxy Auth"), None);
+        assert_eq!(
+            StatusLine::parse_complete(b"HTTP/1.1 407 Proxy Authentication Required\r\nX"),
+            Some(StatusLine::Http {
+                code: 407,
+                reason: "Proxy Authentication Required".into()
+            })
+        );
+        assert_eq!(
+            StatusLine::parse_complete(b"HTTP/1.0 200\r\n"),
+            Some(StatusLine::Http {
+                code: 200,
+                reason: String::new()
+            })
+        );
+        for junk in [
+            &b"SSH-2.0-OpenSSH\r\n"[..],
+            b"HTTP/1.1 abc x\n",
+            b"HTTP/2 200\n",
+        ] {
+            assert!(
+                matches!(
+                    StatusLine::parse_complete(junk),
+                    Some(StatusLine::NotHttp(_))
+                ),
+                "{junk:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn refusals_name_their_meaning() {
+        let proxy = ProxyConfig::parse("http://u:pw@proxy.example:3128").expect("proxy");
+        let rows = [
+            (407, "wants authentication"),
+            (403, "by its policy"),
+            (502, "could not reach"),
+            (504, "could not reach"),
+            (500, "refused the tunnel"),
+        ];
+        for (code, words) in rows {
+            let line = StatusLine::Http {
+                code,
+                reason: "Reason".into(),
+            };
+            let err = line
+                .outcome(&proxy, "dest.example:443")
+                .expect_err("refusal");
+            assert_eq!(err.http_status, Some(code));
+            assert_eq!(err.failure.status, Status::ProxyRefused);
+            assert_eq!(err.failure.phase, Phase::Proxy);
+            assert!(err.failure.detail.contains(words), "{}", err.failure.detail);
+            assert!(err.failure.detail.contains(&code.to_string()));
+            assert!(!err.failure.detail.contains("pw"), "{}", err.failure.detail);
+        }
+        let ok = StatusLine::Http {
+            code: 200,
+            reason: "Connection established".into(),
+        };
+        assert!(ok.outcome(&proxy, "dest.example:443").is_ok());
     }
 
     #[test]

@@ -21,7 +21,7 @@ impl ResolverSetup {
     /// Reads `path`; `nameservers` (when given) replace its `nameserver` lines.
     pub fn load(path: &Path, nameservers: Option<&[SocketAddr]>) -> Self {
         let source = path.display().to_string();
-        match std::fs::read(path) {
+        match super::read_capped(path, super::MAX_RESOLV_CONF_BYTES) {
             Ok(data) => Self::parse(source, &data, nameservers),
             Err(err) => match nameservers {
                 Some(servers) => Self::parse(source.clone(), b"", Some(servers)).with_error(
@@ -203,6 +203,15 @@ mod tests {
         );
         assert_eq!(setup.info.servers, vec!["127.0.0.1:5353"]);
         assert_eq!(setup.info.search, vec!["corp.example"]);
+    }
+
+    #[test]
+    fn an_endless_file_is_refused_after_the_cap() {
+        let setup = ResolverSetup::load(Path::new("/dev/zero"), None);
+        let error = setup.info.error.clone().unwrap_or_default();
+        assert!(error.contains("/dev/zero"), "{error}");
+        assert!(error.contains("larger than 65536 bytes"), "{error}");
+        assert!(setup.resolver(false).is_none());
     }
 
     #[test]

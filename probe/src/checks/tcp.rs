@@ -51,7 +51,11 @@ pub(super) async fn check(
         obs.phases.total_ms = ms_between(start, end);
         match result {
             Ok((_stream, connect_ms)) => obs.phases.connect_ms = Some(connect_ms),
-            Err(failure) => apply_failure(&mut obs, failure),
+            Err(failure) => {
+                // The connect phase was reached: its time is the wait until it failed.
+                obs.phases.connect_ms = Some(ms_between(connect_start, end));
+                apply_failure(&mut obs, failure);
+            }
         }
         obs
     });

@@ -14,9 +14,11 @@ use std::sync::Arc;
 /// there must be at least one. Cheap (no built-in roots involved), so it runs at setup to
 /// fail early with the file's name.
 pub(super) fn load_extra_ca(path: &Path) -> Result<Vec<CertificateDer<'static>>, CheckSetupError> {
-    let data = std::fs::read(path).map_err(|source| CheckSetupError::CaBundle {
-        path: path.to_path_buf(),
-        source,
+    let data = super::read_capped(path, super::MAX_CA_BUNDLE_BYTES).map_err(|source| {
+        CheckSetupError::CaBundle {
+            path: path.to_path_buf(),
+            source,
+        }
     })?;
     let invalid = |reason: String| CheckSetupError::CaBundleInvalid {
         path: path.to_path_buf(),
@@ -188,6 +190,17 @@ mod tests {
             matches!(err, CheckSetupError::CaBundleInvalid { .. }),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_endless_bundle_is_refused_after_the_cap() {
+        // /dev/zero never ends: the read stops after MAX_CA_BUNDLE_BYTES + 1 bytes.
+        let err = load_extra_ca(Path::new("/dev/zero")).expect_err("endless file");
+        assert!(matches!(err, CheckSetupError::CaBundle { .. }), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("/dev/zero"), "{text}");
+        assert!(text.contains("larger than 4194304 bytes"), "{text}");
+        assert!(text.contains("EGRESS_PROBE_EXTRA_CA_FILE"), "{text}");
     }
 
     #[test]

@@ -61,6 +61,35 @@ pub const CODES: &[(&str, Severity)] = &[
     ("DESTINATION_RESET", Severity::Error),
     ("DESTINATION_TLS_ERROR", Severity::Error),
     ("DESTINATION_HTTP_ERROR", Severity::Error),
+    // Centralised egress: transit gateway, egress VPC, Network Firewall, peering, GWLB
+    // (fact sheet part 2, R37-R57).
+    ("TGW_ATTACHMENT_MISSING", Severity::Error),
+    ("TGW_ATTACHMENT_NOT_AVAILABLE", Severity::Error),
+    ("TGW_ATTACHMENT_NOT_ASSOCIATED", Severity::Error),
+    ("TGW_NO_SUBNET_IN_AZ", Severity::Error),
+    ("TGW_NO_ROUTE", Severity::Error),
+    ("TGW_ROUTE_BLACKHOLE", Severity::Error),
+    ("TGW_RETURN_ROUTE_MISSING", Severity::Error),
+    ("EGRESS_VPC_NO_RETURN_ROUTE", Severity::Error),
+    ("EGRESS_ATTACHMENT_PUBLIC_SUBNET", Severity::Error),
+    ("TGW_ATTACHMENT_NACL_DENIED", Severity::Error),
+    ("TGW_APPLIANCE_MODE_DISABLED", Severity::Warning),
+    ("TGW_NOT_VISIBLE", Severity::Warning),
+    ("FIREWALL_ENDPOINT_NOT_READY", Severity::Error),
+    ("FIREWALL_ENDPOINT_CROSS_AZ", Severity::Warning),
+    ("FIREWALL_ASYMMETRIC_ROUTE", Severity::Error),
+    ("FIREWALL_STATELESS_DROP", Severity::Error),
+    ("FIREWALL_DEFAULT_DROP", Severity::Error),
+    ("FIREWALL_DOMAIN_NOT_ALLOWED", Severity::Error),
+    ("FIREWALL_DOMAIN_DENIED", Severity::Error),
+    ("FIREWALL_RULE_DROP", Severity::Error),
+    ("FIREWALL_RULE_REJECT", Severity::Error),
+    ("FIREWALL_HOME_NET_EXCLUDES_SOURCE", Severity::Warning),
+    ("FIREWALL_RULES_NOT_EVALUABLE", Severity::Warning),
+    ("PEERING_AS_EGRESS", Severity::Error),
+    ("PEERING_NOT_ACTIVE", Severity::Error),
+    ("GWLB_APPLIANCE_NOT_VERIFIABLE", Severity::Warning),
+    ("GWLB_ENDPOINT_NOT_AVAILABLE", Severity::Error),
 ];
 
 /// A route as the rule sites saw it.
@@ -239,6 +268,58 @@ pub(crate) enum DestFailure {
     Reset,
     Tls,
     Http(Option<u16>),
+}
+
+/// Which Network Firewall stage or rule kind blocks a flow (R49-R53).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FwBlock {
+    /// A stateless rule or the stateless default action drops it (R49).
+    StatelessDrop,
+    /// The strict-order stateful default action drops it (R50).
+    DefaultDrop,
+    /// A domain allowlist does not contain the name (R51, R53).
+    DomainNotAllowed,
+    /// A domain deny or reject list contains the name (R51, R53).
+    DomainDenied,
+    /// A 5-tuple or Suricata drop rule matches (R49, R53).
+    RuleDrop,
+    /// A reject rule matches: the client sees a reset (R53).
+    RuleReject,
+}
+
+impl FwBlock {
+    fn code(&self) -> &'static str {
+        match self {
+            FwBlock::StatelessDrop => "FIREWALL_STATELESS_DROP",
+            FwBlock::DefaultDrop => "FIREWALL_DEFAULT_DROP",
+            FwBlock::DomainNotAllowed => "FIREWALL_DOMAIN_NOT_ALLOWED",
+            FwBlock::DomainDenied => "FIREWALL_DOMAIN_DENIED",
+            FwBlock::RuleDrop => "FIREWALL_RULE_DROP",
+            FwBlock::RuleReject => "FIREWALL_RULE_REJECT",
+        }
+    }
+    pub fn rules_list(&self) -> &'static [&'static str] {
+        self.rules()
+    }
+    fn rules(&self) -> &'static [&'static str] {
+        match self {
+            FwBlock::StatelessDrop => &["R49"],
+            FwBlock::DefaultDrop => &["R50", "R49"],
+            FwBlock::DomainNotAllowed | FwBlock::DomainDenied => &["R51", "R53"],
+            FwBlock::RuleDrop => &["R49", "R53"],
+            FwBlock::RuleReject => &["R53"],
+        }
+    }
+}
+
+/// The firewall rule behind a `FirewallBlocks` issue, in words.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FwRuleText {
+    /// Rule group name or ARN; `None` for a policy default action.
+    pub group: Option<String>,
+    /// `sid:5`, `priority 10`, or the default action.
+    pub rule: String,
+    pub detail: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -502,6 +583,209 @@ pub(crate) enum Issue {
         failure: DestFailure,
         detail: Option<String>,
     },
+    /// R37/R38: the route names a transit gateway the VPC has no attachment to.
+    TgwAttachmentMissing {
+        subnet: String,
+        vpc: String,
+        tgw: String,
+        route: RouteRef,
+    },
+    /// R38: the attachment is not `available`.
+    TgwAttachmentNotAvailable {
+        subnet: String,
+        attachment: String,
+        tgw: String,
+        state: String,
+        /// The transit gateway's owner (who must accept a pending attachment).
+        owner: Option<String>,
+    },
+    /// R38/R39: no (associated) transit gateway route table.
+    TgwAttachmentNotAssociated {
+        subnet: String,
+        attachment: String,
+        tgw: String,
+        /// The TGW's default association table, when known (for the fix).
+        table: Option<String>,
+        state: Option<String>,
+    },
+    /// R37: the attachment has no subnet in the function subnet's AZ.
+    TgwNoSubnetInAz {
+        subnet: String,
+        attachment: String,
+        az: String,
+        az_id: Option<String>,
+        attached: Vec<String>,
+    },
+    /// R39: the associated table has no route for the destination.
+    TgwNoRoute {
+        subnet: String,
+        table: String,
+        destination: IpAddr,
+        /// A VPC attachment with an internet gateway behind it (the likely egress).
+        egress: Option<String>,
+        why: String,
+    },
+    /// R40: the longest match in the table is a blackhole.
+    TgwRouteBlackhole {
+        subnet: String,
+        table: String,
+        route: String,
+        destination: String,
+        egress: Option<String>,
+    },
+    /// R41: the table associated with the egress attachment does not lead back.
+    TgwReturnRouteMissing {
+        subnet: String,
+        table: String,
+        egress_attachment: String,
+        function: IpAddr,
+        workload_attachment: String,
+        workload_cidr: String,
+        found: Option<String>,
+    },
+    /// R41: a subnet of the egress VPC has no route back to the workload via the TGW.
+    EgressVpcNoReturnRoute {
+        subnet: String,
+        rtb: String,
+        from_subnet: String,
+        workload_cidr: String,
+        tgw: Option<String>,
+        found: Option<String>,
+    },
+    /// R42: the egress attachment subnet routes the destination to an internet gateway.
+    EgressAttachmentPublicSubnet {
+        subnet: String,
+        attachment: String,
+        attachment_subnet: String,
+        route: RouteRef,
+        private_subnet: Option<String>,
+    },
+    /// R43: a NACL on a transit gateway attachment subnet blocks the flow.
+    TgwAttachmentNacl {
+        subnet: String,
+        attachment: String,
+        attachment_subnet: String,
+        result: Rc<NaclResult>,
+        fix: NaclFix,
+    },
+    /// R44/R48: a stateful appliance in more than one AZ without appliance mode.
+    TgwApplianceModeDisabled {
+        subnet: String,
+        attachment: String,
+        vpc: String,
+        appliance: String,
+        azs: Vec<String>,
+    },
+    /// R45: a transit gateway resource, the egress VPC or the firewall could not be read.
+    TgwNotVisible {
+        subnet: String,
+        resource: String,
+        what: String,
+        account: Option<String>,
+        reason: Option<String>,
+    },
+    /// R47: the firewall endpoint the route names is not READY (or the firewall not in sync).
+    FirewallEndpointNotReady {
+        subnet: String,
+        firewall: String,
+        endpoint: String,
+        az: String,
+        status: String,
+        detail: Option<String>,
+    },
+    /// R47/R48: traffic from one AZ is routed to another AZ's firewall endpoint.
+    FirewallEndpointCrossAz {
+        subnet: String,
+        route: RouteRef,
+        endpoint: String,
+        endpoint_az: String,
+        subnet_az: String,
+        same_az_endpoint: Option<String>,
+    },
+    /// R48: the reply does not pass the firewall endpoint the request passed.
+    FirewallAsymmetricRoute {
+        subnet: String,
+        forward_endpoint: String,
+        rtb: String,
+        return_subnet: String,
+        workload_cidr: String,
+        found: String,
+        /// A route for `workload_cidr` exists in `rtb` (replace it; else create one).
+        replace: bool,
+    },
+    /// R49-R53: the firewall policy blocks the flow.
+    FirewallBlocks {
+        subnet: String,
+        kind: FwBlock,
+        firewall: String,
+        policy: String,
+        rule: FwRuleText,
+        /// The name the firewall saw (TLS SNI / HTTP Host), if any.
+        name: Option<String>,
+        /// The block hits the ClientHello / request on an established connection (TLS stall).
+        application: bool,
+        /// The client sees a TCP reset (reject), not a silent drop.
+        reset: bool,
+        fix: Option<String>,
+    },
+    /// R52: the function's address is outside HOME_NET: domain rules do not inspect it.
+    FirewallHomeNetExcludesSource {
+        subnet: String,
+        firewall: String,
+        policy: String,
+        source: String,
+        home_net: Vec<String>,
+    },
+    /// R49: rules the engine cannot evaluate for this flow (named, never guessed).
+    FirewallRulesNotEvaluable {
+        subnet: String,
+        firewall: String,
+        policy: String,
+        rules: Vec<String>,
+    },
+    /// R56: the destination is routed to a peering connection whose peer does not hold it.
+    PeeringAsEgress {
+        subnet: String,
+        route: RouteRef,
+        peer_vpc: String,
+        peer_cidrs: Vec<String>,
+        destination: IpAddr,
+        nat: NatChoice,
+    },
+    /// R56: the peering connection is not active.
+    PeeringNotActive {
+        subnet: String,
+        route: RouteRef,
+        status: String,
+    },
+    /// R57: a Gateway Load Balancer endpoint: the appliance behind it is not verifiable.
+    GwlbApplianceNotVerifiable {
+        subnet: String,
+        endpoint: String,
+        service: String,
+    },
+    /// R57: the GWLB endpoint is not Available, or not in the traffic's AZ.
+    GwlbEndpointNotAvailable {
+        subnet: String,
+        endpoint: String,
+        service: String,
+        why: String,
+    },
+    /// R7 in a VPC behind the transit gateway: a subnet there has no route onward.
+    EgressVpcNoRoute {
+        subnet: String,
+        rtb: String,
+        used_by: String,
+        destination: IpAddr,
+        nat: NatChoice,
+    },
+    /// R8 in a VPC behind the transit gateway.
+    EgressVpcRouteBlackhole {
+        subnet: String,
+        route: RouteRef,
+        used_by: String,
+        nat: NatChoice,
+    },
 }
 
 fn fam_any(addr: &IpAddr) -> &'static str {
@@ -618,7 +902,32 @@ impl Issue {
                 | Issue::DnsFailureBeyondVpc { .. }
                 | Issue::AnalysisInconsistent { .. }
                 | Issue::DestinationFailed { .. }
+                | Issue::FirewallEndpointCrossAz { .. }
+                | Issue::FirewallHomeNetExcludesSource { .. }
         )
+    }
+
+    /// True for a firewall block that hits the ClientHello / HTTP request on an
+    /// established connection: TCP connects, then TLS stalls (R53).
+    pub fn application_stage(&self) -> bool {
+        matches!(
+            self,
+            Issue::FirewallBlocks {
+                application: true,
+                ..
+            }
+        )
+    }
+
+    /// True for a firewall reject: the client sees a TCP reset (R53).
+    pub fn resets(&self) -> bool {
+        matches!(
+            self,
+            Issue::FirewallBlocks {
+                kind: FwBlock::RuleReject,
+                ..
+            }
+        ) || matches!(self, Issue::FirewallBlocks { reset: true, .. })
     }
 
     /// Issues about something the snapshot cannot see: an observed timeout on their path
@@ -626,7 +935,11 @@ impl Issue {
     pub fn is_not_verifiable(&self) -> bool {
         matches!(
             self,
-            Issue::NextHopNotVerifiable { .. } | Issue::PathNotVerifiable { .. }
+            Issue::NextHopNotVerifiable { .. }
+                | Issue::PathNotVerifiable { .. }
+                | Issue::TgwNotVisible { .. }
+                | Issue::FirewallRulesNotEvaluable { .. }
+                | Issue::GwlbApplianceNotVerifiable { .. }
         )
     }
 
@@ -649,6 +962,7 @@ impl Issue {
             severity: sev(t.code),
             confirmation,
             summary: t.summary,
+            summary_ja: self.summary_ja(),
             subnet_id: t.subnet,
             resources: t.resources,
             rules: t.rules,
@@ -656,6 +970,607 @@ impl Issue {
             remediation: Remediation { en: t.en, ja: t.ja },
             fix_commands: t.fixes,
         }
+    }
+
+    /// The summary in Japanese (`--lang ja`), built from the same evidence as the English
+    /// one. A new code adds its arm here; `diagnosis_fixtures` checks that every code of
+    /// `CODES` has one. Evidence that is data (route and NACL texts, IDs, CIDRs) stays as it
+    /// is.
+    pub fn summary_ja(&self) -> Option<String> {
+        let opt_ja = |v: &[String], none: &str| {
+            if v.is_empty() {
+                none.to_string()
+            } else {
+                v.join("、")
+            }
+        };
+        let allows = |partial: bool| {
+            if partial {
+                "一部しか許可していません"
+            } else {
+                "拒否しています"
+            }
+        };
+        Some(match self {
+            Issue::FunctionNotInVpc { function } => {
+                format!(
+                    "{function} は VPC に接続されていません。デフォルトでインターネットにアクセスできます"
+                )
+            }
+            Issue::FunctionNotActive {
+                function,
+                state,
+                reason,
+                last_update_reason,
+                ..
+            } => {
+                let why = reason
+                    .clone()
+                    .or(last_update_reason.clone())
+                    .unwrap_or_else(|| "理由コードなし".into());
+                format!("{function} はアクティブではありません（{state}、{why}）")
+            }
+            Issue::FunctionUpdateInProgress { function } => {
+                format!("{function} は更新中です。呼び出しはまだ以前の設定で実行されます")
+            }
+            Issue::DestSubnetNaclDenied {
+                subnet,
+                dest_subnet,
+                destination,
+                result,
+                ..
+            } => format!(
+                "{dest_subnet}（{destination} のサブネット）のネットワーク ACL {} が {subnet} {}を拒否しています: {}",
+                result.acl_id,
+                if result.egress {
+                    "への戻りの通信（アウトバウンド）"
+                } else {
+                    "からの通信（インバウンド）"
+                },
+                result.decided_by()
+            ),
+            Issue::DestSgIngressDenied {
+                subnet,
+                eni,
+                dest_sgs,
+                destination,
+                protocol,
+                port,
+                ..
+            } => format!(
+                "{eni}（{destination}）のセキュリティグループ {} は {subnet} からの {} {port} を許可していません",
+                dest_sgs.join("、"),
+                protocol.name()
+            ),
+            Issue::SubnetHostsNatGateway { subnet, nat } => format!(
+                "{subnet} は NAT ゲートウェイ {nat} のためにインターネットゲートウェイへルーティングされています。設計上のパブリックサブネットで、関数を置く場所ではありません"
+            ),
+            Issue::LambdaEniMissing {
+                function,
+                subnet,
+                security_groups,
+            } => format!(
+                "{subnet} に {function} の Lambda Hyperplane ENI がありません（セキュリティグループ {}）",
+                security_groups.join(",")
+            ),
+            Issue::FunctionSubnetsDiffer {
+                good, bad, targets, ..
+            } => format!(
+                "{} に対してサブネットごとに結果が異なります。失敗: {}、成功: {}。呼び出しを処理するアベイラビリティーゾーンによって断続的に失敗します",
+                targets.join("、"),
+                bad.join("、"),
+                opt_ja(good, "なし")
+            ),
+            Issue::SubnetNotInSnapshot { subnet, what } => {
+                format!("{subnet}: {what} がスナップショットにありません。ここからは検証できません")
+            }
+            Issue::NoRoute {
+                subnet,
+                rtb,
+                family,
+                ..
+            } => {
+                if *family == Family::Ipv6 {
+                    format!(
+                        "{rtb}（{subnet} が使用）に宛先への IPv6 ルートがありません（0.0.0.0/0 は IPv6 を含みません）"
+                    )
+                } else {
+                    format!(
+                        "{rtb}（{subnet} が使用）に宛先へのルートがありません。サブネットから出られるのはローカルの通信だけです"
+                    )
+                }
+            }
+            Issue::Ipv6NoEgressRoute { subnet, rtb, .. } => {
+                format!(
+                    "{rtb}（{subnet} が使用）に宛先への IPv6 ルートがありません（0.0.0.0/0 は IPv6 を含みません）"
+                )
+            }
+            Issue::RouteBlackhole { subnet, route, .. } => format!(
+                "{}（{subnet} が使用）はブラックホールです。ターゲットはもう存在しません",
+                route.text
+            ),
+            Issue::RoutesToIgw { subnet, route, .. } => format!(
+                "{subnet} はパブリックサブネットです（{}）。Lambda の ENI にはパブリック IP がないため、インターネットゲートウェイは通信を破棄します",
+                route.text
+            ),
+            Issue::NatNotAvailable {
+                subnet,
+                route,
+                state,
+                failure,
+                ..
+            } => {
+                let fail = failure
+                    .as_deref()
+                    .map(|f| format!("（{f}）"))
+                    .unwrap_or_default();
+                format!(
+                    "{}（{subnet} が使用）のターゲット {} の状態は {state}{fail} です。ルートはアクティブと表示されていますが使えません",
+                    route.text, route.target
+                )
+            }
+            Issue::NatPrivate { route, .. } => format!(
+                "{} はプライベート NAT ゲートウェイです。インターネットゲートウェイはその通信を破棄します",
+                route.target
+            ),
+            Issue::NatNoEip { nat_id, .. } => {
+                format!("パブリック NAT ゲートウェイ {nat_id} に Elastic IP アドレスがありません")
+            }
+            Issue::NatSubnetNoIgwRoute {
+                nat_id,
+                nat_subnet,
+                found,
+                ..
+            } => format!(
+                "{} の NAT ゲートウェイ {nat_id} に、宛先をアタッチ済みのインターネットゲートウェイへ送るルートがありません（{}）",
+                nat_subnet.as_deref().unwrap_or("その VPC"),
+                found.as_deref().unwrap_or("一致するルートなし")
+            ),
+            Issue::IgwNotAttached { igw, vpc, .. } => {
+                format!("インターネットゲートウェイ {igw} は {vpc} にアタッチされていません")
+            }
+            Issue::IgwPrivateDestination {
+                destination,
+                gateway,
+                ..
+            } => format!(
+                "{destination} はプライベート（RFC 1918）アドレスです。インターネットゲートウェイ {gateway} はそこへ転送しません"
+            ),
+            Issue::NatCrossAz {
+                subnet,
+                subnet_az,
+                nat_id,
+                nat_az,
+                ..
+            } => format!(
+                "{subnet}（{subnet_az}）は {nat_az} の NAT ゲートウェイ {nat_id} を使っています。送信が別のアベイラビリティーゾーンに依存し、AZ 間のデータ転送料金がかかります"
+            ),
+            Issue::RegionalNatAzNotCovered {
+                az, nat_id, zones, ..
+            } => format!(
+                "リージョナル NAT ゲートウェイ {nat_id} は {az} に登録されていません（ゾーン: {}）",
+                opt_ja(zones, "なし")
+            ),
+            Issue::BpaBlocksEgress { mode, gateway, .. } => {
+                format!(
+                    "VPC ブロックパブリックアクセス（{mode}）が {gateway} を通る通信を遮断しています"
+                )
+            }
+            Issue::BpaNotVerifiable { reason } => format!(
+                "VPC ブロックパブリックアクセスの設定を読み取れませんでした（{reason}）。ゲートウェイ経由のインターネット通信は遮断されていないとみなしましたが、検証していません"
+            ),
+            Issue::NaclOutboundDenied {
+                subnet,
+                result,
+                protocol,
+                port,
+                destination,
+                ..
+            } => format!(
+                "ネットワーク ACL {} が {subnet} から {destination} への {} {port} のアウトバウンドを拒否しています（{}）",
+                result.acl_id,
+                protocol.name(),
+                result.decided_by()
+            ),
+            Issue::NaclInboundEphemeral {
+                subnet,
+                result,
+                source,
+                ..
+            } => {
+                if result.verdict == crate::model::HopVerdict::Partial {
+                    format!(
+                        "ネットワーク ACL {} は {source} から {subnet} への応答を、エフェメラルポート 1024-65535 のうち {} でしか許可していません。接続は断続的に失敗します（Lambda は送信元ポートに 1024-65535 を使います）",
+                        result.acl_id,
+                        ranges_text(&result.allowed)
+                    )
+                } else {
+                    format!(
+                        "ネットワーク ACL {} が {source} から {subnet} へのエフェメラルポート 1024-65535 の応答を拒否しています（{}）",
+                        result.acl_id,
+                        result.decided_by()
+                    )
+                }
+            }
+            Issue::NatSubnetNacl {
+                nat_id,
+                nat_subnet,
+                leg,
+                result,
+                peer,
+                ..
+            } => format!(
+                "NAT サブネット {nat_subnet}（{nat_id}）のネットワーク ACL {} が {peer} との{}を{}: {}",
+                result.acl_id,
+                leg.ja(),
+                allows(result.verdict == crate::model::HopVerdict::Partial),
+                result.decided_by()
+            ),
+            Issue::SgEgressDenied {
+                security_groups,
+                protocol,
+                port,
+                destination,
+                ..
+            } => format!(
+                "セキュリティグループ {} のどのアウトバウンドルールも {destination} への {} {port} を許可していません",
+                security_groups.join("、"),
+                protocol.name()
+            ),
+            Issue::Ipv6NotEnabled {
+                subnet,
+                gap,
+                function,
+                ..
+            } => match gap {
+                Ipv6Gap::FunctionFlag => format!(
+                    "{} は IPv6 の送信を許可していません（Ipv6AllowedForDualStack が false）",
+                    function.as_deref().unwrap_or("関数")
+                ),
+                Ipv6Gap::SubnetCidr => {
+                    format!("{subnet} に IPv6 CIDR がありません。IPv6 の宛先には到達できません")
+                }
+            },
+            Issue::NextHopNotVerifiable {
+                route,
+                kind,
+                destination,
+                ..
+            } => format!(
+                "{} は {destination} を {kind} に送ります。その先の経路はここからは検証できません",
+                route.text
+            ),
+            Issue::PathNotVerifiable { component, why, .. } => {
+                format!("{component}: {why}。ここからは検証できません")
+            }
+            Issue::DestinationInVpc {
+                subnet,
+                destination,
+            } => format!(
+                "{destination} は VPC 内（ローカルルート）にあります。送信側（セキュリティグループのアウトバウンド、{subnet} のネットワーク ACL）と、スナップショットにある宛先側（サブネットのネットワーク ACL、ENI のセキュリティグループ）を評価しました"
+            ),
+            Issue::VpcDnsSupportDisabled { vpc } => {
+                format!(
+                    "{vpc} の enableDnsSupport が false です。Amazon DNS サーバーは応答しません"
+                )
+            }
+            Issue::CustomDnsUnreachable {
+                subnet,
+                server,
+                dhcp,
+                blockers,
+                ..
+            } => format!(
+                "カスタム DNS サーバー {server}{} に {subnet} からポート 53 で到達できません: {}",
+                dhcp.as_deref()
+                    .map(|d| format!("（DHCP オプションセット {d}）"))
+                    .unwrap_or_default(),
+                blockers.join("; ")
+            ),
+            Issue::EndpointPrivateDnsCapture {
+                host,
+                endpoint,
+                service,
+                ..
+            } => format!(
+                "{host} はインターフェイスエンドポイント {endpoint}（{service}、プライベート DNS）に解決されます。通信は NAT を通らず VPC 内にとどまります"
+            ),
+            Issue::EndpointSgIngressDenied {
+                subnet,
+                endpoint,
+                endpoint_sgs,
+                port,
+                ..
+            } => format!(
+                "インターフェイスエンドポイント {endpoint} のセキュリティグループ {} は {subnet} からの TCP {port} を許可していません",
+                endpoint_sgs.join("、")
+            ),
+            Issue::EndpointSubnetNacl {
+                endpoint,
+                endpoint_subnet,
+                result,
+                ..
+            } => format!(
+                "エンドポイントのサブネット {endpoint_subnet}（{endpoint}）のネットワーク ACL {} が{}を{}: {}",
+                result.acl_id,
+                if result.egress {
+                    "関数への 1024-65535 での応答"
+                } else {
+                    "関数からのリクエスト"
+                },
+                allows(result.verdict == crate::model::HopVerdict::Partial),
+                result.decided_by()
+            ),
+            Issue::TimeoutBeyondVpc {
+                target,
+                destination,
+                ..
+            } => {
+                let dest = destination
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| target.clone());
+                format!(
+                    "{target}（{dest}）はタイムアウトしましたが、VPC の設定は通信を許可しています。原因は VPC の外にあります"
+                )
+            }
+            Issue::DnsFailureBeyondVpc {
+                target, servers, ..
+            } => format!(
+                "{target} は失敗しましたが、VPC の設定ではリゾルバー（{}）に到達できます",
+                opt_ja(servers, "Amazon DNS")
+            ),
+            Issue::AnalysisInconsistent {
+                target,
+                destination,
+                observed,
+                predicted,
+            } => format!(
+                "{target}{}: 観測結果は {observed} ですが、設定からの予測は {predicted} です",
+                destination.map(|d| format!("（{d}）")).unwrap_or_default()
+            ),
+            Issue::DestinationFailed {
+                target,
+                destination,
+                failure,
+                detail,
+            } => {
+                let dest = destination
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| target.clone());
+                let det = detail
+                    .as_deref()
+                    .map(|d| format!("（{d}）"))
+                    .unwrap_or_default();
+                match failure {
+                    DestFailure::Refused => format!(
+                        "{dest} が接続を拒否しました{det}。ネットワーク経路は機能しており、そこで待ち受けているサービスがありません"
+                    ),
+                    DestFailure::Reset => format!(
+                        "{dest} が接続をリセットしました{det}。経路は機能しており、宛先または途中の機器が接続を閉じました"
+                    ),
+                    DestFailure::Tls => format!(
+                        "{dest} との TLS が失敗しました{det}。ネットワーク経路は機能していますが、TLS の設定に問題があります"
+                    ),
+                    DestFailure::Http(s) => format!(
+                        "{dest} が HTTP {} を返しました{det}。ネットワーク経路は機能していますが、サービスが失敗しています",
+                        s.map(|x| x.to_string()).unwrap_or_else(|| "エラー".into())
+                    ),
+                }
+            }
+            Issue::TgwAttachmentMissing {
+                subnet, vpc, tgw, ..
+            } => format!(
+                "{subnet} のルートテーブルはトランジットゲートウェイ {tgw} を指していますが、{vpc} にはそのアタッチメントがありません (R37, R38)"
+            ),
+            Issue::TgwAttachmentNotAvailable {
+                subnet,
+                attachment,
+                state,
+                ..
+            } => format!(
+                "{subnet} が使うトランジットゲートウェイアタッチメント {attachment} の状態は {state} で、available ではありません (R38)"
+            ),
+            Issue::TgwAttachmentNotAssociated {
+                subnet, attachment, ..
+            } => format!(
+                "{subnet} が使うトランジットゲートウェイアタッチメント {attachment} はどのトランジットゲートウェイルートテーブルにも関連付けられていません (R38, R39)"
+            ),
+            Issue::TgwNoSubnetInAz {
+                subnet,
+                attachment,
+                az,
+                ..
+            } => format!(
+                "トランジットゲートウェイアタッチメント {attachment} には {az} のサブネットがないため、{subnet} からはトランジットゲートウェイに届きません (R37)"
+            ),
+            Issue::TgwNoRoute {
+                subnet,
+                table,
+                destination,
+                ..
+            } => format!(
+                "トランジットゲートウェイルートテーブル {table} に {destination} へのルートがありません（{subnet} からの経路） (R39)"
+            ),
+            Issue::TgwRouteBlackhole {
+                subnet,
+                table,
+                route,
+                destination,
+                ..
+            } => format!(
+                "トランジットゲートウェイルートテーブル {table} の最長一致ルート {route} はブラックホールで、{subnet} から {destination} へのトラフィックを破棄します (R40)"
+            ),
+            Issue::TgwReturnRouteMissing {
+                subnet,
+                table,
+                egress_attachment,
+                function,
+                ..
+            } => format!(
+                "エグレスアタッチメント {egress_attachment} に関連付けられたトランジットゲートウェイルートテーブル {table} に、{subnet} の関数アドレス {function} への戻りのルートがありません (R41)"
+            ),
+            Issue::EgressVpcNoReturnRoute {
+                subnet,
+                rtb,
+                workload_cidr,
+                ..
+            } => format!(
+                "エグレス VPC のルートテーブル {rtb} に、ワークロード CIDR {workload_cidr} をトランジットゲートウェイに戻すルートがありません（{subnet} からの応答が戻りません） (R41)"
+            ),
+            Issue::EgressAttachmentPublicSubnet {
+                subnet,
+                attachment,
+                attachment_subnet,
+                ..
+            } => format!(
+                "エグレス VPC のアタッチメント {attachment} のサブネット {attachment_subnet} はインターネットゲートウェイにルーティングされるパブリックサブネットです。{subnet} のトラフィックは NAT ゲートウェイを通りません (R42)"
+            ),
+            Issue::TgwAttachmentNacl {
+                subnet,
+                attachment,
+                attachment_subnet,
+                ..
+            } => format!(
+                "トランジットゲートウェイアタッチメント {attachment} のサブネット {attachment_subnet} のネットワーク ACL が {subnet} のトラフィックを拒否しています (R43)"
+            ),
+            Issue::TgwApplianceModeDisabled {
+                subnet,
+                attachment,
+                appliance,
+                ..
+            } => format!(
+                "{appliance} は複数のアベイラビリティーゾーンでステートフルに検査しますが、アタッチメント {attachment} のアプライアンスモードが無効です。{subnet} の応答が別の AZ に戻り破棄されることがあります (R44, R48)"
+            ),
+            Issue::TgwNotVisible {
+                subnet,
+                resource,
+                what,
+                account,
+                ..
+            } => format!(
+                "{subnet} の経路上の {what} {resource} を読み取れませんでした{}。この先は評価されていません (R45)",
+                account
+                    .as_ref()
+                    .map(|a| format!("（所有アカウント {a}）"))
+                    .unwrap_or_default()
+            ),
+            Issue::FirewallEndpointNotReady {
+                subnet,
+                firewall,
+                endpoint,
+                status,
+                ..
+            } => format!(
+                "{subnet} の経路上のファイアウォール {firewall} のエンドポイント {endpoint} の状態は {status} で、READY ではありません (R47)"
+            ),
+            Issue::FirewallEndpointCrossAz {
+                subnet,
+                endpoint,
+                endpoint_az,
+                subnet_az,
+                ..
+            } => format!(
+                "{subnet}（{subnet_az}）のトラフィックは別のアベイラビリティーゾーン {endpoint_az} のファイアウォールエンドポイント {endpoint} にルーティングされています (R47, R48)"
+            ),
+            Issue::FirewallAsymmetricRoute {
+                subnet,
+                forward_endpoint,
+                rtb,
+                ..
+            } => format!(
+                "{subnet} の往路はファイアウォールエンドポイント {forward_endpoint} を通りますが、ルートテーブル {rtb} の復路は同じエンドポイントを通りません（非対称ルーティング） (R48)"
+            ),
+            Issue::FirewallBlocks {
+                subnet,
+                kind,
+                firewall,
+                rule,
+                name,
+                ..
+            } => {
+                let what = match kind {
+                    FwBlock::StatelessDrop => {
+                        "ステートレスルールまたはステートレスのデフォルトアクションが破棄しています (R49)"
+                    }
+                    FwBlock::DefaultDrop => {
+                        "厳密な評価順序のステートフルデフォルトアクションが破棄しています (R50)"
+                    }
+                    FwBlock::DomainNotAllowed => {
+                        "ドメイン許可リストにこの名前が含まれていません (R51, R53)"
+                    }
+                    FwBlock::DomainDenied => {
+                        "ドメイン拒否リストがこの名前に一致しています (R51, R53)"
+                    }
+                    FwBlock::RuleDrop => "ドロップルールが一致しています (R49, R53)",
+                    FwBlock::RuleReject => {
+                        "リジェクトルールが一致し、TCP リセットを返しています (R53)"
+                    }
+                };
+                format!(
+                    "{subnet} から{} へのトラフィックを Network Firewall {firewall} が止めています：{what}（{}）",
+                    name.as_ref().map(|n| format!(" {n}")).unwrap_or_default(),
+                    rule.rule
+                )
+            }
+            Issue::FirewallHomeNetExcludesSource {
+                subnet,
+                firewall,
+                source,
+                ..
+            } => format!(
+                "{subnet} の送信元 {source} はファイアウォール {firewall} の HOME_NET の外にあるため、ドメインリストのルールが適用されません (R52)"
+            ),
+            Issue::FirewallRulesNotEvaluable {
+                subnet,
+                firewall,
+                rules,
+                ..
+            } => format!(
+                "ファイアウォール {firewall} の {} 個のルールは評価できず、{subnet} からの判定は推測していません (R49)",
+                rules.len()
+            ),
+            Issue::PeeringAsEgress {
+                subnet,
+                peer_vpc,
+                destination,
+                ..
+            } => format!(
+                "{subnet} は {destination} へのトラフィックを VPC ピアリング接続（相手 {peer_vpc}）に送っていますが、ピアの NAT やインターネットゲートウェイは使えません (R56)"
+            ),
+            Issue::PeeringNotActive { subnet, status, .. } => format!(
+                "{subnet} のルートが指す VPC ピアリング接続の状態は {status} で、active ではありません (R56)"
+            ),
+            Issue::GwlbApplianceNotVerifiable {
+                subnet,
+                endpoint,
+                service,
+            } => format!(
+                "{subnet} の経路は Gateway Load Balancer エンドポイント {endpoint}（{service}）のアプライアンスを通ります。その判定は確認できません (R57)"
+            ),
+            Issue::GwlbEndpointNotAvailable {
+                subnet,
+                endpoint,
+                why,
+                ..
+            } => format!(
+                "{subnet} の経路上の Gateway Load Balancer エンドポイント {endpoint} は使用できません：{why} (R57)"
+            ),
+            Issue::EgressVpcNoRoute {
+                subnet,
+                rtb,
+                destination,
+                ..
+            } => format!(
+                "エグレス VPC のルートテーブル {rtb} に {destination} へのルートがありません（{subnet} からの経路）"
+            ),
+            Issue::EgressVpcRouteBlackhole {
+                subnet, used_by, ..
+            } => format!(
+                "エグレス VPC のサブネット {used_by} のルートはブラックホールで、{subnet} からのトラフィックを破棄します"
+            ),
+            #[allow(unreachable_patterns)]
+            _ => return None,
+        })
     }
 
     fn text(&self) -> Text {
@@ -1092,12 +2007,12 @@ impl Issue {
             },
             Issue::DestinationInVpc { subnet, destination } => Text {
                 code: "DESTINATION_IN_VPC",
-                summary: format!("{destination} is inside the VPC (local route): only the source side (security group egress, {subnet} NACLs) was evaluated"),
+                summary: format!("{destination} is inside the VPC (local route): the source side (security group egress, {subnet} NACLs) and the destination side the snapshot knows (its subnet's NACL, its ENI's security groups) were evaluated"),
                 subnet: Some(subnet.clone()),
                 resources: vec![],
                 rules: r(&["R6"]),
-                en: "Also check the destination's own security group ingress and its subnet's NACL.".into(),
-                ja: "宛先側のセキュリティグループのインバウンドとサブネットの NACL も確認してください。".into(),
+                en: "Where the destination is not an ENI of the snapshot, also check its own security group ingress by hand.".into(),
+                ja: "宛先がスナップショットにない ENI の場合は、宛先側のセキュリティグループのインバウンドも手作業で確認してください。".into(),
                 fixes: vec![],
             },
             Issue::VpcDnsSupportDisabled { vpc } => Text {
@@ -1209,6 +2124,325 @@ impl Issue {
                     DestFailure::Http(s) => ("DESTINATION_HTTP_ERROR", format!("{dest} answered HTTP {}{det}: the network path works, the service fails", s.map(|x| x.to_string()).unwrap_or_else(|| "error".into())), "Check the service behind the destination.", "宛先のサービスを確認してください。"),
                 };
                 Text { code, summary, subnet: None, resources: vec![], rules: r(&["R36"]), en: format!("The VPC is not the cause. {en}"), ja: format!("VPC は原因ではありません。{ja}"), fixes: vec![] }
+            }
+            Issue::TgwAttachmentMissing { subnet, vpc, tgw, route } => Text {
+                code: "TGW_ATTACHMENT_MISSING",
+                summary: format!("{} sends traffic to {tgw}, but {vpc} has no attachment to it", route.text),
+                subnet: Some(subnet.clone()),
+                resources: vec![route.rtb.clone(), tgw.clone(), vpc.clone()],
+                rules: r(&["R37", "R38"]),
+                en: format!("Attach {vpc} to {tgw} with one subnet in every AZ the function uses (a small dedicated subnet per AZ is best), then associate the attachment with the transit gateway route table that holds the route to the egress VPC."),
+                ja: format!("{vpc} を {tgw} にアタッチしてください（関数が使うすべてのアベイラビリティーゾーンにサブネットを 1 つずつ。AZ ごとに小さな専用サブネットを推奨）。その後、エグレス VPC へのルートを持つトランジットゲートウェイルートテーブルにアタッチメントを関連付けてください。"),
+                fixes: vec![format!("aws ec2 create-transit-gateway-vpc-attachment --transit-gateway-id {tgw} --vpc-id {vpc} --subnet-ids {subnet}")],
+            },
+            Issue::TgwAttachmentNotAvailable { subnet, attachment, tgw, state, owner } => {
+                let pending = state == "pendingAcceptance";
+                let who = owner.as_deref().map(|o| format!(" (account {o})")).unwrap_or_default();
+                Text {
+                    code: "TGW_ATTACHMENT_NOT_AVAILABLE",
+                    summary: format!("transit gateway attachment {attachment} to {tgw} is {state}: it carries no traffic"),
+                    subnet: Some(subnet.clone()),
+                    resources: vec![attachment.clone(), tgw.clone()],
+                    rules: r(&["R38"]),
+                    en: if pending {
+                        format!("The transit gateway owner{who} must accept {attachment} (or turn on auto-accept).")
+                    } else {
+                        format!("Only an available attachment carries traffic. Wait for {state} to end, or recreate {attachment} if it failed or was rejected.")
+                    },
+                    ja: if pending {
+                        format!("トランジットゲートウェイの所有者{who}が {attachment} を承諾する（または自動承諾を有効にする）必要があります。")
+                    } else {
+                        format!("トラフィックを転送するのは available 状態のアタッチメントだけです。{state} の完了を待つか、失敗または拒否された場合は {attachment} を作り直してください。")
+                    },
+                    fixes: if pending {
+                        vec![format!("aws ec2 accept-transit-gateway-vpc-attachment --transit-gateway-attachment-id {attachment}  # in the transit gateway owner's account")]
+                    } else {
+                        vec![format!("aws ec2 describe-transit-gateway-attachments --transit-gateway-attachment-ids {attachment}")]
+                    },
+                }
+            }
+            Issue::TgwAttachmentNotAssociated { subnet, attachment, tgw, table, state } => Text {
+                code: "TGW_ATTACHMENT_NOT_ASSOCIATED",
+                summary: format!("transit gateway attachment {attachment} is not associated with a route table{}: {tgw} has no table to route its traffic in", state.as_deref().map(|s| format!(" (association {s})")).unwrap_or_default()),
+                subnet: Some(subnet.clone()),
+                resources: vec![attachment.clone(), tgw.clone()],
+                rules: r(&["R38", "R39"]),
+                en: format!("Associate {attachment} with the transit gateway route table that routes 0.0.0.0/0 to the egress VPC attachment."),
+                ja: format!("{attachment} を、0.0.0.0/0 をエグレス VPC のアタッチメントにルーティングするトランジットゲートウェイルートテーブルに関連付けてください。"),
+                fixes: vec![format!("aws ec2 associate-transit-gateway-route-table --transit-gateway-route-table-id {} --transit-gateway-attachment-id {attachment}", table.as_deref().unwrap_or("<tgw-rtb-id>"))],
+            },
+            Issue::TgwNoSubnetInAz { subnet, attachment, az, az_id, attached } => Text {
+                code: "TGW_NO_SUBNET_IN_AZ",
+                summary: format!("transit gateway attachment {attachment} has no subnet in {az}{} ({}): traffic from {subnet} cannot reach the transit gateway; other AZs work", az_id.as_deref().map(|i| format!(" / {i}")).unwrap_or_default(), if attached.is_empty() { "no subnets".to_string() } else { format!("it uses {}", attached.join(", ")) }),
+                subnet: Some(subnet.clone()),
+                resources: vec![attachment.clone()],
+                rules: r(&["R37"]),
+                en: format!("Add a subnet in {az} to {attachment} (a small dedicated subnet is best; {subnet} itself also works). Compare AZ IDs, not names, across accounts."),
+                ja: format!("{attachment} に {az} のサブネットを追加してください（小さな専用サブネットを推奨。{subnet} 自体でも可）。アカウント間ではアベイラビリティーゾーン名ではなく AZ ID で比較してください。"),
+                fixes: vec![format!("aws ec2 modify-transit-gateway-vpc-attachment --transit-gateway-attachment-id {attachment} --add-subnet-ids {subnet}")],
+            },
+            Issue::TgwNoRoute { subnet, table, destination, egress, why } => Text {
+                code: "TGW_NO_ROUTE",
+                summary: format!("transit gateway route table {table} has no route for {destination}{why}: the transit gateway drops the traffic"),
+                subnet: Some(subnet.clone()),
+                resources: vec![table.clone()],
+                rules: r(&["R39"]),
+                en: format!("Add a static 0.0.0.0/0 route to the egress VPC attachment{} in {table}.", egress.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()),
+                ja: format!("{table} にエグレス VPC のアタッチメント{}への静的ルート 0.0.0.0/0 を追加してください。", egress.as_deref().map(|e| format!("（{e}）")).unwrap_or_default()),
+                fixes: vec![format!("aws ec2 create-transit-gateway-route --transit-gateway-route-table-id {table} --destination-cidr-block {} --transit-gateway-attachment-id {}", any_cidr(destination), egress.as_deref().unwrap_or("<egress-vpc-attachment-id>"))],
+            },
+            Issue::TgwRouteBlackhole { subnet, table, route, destination, egress } => Text {
+                code: "TGW_ROUTE_BLACKHOLE",
+                summary: format!("{route} is the longest match in transit gateway route table {table}: a blackhole drops the traffic"),
+                subnet: Some(subnet.clone()),
+                resources: vec![table.clone()],
+                rules: r(&["R40", "R39"]),
+                en: format!("Replace the blackhole route for {destination} with a route to the egress VPC attachment, or delete it if a less specific route should carry the traffic."),
+                ja: format!("{destination} のブラックホールルートをエグレス VPC のアタッチメントへのルートに置き換えるか、より広いルートで転送すべき場合は削除してください。"),
+                fixes: vec![format!("aws ec2 replace-transit-gateway-route --transit-gateway-route-table-id {table} --destination-cidr-block {destination} --transit-gateway-attachment-id {}", egress.as_deref().unwrap_or("<egress-vpc-attachment-id>"))],
+            },
+            Issue::TgwReturnRouteMissing { subnet, table, egress_attachment, function, workload_attachment, workload_cidr, found } => Text {
+                code: "TGW_RETURN_ROUTE_MISSING",
+                summary: format!("transit gateway route table {table} (associated with egress attachment {egress_attachment}) {}: replies to {function} never get back", match found { Some(f) => format!("sends {function} to {f}, not to {workload_attachment}"), None => format!("has no active route for {function}") }),
+                subnet: Some(subnet.clone()),
+                resources: vec![table.clone(), egress_attachment.clone(), workload_attachment.clone()],
+                rules: r(&["R41"]),
+                en: format!("Propagate {workload_attachment} into {table} (or add a static route for {workload_cidr} to it)."),
+                ja: format!("{workload_attachment} のルートを {table} に伝播させる（または {workload_cidr} への静的ルートを追加する）必要があります。"),
+                fixes: vec![
+                    format!("aws ec2 enable-transit-gateway-route-table-propagation --transit-gateway-route-table-id {table} --transit-gateway-attachment-id {workload_attachment}"),
+                    format!("aws ec2 create-transit-gateway-route --transit-gateway-route-table-id {table} --destination-cidr-block {workload_cidr} --transit-gateway-attachment-id {workload_attachment}  # alternative: a static route"),
+                ],
+            },
+            Issue::EgressVpcNoReturnRoute { subnet, rtb, from_subnet, workload_cidr, tgw, found } => Text {
+                code: "EGRESS_VPC_NO_RETURN_ROUTE",
+                summary: format!("{rtb} (used by {from_subnet} in the egress VPC) {}: replies to {workload_cidr} do not go back through the transit gateway", match found { Some(f) => format!("sends the function's address via {f}"), None => "has no route for the function's address".to_string() }),
+                subnet: Some(subnet.clone()),
+                resources: vec![rtb.clone(), from_subnet.clone()],
+                rules: r(&["R41"]),
+                en: format!("Add {workload_cidr} -> {} to {rtb} (each workload VPC's CIDR, or a summary of them).", tgw.as_deref().unwrap_or("the transit gateway")),
+                ja: format!("{rtb} に {workload_cidr} → {} のルートを追加してください（各ワークロード VPC の CIDR、またはそれらをまとめた CIDR）。", tgw.as_deref().unwrap_or("トランジットゲートウェイ")),
+                fixes: vec![format!("aws ec2 create-route --route-table-id {rtb} --destination-cidr-block {workload_cidr} --transit-gateway-id {}", tgw.as_deref().unwrap_or("<tgw-id>"))],
+            },
+            Issue::EgressAttachmentPublicSubnet { subnet, attachment, attachment_subnet, route, private_subnet } => {
+                let mut fixes = vec![format!("aws ec2 modify-transit-gateway-vpc-attachment --transit-gateway-attachment-id {attachment} --add-subnet-ids {} --remove-subnet-ids {attachment_subnet}", private_subnet.as_deref().unwrap_or("<private-subnet-id-same-az>"))];
+                if private_subnet.is_none() {
+                    fixes.insert(0, format!("aws ec2 create-route --route-table-id <private-rtb-id> --destination-cidr-block 0.0.0.0/0 --nat-gateway-id <nat-gateway-id>  # a private subnet in the AZ of {attachment_subnet}"));
+                }
+                Text {
+                    code: "EGRESS_ATTACHMENT_PUBLIC_SUBNET",
+                    summary: format!("egress attachment {attachment} uses {attachment_subnet}, whose route {} hands workload traffic straight to the internet gateway: it drops it (no public IP)", route.text),
+                    subnet: Some(subnet.clone()),
+                    resources: vec![attachment.clone(), attachment_subnet.clone(), route.rtb.clone()],
+                    rules: r(&["R42"]),
+                    en: format!("Put {attachment} in a private subnet whose 0.0.0.0/0 goes to the NAT gateway, in the same AZ as the NAT gateway's public subnet."),
+                    ja: format!("{attachment} を、0.0.0.0/0 が NAT ゲートウェイに向くプライベートサブネット（NAT ゲートウェイのパブリックサブネットと同じ AZ）に置いてください。"),
+                    fixes,
+                }
+            }
+            Issue::TgwAttachmentNacl { subnet, attachment, attachment_subnet, result, fix } => {
+                let (dir_en, dir_ja) = if result.egress { ("outbound", "アウトバウンド") } else { ("inbound", "インバウンド") };
+                Text {
+                    code: "TGW_ATTACHMENT_NACL_DENIED",
+                    summary: format!("{} of transit gateway attachment subnet {attachment_subnet} ({attachment}) {} the flow {dir_en}: {}", result.acl_id, if result.verdict == crate::model::HopVerdict::Partial { "only partly allows" } else { "denies" }, result.decided_by()),
+                    subnet: Some(subnet.clone()),
+                    resources: vec![result.acl_id.clone(), attachment_subnet.clone(), attachment.clone()],
+                    rules: [vec!["R43".to_string()], result.deny_refs()].concat(),
+                    en: format!("Allow the flow {dir_en} in {} (AWS recommends one allow-all NACL on attachment subnets; filter on the workload subnets instead).", result.acl_id),
+                    ja: format!("{} で{dir_ja}の通信を許可してください（AWS はアタッチメント用サブネットにすべて許可する NACL を 1 つ置き、フィルタはワークロードのサブネットで行うことを推奨しています）。", result.acl_id),
+                    fixes: vec![fix.command()],
+                }
+            }
+            Issue::TgwApplianceModeDisabled { subnet, attachment, vpc, appliance, azs } => Text {
+                code: "TGW_APPLIANCE_MODE_DISABLED",
+                summary: format!("stateful {appliance} in {vpc} spans {} AZs ({}), but appliance mode is off on {attachment}: replies can reach another AZ's endpoint and be dropped", azs.len(), azs.join(", ")),
+                subnet: Some(subnet.clone()),
+                resources: vec![attachment.clone(), vpc.clone()],
+                rules: r(&["R44", "R48"]),
+                en: format!("Enable appliance mode on {attachment} so that both directions of a flow use the same AZ."),
+                ja: format!("{attachment} でアプライアンスモードを有効にし、フローの往復が同じアベイラビリティーゾーンを通るようにしてください。"),
+                fixes: vec![format!("aws ec2 modify-transit-gateway-vpc-attachment --transit-gateway-attachment-id {attachment} --options ApplianceModeSupport=enable")],
+            },
+            Issue::TgwNotVisible { subnet, resource, what, account, reason } => {
+                let acct = account.as_deref().map(|a| format!(" in account {a}")).unwrap_or_default();
+                Text {
+                    code: "TGW_NOT_VISIBLE",
+                    summary: format!("{what} {resource}{acct} could not be read{}: the path beyond it is not verifiable", reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()),
+                    subnet: Some(subnet.clone()),
+                    resources: [vec![resource.clone()], account.iter().cloned().collect()].concat(),
+                    rules: r(&["R45"]),
+                    en: format!("Run again with a read-only role{acct} (--network-role ARN, or EGRESS_PROBE_NETWORK_ROLE for the probe). Everything visible was evaluated; this hop is not proven healthy."),
+                    ja: format!("読み取り専用ロール{}を指定して再実行してください（--network-role ARN、プローブでは EGRESS_PROBE_NETWORK_ROLE）。見える範囲はすべて評価しましたが、この区間が正常とは証明されていません。", account.as_deref().map(|a| format!("（アカウント {a}）")).unwrap_or_default()),
+                    fixes: vec![],
+                }
+            }
+            Issue::FirewallEndpointNotReady { subnet, firewall, endpoint, az, status, detail } => Text {
+                code: "FIREWALL_ENDPOINT_NOT_READY",
+                summary: format!("firewall endpoint {endpoint} of {firewall} in {az} is {status}{}: traffic routed to it is dropped", detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()),
+                subnet: Some(subnet.clone()),
+                resources: vec![endpoint.clone(), firewall.clone()],
+                rules: r(&["R47"]),
+                en: format!("Wait until {firewall} is READY and IN_SYNC; a FAILED endpoint needs the subnet mapping for {az} removed and added again."),
+                ja: format!("{firewall} が READY かつ IN_SYNC になるまで待ってください。FAILED のエンドポイントは {az} のサブネットマッピングを削除して追加し直す必要があります。"),
+                fixes: vec![format!("aws network-firewall describe-firewall --firewall-name {firewall} --query FirewallStatus")],
+            },
+            Issue::FirewallEndpointCrossAz { subnet, route, endpoint, endpoint_az, subnet_az, same_az_endpoint } => Text {
+                code: "FIREWALL_ENDPOINT_CROSS_AZ",
+                summary: format!("{} sends {subnet_az} traffic to firewall endpoint {endpoint} in {endpoint_az}: cross-AZ inspection breaks when either AZ fails and risks asymmetric routes", route.text),
+                subnet: Some(subnet.clone()),
+                resources: vec![route.rtb.clone(), endpoint.clone()],
+                rules: r(&["R47", "R48"]),
+                en: format!("Route each AZ to its own AZ's firewall endpoint{}.", same_az_endpoint.as_deref().map(|e| format!(" ({e} in {subnet_az})")).unwrap_or_default()),
+                ja: format!("各 AZ のトラフィックは同じ AZ のファイアウォールエンドポイント{}にルーティングしてください。", same_az_endpoint.as_deref().map(|e| format!("（{subnet_az} の {e}）")).unwrap_or_default()),
+                fixes: same_az_endpoint.iter().map(|e| format!("aws ec2 replace-route --route-table-id {} {} --vpc-endpoint-id {e}", route.rtb, route.dest_flag())).collect(),
+            },
+            Issue::FirewallAsymmetricRoute { subnet, forward_endpoint, rtb, return_subnet, workload_cidr, found, replace } => Text {
+                code: "FIREWALL_ASYMMETRIC_ROUTE",
+                summary: format!("the request passes firewall endpoint {forward_endpoint}, but replies from {return_subnet} go via {found} ({rtb}): Network Firewall drops asymmetric flows"),
+                subnet: Some(subnet.clone()),
+                resources: vec![rtb.clone(), forward_endpoint.clone()],
+                rules: r(&["R48"]),
+                en: format!("Route replies to {workload_cidr} in {rtb} through {forward_endpoint}, the endpoint the requests use (and enable appliance mode on the inspection VPC's transit gateway attachment)."),
+                ja: format!("{rtb} で {workload_cidr} 宛ての応答を、リクエストが通る {forward_endpoint} 経由にしてください（インスペクション VPC のトランジットゲートウェイアタッチメントではアプライアンスモードも有効にしてください）。"),
+                fixes: vec![format!("aws ec2 {}-route --route-table-id {rtb} --destination-cidr-block {workload_cidr} --vpc-endpoint-id {forward_endpoint}", if *replace { "replace" } else { "create" })],
+            },
+            Issue::FirewallBlocks { subnet, kind, firewall, policy, rule, name, application, reset, fix } => {
+                let by = match &rule.group {
+                    Some(g) => format!("rule group {g} {}", rule.rule),
+                    None => format!("policy default {}", rule.rule),
+                };
+                let shape = if *reset {
+                    "the client sees a TCP reset"
+                } else if *application {
+                    "TCP connects, then the TLS handshake / request stalls"
+                } else {
+                    "the client times out"
+                };
+                let (en, ja) = match kind {
+                    FwBlock::StatelessDrop => (
+                        format!("A stateless rule or the stateless default action of {policy} drops the flow ({by}): forward it to the stateful engine (aws:forward_to_sfe) or pass it."),
+                        format!("{policy} のステートレスルールまたはステートレスのデフォルトアクションがこのフローをドロップしています（{by}）。ステートフルエンジンに転送（aws:forward_to_sfe）するか、許可してください。"),
+                    ),
+                    FwBlock::DefaultDrop => (
+                        format!("No stateful rule of {policy} passes the flow and the strict-order default action drops it: add a pass rule for it (with a domain list, use aws:drop_established rather than aws:drop_strict)."),
+                        format!("{policy} のステートフルルールがこのフローを許可しておらず、厳密な順序のデフォルトアクションがドロップしています。許可ルールを追加してください（ドメインリストを使う場合は aws:drop_strict ではなく aws:drop_established を使用）。"),
+                    ),
+                    FwBlock::DomainNotAllowed => (
+                        format!("Add {} to the domain list of {by} (a leading dot allows all subdomains).", name.as_deref().unwrap_or("the target's name")),
+                        format!("{by} のドメインリストに {} を追加してください（先頭のドットでサブドメインもすべて許可されます）。", name.as_deref().unwrap_or("宛先の名前")),
+                    ),
+                    FwBlock::DomainDenied => (
+                        format!("Remove {} from the deny list of {by}, if the function must reach it.", name.as_deref().unwrap_or("the target's name")),
+                        format!("関数がアクセスする必要がある場合は、{by} の拒否リストから {} を削除してください。", name.as_deref().unwrap_or("宛先の名前")),
+                    ),
+                    FwBlock::RuleDrop | FwBlock::RuleReject => (
+                        format!("Change or remove {by} ({}) so that it does not match the flow, or add a pass rule before it.", rule.detail),
+                        format!("{by}（{}）がこのフローに一致しないよう変更または削除するか、その前に許可ルールを追加してください。", rule.detail),
+                    ),
+                };
+                let mut resources = vec![firewall.clone(), policy.clone()];
+                resources.extend(rule.group.iter().cloned());
+                Text {
+                    code: kind.code(),
+                    summary: format!("firewall {firewall} blocks the flow{}: {by}: {} — {shape}", name.as_deref().map(|n| format!(" to {n}")).unwrap_or_default(), rule.detail),
+                    subnet: Some(subnet.clone()),
+                    resources,
+                    rules: r(kind.rules()),
+                    en,
+                    ja,
+                    fixes: fix.iter().cloned().collect(),
+                }
+            }
+            Issue::FirewallHomeNetExcludesSource { subnet, firewall, policy, source, home_net } => Text {
+                code: "FIREWALL_HOME_NET_EXCLUDES_SOURCE",
+                summary: format!("the function's address {source} is outside HOME_NET of {policy} ({}): the domain rules of {firewall} do not inspect it", home_net.join(", ")),
+                subnet: Some(subnet.clone()),
+                resources: vec![firewall.clone(), policy.clone()],
+                rules: r(&["R52"]),
+                en: "Add the workload VPC CIDRs (and the inspection VPC's own) to HOME_NET in the policy variables or the rule group's IP sets.".into(),
+                ja: "ポリシー変数またはルールグループの IP セットの HOME_NET に、ワークロード VPC の CIDR（とインスペクション VPC 自身の CIDR）を追加してください。".into(),
+                fixes: vec![format!("aws network-firewall update-firewall-policy --firewall-policy-arn {policy} --update-token <token> --firewall-policy file://policy.json  # PolicyVariables.RuleVariables.HOME_NET.Definition: {}", [home_net.clone(), vec![source.clone()]].concat().join(", "))],
+            },
+            Issue::FirewallRulesNotEvaluable { subnet, firewall, policy, rules } => Text {
+                code: "FIREWALL_RULES_NOT_EVALUABLE",
+                summary: format!("{} rule(s) of {policy} on {firewall} cannot be evaluated for this flow: {}", rules.len(), rules.join("; ")),
+                subnet: Some(subnet.clone()),
+                resources: vec![firewall.clone(), policy.clone()],
+                rules: r(&["R49"]),
+                en: "These rules were not guessed: check them by hand, or confirm with the firewall's alert log and the DroppedPackets / RejectedPackets metrics (R66).".into(),
+                ja: "これらのルールは推測していません。手作業で確認するか、ファイアウォールのアラートログと DroppedPackets / RejectedPackets メトリクスで確認してください（R66）。".into(),
+                fixes: vec![],
+            },
+            Issue::PeeringAsEgress { subnet, route, peer_vpc, peer_cidrs, destination, nat } => {
+                let (hint_en, hint_ja) = nat_hint(nat);
+                Text {
+                    code: "PEERING_AS_EGRESS",
+                    summary: format!("{} sends {destination} to a VPC peering connection, but it is outside the peer {peer_vpc} ({}): peering is not transitive, the peer's NAT/internet gateway cannot be used", route.text, peer_cidrs.join(", ")),
+                    subnet: Some(subnet.clone()),
+                    resources: vec![route.rtb.clone(), route.target.clone()],
+                    rules: r(&["R56"]),
+                    en: format!("Route the internet through a NAT gateway of this VPC (or a transit gateway), not a peering connection; {hint_en}."),
+                    ja: format!("インターネット向けの通信は VPC ピアリング接続ではなく、この VPC の NAT ゲートウェイ（またはトランジットゲートウェイ）にルーティングしてください。{hint_ja}。"),
+                    fixes: nat_replace(route, nat),
+                }
+            }
+            Issue::PeeringNotActive { subnet, route, status } => Text {
+                code: "PEERING_NOT_ACTIVE",
+                summary: format!("{}: peering connection {} is {status}, not active", route.text, route.target),
+                subnet: Some(subnet.clone()),
+                resources: vec![route.rtb.clone(), route.target.clone()],
+                rules: r(&["R56"]),
+                en: format!("Only an active peering connection carries traffic: accept {} in the peer account, or recreate it.", route.target),
+                ja: format!("トラフィックを転送するのはアクティブな VPC ピアリング接続だけです。ピア側のアカウントで {} を承諾するか、作り直してください。", route.target),
+                fixes: vec![format!("aws ec2 accept-vpc-peering-connection --vpc-peering-connection-id {}  # in the accepter's account", route.target)],
+            },
+            Issue::GwlbApplianceNotVerifiable { subnet, endpoint, service } => Text {
+                code: "GWLB_APPLIANCE_NOT_VERIFIABLE",
+                summary: format!("the path goes through Gateway Load Balancer endpoint {endpoint} ({service}): the appliance behind it is not verifiable from here"),
+                subnet: Some(subnet.clone()),
+                resources: vec![endpoint.clone()],
+                rules: r(&["R57"]),
+                en: format!("Check the appliance's rules and target health in the provider account (AWS/GatewayELB UnHealthyHostCount, RejectedFlowCount) and that its routes send replies back through {endpoint}."),
+                ja: format!("プロバイダー側アカウントでアプライアンスのルールとターゲットのヘルス（AWS/GatewayELB の UnHealthyHostCount、RejectedFlowCount）、応答が {endpoint} 経由で戻るルートを確認してください。"),
+                fixes: vec![format!("aws ec2 describe-vpc-endpoint-services --service-names {service}")],
+            },
+            Issue::GwlbEndpointNotAvailable { subnet, endpoint, service, why } => Text {
+                code: "GWLB_ENDPOINT_NOT_AVAILABLE",
+                summary: format!("Gateway Load Balancer endpoint {endpoint} ({service}) {why}: traffic routed to it is dropped"),
+                subnet: Some(subnet.clone()),
+                resources: vec![endpoint.clone()],
+                rules: r(&["R57"]),
+                en: format!("The endpoint must be Available and have its subnet in the AZ of the traffic: have the provider accept {endpoint}, or create one endpoint per AZ and route each AZ to its own."),
+                ja: format!("エンドポイントは Available で、トラフィックと同じ AZ にサブネットが必要です。プロバイダーに {endpoint} を承諾してもらうか、AZ ごとにエンドポイントを作成して各 AZ を自分の AZ のエンドポイントにルーティングしてください。"),
+                fixes: vec![format!("aws ec2 describe-vpc-endpoints --vpc-endpoint-ids {endpoint}")],
+            },
+            Issue::EgressVpcNoRoute { subnet, rtb, used_by, destination, nat } => {
+                let (hint_en, hint_ja) = nat_hint(nat);
+                let mut fixes = nat.prelude();
+                fixes.push(format!("aws ec2 create-route --route-table-id {rtb} --destination-cidr-block {} --nat-gateway-id {}", any_cidr(destination), nat.id()));
+                Text {
+                    code: "NO_DEFAULT_ROUTE",
+                    summary: format!("{rtb} (used by {used_by}, behind the transit gateway) has no route to {destination}"),
+                    subnet: Some(subnet.clone()),
+                    resources: vec![rtb.clone(), used_by.clone()],
+                    rules: r(&["R7", "R41"]),
+                    en: format!("Add 0.0.0.0/0 -> a public NAT gateway to {rtb}; {hint_en}."),
+                    ja: format!("{rtb} に 0.0.0.0/0 → パブリック NAT ゲートウェイのルートを追加してください。{hint_ja}。"),
+                    fixes,
+                }
+            }
+            Issue::EgressVpcRouteBlackhole { subnet, route, used_by, nat } => {
+                let (hint_en, hint_ja) = nat_hint(nat);
+                Text {
+                    code: if route.target.starts_with("nat-") { "NAT_ROUTE_BLACKHOLE" } else { "ROUTE_BLACKHOLE" },
+                    summary: format!("{} (used by {used_by}, behind the transit gateway) is a blackhole: its target no longer exists", route.text),
+                    subnet: Some(subnet.clone()),
+                    resources: vec![route.rtb.clone(), route.target.clone()],
+                    rules: r(&["R8"]),
+                    en: format!("Re-point the route at an available NAT gateway; {hint_en}."),
+                    ja: format!("ルートを利用可能な NAT ゲートウェイに向け直してください。{hint_ja}。"),
+                    fixes: nat_replace(route, nat),
+                }
             }
         }
     }

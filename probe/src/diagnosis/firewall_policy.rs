@@ -19,6 +19,11 @@
 //! verdict is `FwAction::Unknown` and `decided_by` names the rule that would block if the
 //! unevaluable ones do not match. An unreadable rule group counts as one that may pass,
 //! drop or reject anything.
+//!
+//! Not modelled (the probe's checks do not reach them): packets after the handshake of a
+//! TCP flow without TLS/HTTP, `StatelessFragmentDefaultActions` (no fragments), the
+//! `StreamExceptionPolicy` (midstream flows), TCP flag values of stateless rules (the
+//! model keeps only that flags are set, so such a rule is named not evaluable).
 
 // Until the path engine (issue 10) calls `evaluate`, only the tests use this module.
 #![cfg_attr(not(test), allow(dead_code))]

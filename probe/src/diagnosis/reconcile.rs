@@ -1,7 +1,9 @@
 //! Reconciles what the configuration predicts with what the probe observed: a timeout the
 //! configuration explains is confirmed; one it does not explain points beyond the VPC
 //! (R32-R35); a success it calls impossible is an inconsistency; a refusal, reset, TLS
-//! alert or HTTP error proves the path and blames the destination (R36).
+//! alert or HTTP error proves the path and blames the destination (R36) — unless a
+//! firewall reject on the path explains the reset, or a firewall block of the ClientHello
+//! explains a TLS stall after TCP connected (R53).
 
 use super::catalog::{DestFailure, Issue};
 use crate::model::{CheckKind, Observation, PathEvaluation, PathVerdict, Status};
@@ -91,6 +93,29 @@ fn flow_observation(o: &Observation, evaluated: &[Evaluated], slots: &mut Vec<Sl
             &o.id,
         );
     };
+    // R53: a firewall reject on the path explains a reset; a firewall block of the
+    // ClientHello / request explains a TLS handshake that stalls after TCP connected.
+    let firewall_explains = |slots: &mut Vec<Slot>, hit: &dyn Fn(&Issue) -> bool| {
+        let mut explained = false;
+        for e in matching.iter().filter(|e| broken(e.eval.verdict)) {
+            for i in &e.slots {
+                if let Some(s) = slots.get_mut(*i)
+                    && hit(&s.issue)
+                {
+                    s.explains.insert(o.id.clone());
+                    explained = true;
+                }
+            }
+        }
+        explained
+    };
+    match o.status {
+        Status::Reset if firewall_explains(slots, &|i: &Issue| i.resets()) => return,
+        Status::TlsTimeout if firewall_explains(slots, &|i: &Issue| i.application_stage()) => {
+            return;
+        }
+        _ => {}
+    }
     let dest_failure = match o.status {
         Status::Refused => Some(DestFailure::Refused),
         Status::Reset => Some(DestFailure::Reset),
@@ -122,9 +147,12 @@ fn flow_observation(o: &Observation, evaluated: &[Evaluated], slots: &mut Vec<Sl
             let mut explained = false;
             for e in matching.iter().filter(|e| broken(e.eval.verdict)) {
                 for i in &e.slots {
+                    // A block of the ClientHello lets TCP connect: it does not explain a
+                    // connect timeout (R53).
                     if let Some(s) = slots.get_mut(*i)
                         && s.issue.blocks_path()
                         && !s.issue.is_not_verifiable()
+                        && !(s.issue.application_stage() && o.status != Status::TlsTimeout)
                     {
                         s.explains.insert(o.id.clone());
                         explained = true;

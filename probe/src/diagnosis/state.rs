@@ -47,6 +47,14 @@ impl Source<'_> {
                 .unwrap_or_else(|| "<function-subnet-ipv6-cidr>".into()),
         }
     }
+    /// One address standing for the function (its first ENI address, else its subnet's
+    /// network address), for route look-ups on the way back (R41).
+    pub fn address(&self, family: Family) -> Option<IpAddr> {
+        self.peers(family).first().map(|p| match p {
+            Peer::Addr(a) => *a,
+            Peer::Net(n) => n.network(),
+        })
+    }
     /// True when `addr` is inside the source subnet (NACLs are not crossed, §F).
     pub fn contains(&self, addr: &IpAddr) -> bool {
         match addr {
@@ -65,6 +73,16 @@ pub(crate) struct Walk<'a, 'b> {
     pub family: Family,
     pub hops: Vec<Hop>,
     pub issues: Vec<Issue>,
+    /// Firewall endpoints the request crossed (R48: the reply must cross the same).
+    pub firewall_endpoints: Vec<String>,
+    /// Firewall endpoints the reply crossed.
+    pub return_endpoints: Vec<String>,
+    /// The transit gateway the request crossed.
+    pub tgw: Option<String>,
+    /// The workload VPC's attachment the request entered the transit gateway by (R41).
+    pub tgw_ingress: Option<String>,
+    /// Transit gateway route tables already looked up (a routing loop guard).
+    pub tgw_tables_seen: Vec<String>,
     blocked: bool,
     partial: bool,
     unverifiable: bool,
@@ -80,6 +98,11 @@ impl<'a, 'b> Walk<'a, 'b> {
             family: Family::of(&flow.destination),
             hops: Vec::new(),
             issues: Vec::new(),
+            firewall_endpoints: Vec::new(),
+            return_endpoints: Vec::new(),
+            tgw: None,
+            tgw_ingress: None,
+            tgw_tables_seen: Vec::new(),
             blocked: false,
             partial: false,
             unverifiable: false,
@@ -139,6 +162,43 @@ impl<'a, 'b> Walk<'a, 'b> {
             subnet: self.subnet_id(),
             component: component.to_string(),
             why,
+        });
+    }
+
+    /// R45: records a hop and an issue for a resource the snapshot could not read; the
+    /// account comes from the failed call's gap when there is one.
+    pub fn not_visible(
+        &mut self,
+        component: &str,
+        resource: &str,
+        what: &str,
+        account: Option<String>,
+        call: &str,
+    ) {
+        let gap = self.ix.gap(call);
+        let account = gap.and_then(|g| g.account.clone()).or(account);
+        let reason = gap.map(|g| g.reason.clone());
+        self.hop(
+            Direction::Forward,
+            component,
+            resource,
+            None,
+            HopVerdict::Unknown,
+            format!(
+                "{what} {resource}{} not readable: not verifiable (R45)",
+                account
+                    .as_deref()
+                    .map(|a| format!(" (account {a})"))
+                    .unwrap_or_default()
+            ),
+            &["R45"],
+        );
+        self.issues.push(Issue::TgwNotVisible {
+            subnet: self.subnet_id(),
+            resource: resource.to_string(),
+            what: what.to_string(),
+            account,
+            reason,
         });
     }
 
@@ -217,6 +277,36 @@ impl<'a, 'b> Walk<'a, 'b> {
             rules,
         );
         Some((result, acl))
+    }
+
+    /// The AZ ID of a subnet (R37, R45: names differ between accounts), else its name.
+    pub fn az_id(&self, subnet: &Subnet) -> String {
+        subnet
+            .availability_zone_id
+            .clone()
+            .or_else(|| {
+                self.ix
+                    .snap
+                    .availability_zones
+                    .iter()
+                    .find(|z| z.name == subnet.availability_zone)
+                    .map(|z| z.zone_id.clone())
+            })
+            .unwrap_or_else(|| subnet.availability_zone.clone())
+    }
+
+    /// The workload VPC's first CIDR of the flow's family (for return-route fixes).
+    pub fn workload_cidr(&self) -> String {
+        let vpc = self.ix.vpc(self.vpc_id());
+        match self.family {
+            Family::Ipv4 => vpc
+                .and_then(|v| v.cidr_blocks.first())
+                .map(|c| c.to_string()),
+            Family::Ipv6 => vpc
+                .and_then(|v| v.ipv6_cidr_blocks.first())
+                .map(|c| c.to_string()),
+        }
+        .unwrap_or_else(|| self.src.cidr(self.family))
     }
 
     pub fn route_ref(&self, rtb: &RouteTable, c: &routes::Chosen<'_>) -> RouteRef {
@@ -298,4 +388,67 @@ pub(crate) enum Next<'a> {
         route: RouteRef,
         target: crate::model::RouteTarget,
     },
+    /// R37, R38: the VPC's attachment to the transit gateway a route of `from` names.
+    TransitGateway {
+        tgw: String,
+        route: RouteRef,
+        from: &'a Subnet,
+    },
+    /// R43: one direction through the NACL of a transit gateway attachment subnet.
+    AttachmentNacl {
+        attachment: String,
+        subnet: String,
+        /// The NACL's outbound rules (else inbound).
+        egress: bool,
+        /// The peer is the function (else the destination).
+        peer_is_function: bool,
+        direction: Direction,
+    },
+    /// R39, R40: the route for the destination in a transit gateway route table.
+    TgwRouteTable {
+        table: String,
+        tgw: String,
+        from: &'a Subnet,
+    },
+    /// R37, R42-R44: arriving in another VPC (the egress VPC) through its attachment.
+    TgwArrive {
+        attachment: &'a crate::model::TransitGatewayAttachment,
+        from: &'a Subnet,
+    },
+    /// R41, R42, R47: the route onward from a subnet behind the transit gateway, a
+    /// firewall endpoint or an appliance.
+    SubnetRoute { subnet: &'a Subnet, role: Role },
+    /// R41, R48: the reply's route from `subnet` back toward the function.
+    ReturnRoute { subnet: &'a Subnet },
+    /// R41: the table associated with `vpc`'s attachment, for the function's address.
+    TgwReturn { tgw: String, from: &'a Subnet },
+    /// R47-R53: a Network Firewall endpoint and the policy's verdict.
+    FirewallEndpoint {
+        endpoint: String,
+        route: RouteRef,
+        from: &'a Subnet,
+    },
+    /// R57: a Gateway Load Balancer endpoint.
+    GwlbEndpoint {
+        endpoint: &'a crate::model::VpcEndpoint,
+        route: RouteRef,
+        from: &'a Subnet,
+    },
+    /// R56: a VPC peering connection.
+    Peering {
+        pcx: String,
+        route: RouteRef,
+        from: &'a Subnet,
+    },
+}
+
+/// Why the walk stands in a subnet outside the function's own route table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// The subnet of the egress VPC's transit gateway attachment (R42).
+    Attachment(String),
+    /// The subnet a firewall endpoint sits in (R47).
+    Firewall,
+    /// The subnet of a Gateway Load Balancer endpoint (R57).
+    Appliance,
 }

@@ -81,5 +81,40 @@ fn dispatch<'a>(w: &mut Walk<'a, '_>, next: Next<'a>) -> Vec<Next<'a>> {
             endpoint_subnet,
         } => step::endpoint::eni(w, endpoint, endpoint_subnet.as_deref()),
         Next::NotVerifiable { route, target } => step::not_verifiable::run(w, route, &target),
+        Next::TransitGateway { tgw, route, from } => {
+            step::transit_gateway::enter(w, &tgw, route, from)
+        }
+        Next::AttachmentNacl {
+            attachment,
+            subnet,
+            egress,
+            peer_is_function,
+            direction,
+        } => step::transit_gateway::attachment_nacl(
+            w,
+            &attachment,
+            &subnet,
+            egress,
+            peer_is_function,
+            direction,
+        ),
+        Next::TgwRouteTable { table, tgw, from } => {
+            step::tgw_route_table::forward(w, &table, &tgw, from)
+        }
+        Next::TgwArrive { attachment, from } => step::transit_gateway::arrive(w, attachment, from),
+        Next::SubnetRoute { subnet, role } => step::subnet_route::forward(w, subnet, role),
+        Next::ReturnRoute { subnet } => step::subnet_route::back(w, subnet),
+        Next::TgwReturn { tgw, from } => step::tgw_route_table::back(w, &tgw, from),
+        Next::FirewallEndpoint {
+            endpoint,
+            route,
+            from,
+        } => step::firewall_endpoint::run(w, &endpoint, route, from),
+        Next::GwlbEndpoint {
+            endpoint,
+            route,
+            from,
+        } => step::gwlb_endpoint::run(w, endpoint, route, from),
+        Next::Peering { pcx, route, from } => step::peering::run(w, &pcx, route, from),
     }
 }

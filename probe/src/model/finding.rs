@@ -42,6 +42,9 @@ pub struct Finding {
     pub confirmation: Confirmation,
     /// One-line statement of the cause, in English.
     pub summary: String,
+    /// The same statement in Japanese (`--lang ja`); absent in reports of older probes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary_ja: Option<String>,
     /// The subnet the finding is about, when it is about one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subnet_id: Option<String>,

@@ -56,6 +56,9 @@ pub enum Status {
     TlsError,
     /// An HTTP response arrived with a 5xx status: the path works, the destination fails.
     HttpStatus,
+    /// The proxy of `HTTPS_PROXY` answered CONNECT with a non-2xx status (`http_status`):
+    /// 407 authentication, 403 policy, 502/504 the proxy could not reach the destination.
+    ProxyRefused,
     /// The invocation's remaining time ran out before the check finished.
     CutShort,
     /// The check could not run (a local error that says nothing about the network).
@@ -107,6 +110,7 @@ impl Status {
             Status::TlsTimeout => "tls_timeout",
             Status::TlsError => "tls_error",
             Status::HttpStatus => "http_status",
+            Status::ProxyRefused => "proxy_refused",
             Status::CutShort => "cut_short",
             Status::Error => "error",
         }

@@ -519,19 +519,30 @@ impl Serialize for Protocol {
 
 impl<'de> Deserialize<'de> for Protocol {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            S(String),
-            N(i64),
+        // A visitor, not an untagged enum: a bad value gets a message naming what is
+        // accepted (issue 12.8), not "data did not match any variant of untagged enum".
+        struct Visitor;
+        const EXPECTED: &str =
+            "a protocol name (tcp, udp, icmp, icmpv6, all) or number (-1 to 255)";
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Protocol;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(EXPECTED)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Protocol, E> {
+                Protocol::parse(v).ok_or_else(|| {
+                    let shown: String = v.chars().take(40).collect();
+                    E::custom(format!("unknown protocol `{shown}`: expected {EXPECTED}"))
+                })
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Protocol, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Protocol, E> {
+                self.visit_str(&v.to_string())
+            }
         }
-        let raw = Raw::deserialize(d)?;
-        let text = match raw {
-            Raw::S(s) => s,
-            Raw::N(n) => n.to_string(),
-        };
-        Protocol::parse(&text)
-            .ok_or_else(|| serde::de::Error::custom(format!("unknown protocol `{text}`")))
+        d.deserialize_any(Visitor)
     }
 }
 

@@ -102,6 +102,16 @@ impl NetworkAccess {
     /// Builds the clients; nothing is called until `assume`.
     pub async fn new(base: &SdkConfig, role_arn: &str) -> Result<Self, SnapshotError> {
         let account = role_account(role_arn)?;
+        // The provider needs a clock; a hand-built configuration may lack one.
+        let base = match base.time_source() {
+            Some(_) => base.clone(),
+            None => base
+                .clone()
+                .into_builder()
+                .time_source(aws_smithy_async::time::SharedTimeSource::default())
+                .build(),
+        };
+        let base = &base;
         let provider = AssumeRoleProvider::builder(role_arn)
             .session_name(SESSION_NAME)
             .configure(base)

@@ -1,12 +1,13 @@
 //! The calls: one identifying call per scope, then per VPC two concurrent stages of
 //! filtered, paginated Describe calls. Every page request is counted; every failure after
-//! the identifying call becomes a `SnapshotGap`.
+//! the identifying call becomes a `SnapshotGap`, and so does a call still unanswered when
+//! the reader's deadline comes (issue 12.7: one slow call is a gap, not a lost snapshot).
 
 use super::call::*;
 use super::classify::{self, HasStatus};
 use super::convert::{self, Notes};
 use super::{Clients, SnapshotError};
-use crate::model::{NetworkSnapshot, SnapshotGap};
+use crate::model::{GapKind, NetworkSnapshot, SnapshotGap};
 use aws_sdk_ec2::operation::describe_availability_zones::DescribeAvailabilityZonesOutput;
 use aws_sdk_ec2::operation::describe_vpc_attribute::DescribeVpcAttributeOutput;
 use aws_sdk_ec2::operation::describe_vpc_block_public_access_options::DescribeVpcBlockPublicAccessOptionsOutput;
@@ -14,22 +15,33 @@ use aws_sdk_ec2::types::{self as ec2, Filter, VpcAttributeName};
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::future::Future;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
+use tokio::time::Instant;
 
-/// The workload account's clients and the request counter (every request of the snapshot,
-/// in any account, is counted here).
+/// The workload account's clients, the request counter (every request of the snapshot,
+/// in any account, is counted here) and the time limit.
 pub struct Reader<'a> {
     pub ec2: &'a aws_sdk_ec2::Client,
     pub lambda: &'a aws_sdk_lambda::Client,
     calls: AtomicU32,
+    /// No request is waited for past this instant (`None`: the SDK's own timeouts only).
+    deadline: Option<Instant>,
+    /// An earlier end for the current stage (see `limit_stage`), inside `deadline`.
+    stage_end: Mutex<Option<Instant>>,
+    began: Instant,
 }
 
 impl<'a> Reader<'a> {
-    pub fn new(clients: &'a Clients) -> Self {
+    /// A reader that abandons any request still unanswered at `deadline`.
+    pub fn until(clients: &'a Clients, deadline: Option<Instant>) -> Self {
         Self {
             ec2: &clients.ec2,
             lambda: &clients.lambda,
             calls: AtomicU32::new(0),
+            deadline,
+            stage_end: Mutex::new(None),
+            began: Instant::now(),
         }
     }
     pub(super) fn count(&self) {
@@ -38,15 +50,69 @@ impl<'a> Reader<'a> {
     pub fn calls(&self) -> u32 {
         self.calls.load(Ordering::Relaxed)
     }
+
+    /// Lets the requests that start from now on use `share` of the time left (stage 1
+    /// keeps time for stage 2); `None` gives them the whole of it again.
+    pub fn limit_stage(&self, share: Option<f64>) {
+        let end = match (self.deadline, share) {
+            (Some(deadline), Some(share)) => {
+                let now = Instant::now();
+                Some(now + deadline.saturating_duration_since(now).mul_f64(share))
+            }
+            _ => None,
+        };
+        if let Ok(mut slot) = self.stage_end.lock() {
+            *slot = end;
+        }
+    }
+
+    fn end(&self) -> Option<Instant> {
+        let stage = self.stage_end.lock().ok().and_then(|s| *s);
+        stage.or(self.deadline)
+    }
+
+    /// Waits for `request` until the stage's end; a request still unanswered then is the
+    /// gap of `call` (kind `Unreachable`: no answer), like a denied one.
+    pub async fn bounded<F: Future>(
+        &self,
+        call: &str,
+        request: F,
+    ) -> Result<F::Output, SnapshotGap> {
+        let Some(end) = self.end() else {
+            return Ok(request.await);
+        };
+        match tokio::time::timeout_at(end, request).await {
+            Ok(out) => Ok(out),
+            Err(_elapsed) => Err(SnapshotGap {
+                call: call.to_string(),
+                kind: GapKind::Unreachable,
+                reason: format!(
+                    "no answer within the time the analysis had left ({} ms after it began); the call was abandoned",
+                    end.saturating_duration_since(self.began).as_millis()
+                ),
+                account: None,
+            }),
+        }
+    }
 }
 
-/// All pages of a paginated call, each page counted; the first failing page is the gap.
+/// All pages of a paginated call, each page counted; the first failing page is the gap, and
+/// so is a page still unanswered at the reader's deadline.
 macro_rules! pages {
     ($r:expr, $call:expr, $builder:expr, $field:ident) => {{
         let mut stream = $builder.into_paginator().send();
         let mut items = Vec::new();
         let mut failed: Option<$crate::model::SnapshotGap> = None;
-        while let Some(page) = stream.next().await {
+        loop {
+            let page = match $r.bounded($call, stream.next()).await {
+                Ok(Some(page)) => page,
+                Ok(None) => break,
+                Err(gap) => {
+                    $r.count();
+                    failed = Some(gap);
+                    break;
+                }
+            };
             $r.count();
             match page {
                 Ok(page) => items.extend(page.$field.unwrap_or_default()),
@@ -63,7 +129,7 @@ macro_rules! pages {
     }};
 }
 
-/// One counted request.
+/// One counted request, bounded by the reader's deadline.
 pub(super) async fn once<T, E, R>(
     r: &Reader<'_>,
     call: &str,
@@ -74,7 +140,9 @@ where
     R: HasStatus + std::fmt::Debug + 'static,
 {
     r.count();
-    request.await.map_err(|err| classify::gap(call, &err))
+    r.bounded(call, request)
+        .await?
+        .map_err(|err| classify::gap(call, &err))
 }
 
 pub fn filter<I, S>(name: &str, values: I) -> Filter
@@ -107,15 +175,21 @@ where
     }
 }
 
+/// An identifying call that did not answer in time stops the snapshot: nothing answered.
+fn gap_error(gap: SnapshotGap) -> SnapshotError {
+    SnapshotError::Api {
+        call: gap.call,
+        reason: gap.reason,
+    }
+}
+
 /// Scope::Vpc's identifying call: DescribeVpcs by ID (unknown → `VpcNotFound`).
 pub async fn identify_vpc(r: &Reader<'_>, vpc_id: &str) -> Result<ec2::Vpc, SnapshotError> {
     r.count();
     let out = r
-        .ec2
-        .describe_vpcs()
-        .vpc_ids(vpc_id)
-        .send()
+        .bounded(DESCRIBE_VPCS, r.ec2.describe_vpcs().vpc_ids(vpc_id).send())
         .await
+        .map_err(gap_error)?
         .map_err(|err| {
             if is_not_found(err.code()) {
                 SnapshotError::VpcNotFound(vpc_id.to_string())
@@ -143,7 +217,15 @@ pub async fn subnets_by_id(
         .into_paginator()
         .send();
     let mut items = Vec::new();
-    while let Some(page) = stream.next().await {
+    loop {
+        let page = match r.bounded(DESCRIBE_SUBNETS, stream.next()).await {
+            Ok(Some(page)) => page,
+            Ok(None) => break,
+            Err(gap) => {
+                r.count();
+                return Err((gap, None));
+            }
+        };
         r.count();
         match page {
             Ok(page) => items.extend(page.subnets.unwrap_or_default()),
@@ -192,22 +274,26 @@ pub async fn identify_function(
     SnapshotError,
 > {
     r.count();
-    r.lambda
-        .get_function_configuration()
-        .function_name(name)
-        .send()
-        .await
-        .map_err(|err| {
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception())
-                || is_not_found(err.code())
-            {
-                SnapshotError::FunctionNotFound(name.to_string())
-            } else {
-                api_error(GET_FUNCTION_CONFIGURATION, &err)
-            }
-        })
+    r.bounded(
+        GET_FUNCTION_CONFIGURATION,
+        r.lambda
+            .get_function_configuration()
+            .function_name(name)
+            .send(),
+    )
+    .await
+    .map_err(gap_error)?
+    .map_err(|err| {
+        if err
+            .as_service_error()
+            .is_some_and(|e| e.is_resource_not_found_exception())
+            || is_not_found(err.code())
+        {
+            SnapshotError::FunctionNotFound(name.to_string())
+        } else {
+            api_error(GET_FUNCTION_CONFIGURATION, &err)
+        }
+    })
 }
 
 /// Which Lambda ENIs to ask for (R3: interface type, subnet and groups — never the
@@ -288,6 +374,9 @@ pub async fn fetch_vpc(r: &Reader<'_>, req: VpcRequest<'_>) -> VpcRaw {
         req
     });
 
+    // Stage 1: everything keyed by the VPC ID, concurrently, in two thirds of the time
+    // left, so that one slow call still leaves stage 2 its turn.
+    r.limit_stage(Some(2.0 / 3.0));
     let (
         vpcs,
         dns_support,
@@ -425,6 +514,7 @@ pub async fn fetch_vpc(r: &Reader<'_>, req: VpcRequest<'_>) -> VpcRaw {
             }
         },
     );
+    r.limit_stage(None);
     VpcRaw {
         vpc_id: vpc_id.to_string(),
         vpcs,

@@ -81,7 +81,7 @@ impl RunCache {
 /// One planned piece of work (one or a few calls).
 enum Work<'c> {
     Assume,
-    Vpc(VpcRequest<'c>, Acct),
+    Vpc(Box<VpcRequest<'c>>, Acct),
     StageTwo(StageTwo<'c>, Acct),
     /// The workload VPC's attachments: DescribeTransitGatewayAttachments and
     /// DescribeTransitGatewayVpcAttachments, both filtered by the VPC (R37, R38).
@@ -311,13 +311,13 @@ impl<'a> Walk<'a> {
                 && self.first("bpa".into());
             self.vpc_acct.insert(w.vpc_id.clone(), Acct::Own);
             works.push(Work::Vpc(
-                VpcRequest {
+                Box::new(VpcRequest {
                     ec2: &self.clients.ec2,
                     vpc_id: w.vpc_id,
                     known: w.known,
                     enis: Some(w.enis),
                     need_bpa,
-                },
+                }),
                 Acct::Own,
             ));
         }
@@ -446,13 +446,13 @@ impl<'a> Walk<'a> {
             }
             self.vpc_acct.insert(vpc.clone(), acct);
             works.push(Work::Vpc(
-                VpcRequest {
+                Box::new(VpcRequest {
                     ec2: self.ec2(acct),
                     vpc_id: vpc.clone(),
                     known: None,
                     enis: None,
                     need_bpa: false,
-                },
+                }),
                 acct,
             ));
             // R47: a firewall in the egress VPC (asked for at once: one call, one round less).
@@ -479,8 +479,9 @@ impl<'a> Walk<'a> {
             works.push(Work::Peering(ids, acct));
         }
 
-        // R47: a firewall in a workload VPC, when its routes name an endpoint that is not
-        // a known interface or gateway endpoint.
+        // R47, R57: a firewall in a workload VPC, when a CIDR route names an endpoint that
+        // is not a known interface or gateway endpoint (a gateway endpoint's routes have a
+        // prefix-list destination).
         for vpc in self.workload_ids.clone() {
             if !self.stage1_done.contains(&vpc) || self.asked.contains(&format!("fwlist:{vpc}")) {
                 continue;
@@ -490,6 +491,7 @@ impl<'a> Walk<'a> {
                 .iter()
                 .filter(|t| t.vpc_id == vpc)
                 .flat_map(|t| &t.routes)
+                .filter(|r| !matches!(r.destination, crate::model::RouteDestination::PrefixList(_)))
                 .any(|r| match &r.target {
                     RouteTarget::VpcEndpoint(id) => snap
                         .vpc_endpoints
@@ -582,7 +584,7 @@ impl<'a> Walk<'a> {
             }
             Work::Vpc(req, acct) => {
                 let workload = req.enis.is_some();
-                Done::Vpc(Box::new(read::fetch_vpc(r, req).await), acct, workload)
+                Done::Vpc(Box::new(read::fetch_vpc(r, *req).await), acct, workload)
             }
             Work::StageTwo(plan, acct) => {
                 Done::StageTwo(Box::new(read::fetch_stage_two(r, plan).await), acct)

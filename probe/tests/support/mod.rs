@@ -27,6 +27,13 @@ pub struct Server {
     task: JoinHandle<()>,
 }
 
+impl Server {
+    /// A guard for a server task a test spawned itself.
+    pub fn new(addr: SocketAddr, task: JoinHandle<()>) -> Self {
+        Self { addr, task }
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         self.task.abort();

@@ -32,6 +32,10 @@ enum Cmd {
     /// print the per-AZ matrix and the diagnosis, clean up. Exit status: that of
     /// `egress-probe run` (1 = a failure was found, as expected).
     Demo,
+    /// The same behind a transit gateway: a workload VPC whose function spans two AZs, an
+    /// egress VPC with Network Firewall endpoints and NAT gateways; the fault removes the
+    /// workload attachment's subnet in one AZ (R37). Exit status as for `demo`.
+    DemoTgw,
     /// Remove lab namespaces (and the processes in them) left behind by killed runs.
     Cleanup {
         /// Also remove namespaces of lab runs that are still alive.
@@ -44,7 +48,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Cmd::Cleanup { all } => cleanup(all),
-        Cmd::Demo => {
+        Cmd::Demo | Cmd::DemoTgw => {
+            let centralised = matches!(cli.command, Cmd::DemoTgw);
             match lab::require() {
                 Ok(Prereq::Ready) => {}
                 Ok(Prereq::Missing(why)) => {
@@ -70,7 +75,7 @@ fn main() -> ExitCode {
             let code = rt.block_on(async {
                 // The demo runs on a worker (it has blocking steps); this thread only
                 // watches for Ctrl-C, so the signal is seen whatever the demo is doing.
-                let mut task = tokio::spawn(demo());
+                let mut task = tokio::spawn(demo(centralised));
                 let mut term =
                     match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
                     {
@@ -133,11 +138,18 @@ fn print_output(out: &Output) {
     }
 }
 
-async fn demo() -> Result<u8> {
-    step(
-        "starting moto, building the VPC (NAT gateway, IGW, two private subnets in two AZs) and the lab's namespaces",
-    );
-    let mut run = LabRun::start_two_az().await?;
+async fn demo(centralised: bool) -> Result<u8> {
+    let mut run = if centralised {
+        step(
+            "starting moto, building a workload VPC (two AZs) behind a transit gateway, an egress VPC (firewall endpoints, NAT gateways, IGW) and the lab's namespaces",
+        );
+        LabRun::start_centralised().await?
+    } else {
+        step(
+            "starting moto, building the VPC (NAT gateway, IGW, two private subnets in two AZs) and the lab's namespaces",
+        );
+        LabRun::start_two_az().await?
+    };
     let healthy = run.base.function_subnets[0].clone();
     let broken = run.base.function_subnets[1].clone();
     eprintln!(
@@ -146,11 +158,22 @@ async fn demo() -> Result<u8> {
         run.az_of(&healthy).unwrap_or_default(),
         run.az_of(&broken).unwrap_or_default()
     );
-    step(&format!(
-        "fault: {broken} gets its own route table without 0.0.0.0/0 (EC2 API, then lab sync)"
-    ));
-    let rtb = run.remove_default_route_of(&broken).await?;
-    eprintln!("    {broken} now uses {rtb} (local route only)");
+    if centralised {
+        step(&format!(
+            "fault: the workload's transit gateway attachment loses its subnet in the AZ of {broken} (EC2 API, then lab sync)"
+        ));
+        let att = run.remove_attachment_az_of(&broken).await?;
+        eprintln!(
+            "    {att} has no subnet in {} any more",
+            run.az_of(&broken).unwrap_or_default()
+        );
+    } else {
+        step(&format!(
+            "fault: {broken} gets its own route table without 0.0.0.0/0 (EC2 API, then lab sync)"
+        ));
+        let rtb = run.remove_default_route_of(&broken).await?;
+        eprintln!("    {broken} now uses {rtb} (local route only)");
+    }
 
     step(&format!(
         "egress-probe install --like-function {APP_FUNCTION} {}",

@@ -7,6 +7,7 @@
 //! lab-services tcp-unix --listen IP:PORT --socket PATH  # TCP → unix socket bridge
 //! lab-services delay-line --a NAME --b NAME --delay-ms N  # two TUNs, N ms each way
 //! lab-services tcp-connect HOST:PORT TIMEOUT_MS [--random-sport]  # ok|timeout|refused|…
+//! lab-services firewall --tun NAME --policy FILE  # a Network Firewall endpoint's enforcer
 //! ```
 //!
 //! Every listener binds a documentation-range address inside its namespace only.
@@ -74,6 +75,11 @@ async fn run(args: Vec<String>) -> Result<()> {
             let ms: u64 = arg(&args, "--delay-ms")?.parse()?;
             let (a, b) = (arg(&args, "--a")?, arg(&args, "--b")?);
             tokio::task::spawn_blocking(move || delay::run(&a, &b, Duration::from_millis(ms)))
+                .await?
+        }
+        Some("firewall") => {
+            let (tun, policy) = (arg(&args, "--tun")?, arg(&args, "--policy")?);
+            tokio::task::spawn_blocking(move || firewall::run(&tun, std::path::Path::new(&policy)))
                 .await?
         }
         Some("tcp-connect") => {
@@ -428,7 +434,7 @@ mod delay {
 
     /// Opens `/dev/net/tun` and creates/attaches the TUN device `name` (no packet info).
     #[allow(unsafe_code)]
-    fn open_tun(name: &str) -> Result<File> {
+    pub(crate) fn open_tun(name: &str) -> Result<File> {
         if name.len() >= 16 {
             bail!("interface name {name} too long");
         }
@@ -484,5 +490,56 @@ mod delay {
         pump(tb, ta2, delay);
         let _ = t.join();
         Ok(())
+    }
+}
+
+/// A firewall endpoint's enforcer: every packet the namespace routes into the TUN device is
+/// judged by [`egress_probe_e2e::lab::firewall::Engine`] and what passes is written back.
+/// The policy file is re-read when it changes (the lab rewrites it on sync).
+mod firewall {
+    use anyhow::{Context, Result};
+    use egress_probe_e2e::lab::firewall::{Engine, Policy};
+    use std::io::{Read, Write};
+    use std::path::Path;
+    use std::time::{Duration, Instant};
+
+    pub fn run(tun: &str, policy_file: &Path) -> Result<()> {
+        let mut dev = super::delay::open_tun(tun)?;
+        let mut out = dev.try_clone().context("cloning the TUN handle")?;
+        let read_policy = || -> Result<(String, Policy)> {
+            let text = std::fs::read_to_string(policy_file)
+                .with_context(|| format!("reading {}", policy_file.display()))?;
+            let view: serde_json::Value =
+                serde_json::from_str(&text).context("the policy file is not JSON")?;
+            Ok((text, Policy::from_view(&view)?))
+        };
+        let (mut text, policy) = read_policy()?;
+        let mut engine = Engine::new(policy);
+        let mut checked = Instant::now();
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let n = dev.read(&mut buf).context("reading the TUN device")?;
+            if n == 0 {
+                return Ok(());
+            }
+            if checked.elapsed() > Duration::from_millis(200) {
+                checked = Instant::now();
+                if let Ok(new) = std::fs::read_to_string(policy_file)
+                    && new != text
+                    && let Ok((t, p)) = read_policy()
+                {
+                    text = t;
+                    engine.set_policy(p);
+                    eprintln!("firewall: policy reloaded");
+                }
+            }
+            let outcome = engine.process(&buf[..n]);
+            if let Some(note) = outcome.note {
+                eprintln!("firewall: {note}");
+            }
+            for p in outcome.send {
+                let _ = out.write_all(&p);
+            }
+        }
     }
 }

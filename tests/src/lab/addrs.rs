@@ -20,6 +20,51 @@ pub const ROUTER_DNS_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 9);
 pub const DNS_ROUTER_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
 pub const DNS_INET_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 13);
 pub const INET_DNS_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 14);
+/// The links of one VPC's router: to the internet, to its Amazon DNS host, and that host's
+/// side link to the internet (R19). VPC 0 uses the addresses above; VPC `v` ≥ 1 uses
+/// 192.0.2.(64 + 16(v-1))/28, cut in three /30s. IPv6 only for VPC 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VpcLinks {
+    pub router_inet: Ipv4Addr,
+    pub inet_router: Ipv4Addr,
+    pub router_dns: Ipv4Addr,
+    pub dns_router: Ipv4Addr,
+    pub dns_inet: Ipv4Addr,
+    pub inet_dns: Ipv4Addr,
+}
+
+/// Most VPCs one lab holds.
+pub const MAX_VPCS: usize = 8;
+
+pub fn vpc_links(v: usize) -> VpcLinks {
+    if v == 0 {
+        return VpcLinks {
+            router_inet: ROUTER_INET_V4,
+            inet_router: INET_ROUTER_V4,
+            router_dns: ROUTER_DNS_V4,
+            dns_router: DNS_ROUTER_V4,
+            dns_inet: DNS_INET_V4,
+            inet_dns: INET_DNS_V4,
+        };
+    }
+    let base = u32::from(Ipv4Addr::new(192, 0, 2, 64)) + 16 * (v as u32 - 1);
+    let a = |o: u32| Ipv4Addr::from(base + o);
+    VpcLinks {
+        router_inet: a(1),
+        inet_router: a(2),
+        router_dns: a(5),
+        dns_router: a(6),
+        dns_inet: a(9),
+        inet_dns: a(10),
+    }
+}
+
+/// The /30 of peering link `n` (192.0.2.192/26): (one side, the other side).
+pub fn peering_link(n: usize) -> (Ipv4Addr, Ipv4Addr) {
+    let base = u32::from(Ipv4Addr::new(192, 0, 2, 192)) + 4 * (n as u32 % 16);
+    (Ipv4Addr::from(base + 1), Ipv4Addr::from(base + 2))
+}
+
 /// First lab EIP; moto's EIPs (127.x) map to consecutive addresses from here.
 pub const EIP_BASE: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
 pub const EIP_NET: &str = "198.51.100.0/24";
@@ -163,6 +208,29 @@ mod tests {
         let net: Ipv6Net = "2400:6500:a680:cf02::/64".parse().unwrap();
         assert_eq!(map_v6_net(net).to_string(), "2001:db8:100:2::/64");
         assert!(lab_vpc_v6().contains(&lab));
+    }
+
+    #[test]
+    fn vpc_links_do_not_overlap() {
+        let mut seen = std::collections::BTreeSet::new();
+        for v in 0..MAX_VPCS {
+            let l = vpc_links(v);
+            for a in [
+                l.router_inet,
+                l.inet_router,
+                l.router_dns,
+                l.dns_router,
+                l.dns_inet,
+                l.inet_dns,
+            ] {
+                assert!(seen.insert(a), "{a} used twice");
+                assert_eq!(a.octets()[..3], [192, 0, 2]);
+            }
+        }
+        for n in 0..16 {
+            let (a, b) = peering_link(n);
+            assert!(seen.insert(a) && seen.insert(b));
+        }
     }
 
     #[test]

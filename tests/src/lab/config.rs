@@ -39,6 +39,9 @@ pub struct VpcConfig {
     pub enis: Vec<EniCfg>,
     /// Interface endpoints of the EC2 API (`com.amazonaws.<region>.ec2`).
     pub ec2_endpoints: Vec<EndpointCfg>,
+    /// Gateway Load Balancer endpoints (a Network Firewall endpoint is one, R47), each in
+    /// one subnet.
+    pub gwlb_endpoints: Vec<EndpointCfg>,
 }
 
 #[derive(Debug, Clone)]
@@ -78,7 +81,13 @@ pub enum RouteTarget {
     InternetGateway(String),
     EgressOnlyInternetGateway(String),
     NatGateway(String),
-    /// Anything the lab does not model (peering, TGW, ENI, vpce…): a silent drop.
+    /// `tgw-…` (R37: to the attachment's ENI in the same AZ).
+    TransitGateway(String),
+    /// `vpce-…` in `GatewayId`: a Gateway Load Balancer / firewall endpoint (R47).
+    VpcEndpoint(String),
+    /// `pcx-…` (R56).
+    Peering(String),
+    /// Anything the lab does not model (ENI, VGW…): a silent drop.
     Other(String),
 }
 
@@ -302,6 +311,8 @@ pub async fn read(ec2: &Client, vpc_id: &str) -> Result<VpcConfig> {
                     RouteTarget::Local
                 } else if g.starts_with("igw-") {
                     RouteTarget::InternetGateway(g.to_string())
+                } else if g.starts_with("vpce-") {
+                    RouteTarget::VpcEndpoint(g.to_string())
                 } else {
                     RouteTarget::Other(g.to_string())
                 }
@@ -309,14 +320,12 @@ pub async fn read(ec2: &Client, vpc_id: &str) -> Result<VpcConfig> {
                 RouteTarget::NatGateway(n.to_string())
             } else if let Some(e) = r.egress_only_internet_gateway_id() {
                 RouteTarget::EgressOnlyInternetGateway(e.to_string())
+            } else if let Some(t) = r.transit_gateway_id() {
+                RouteTarget::TransitGateway(t.to_string())
+            } else if let Some(p) = r.vpc_peering_connection_id() {
+                RouteTarget::Peering(p.to_string())
             } else {
-                RouteTarget::Other(
-                    r.transit_gateway_id()
-                        .or(r.vpc_peering_connection_id())
-                        .or(r.network_interface_id())
-                        .unwrap_or("unknown")
-                        .to_string(),
-                )
+                RouteTarget::Other(r.network_interface_id().unwrap_or("unknown").to_string())
             };
             table.routes.push(RouteCfg {
                 destination,
@@ -511,6 +520,20 @@ pub async fn read(ec2: &Client, vpc_id: &str) -> Result<VpcConfig> {
             .map(|t| t.as_str().eq_ignore_ascii_case("interface"))
             .unwrap_or(false);
         let ec2_service = e.service_name().is_some_and(|s| s.ends_with(".ec2"));
+        let gwlb = e
+            .vpc_endpoint_type()
+            .map(|t| t.as_str().eq_ignore_ascii_case("gatewayloadbalancer"))
+            .unwrap_or(false);
+        if gwlb {
+            cfg.gwlb_endpoints.push(EndpointCfg {
+                id: e.vpc_endpoint_id().unwrap_or_default().to_string(),
+                subnet_ids: e.subnet_ids().to_vec(),
+                state: e
+                    .state()
+                    .map(|s| s.as_str().to_ascii_lowercase())
+                    .unwrap_or_default(),
+            });
+        }
         if interface && ec2_service {
             cfg.ec2_endpoints.push(EndpointCfg {
                 id: e.vpc_endpoint_id().unwrap_or_default().to_string(),
@@ -521,6 +544,207 @@ pub async fn read(ec2: &Client, vpc_id: &str) -> Result<VpcConfig> {
                     .unwrap_or_default(),
             });
         }
+    }
+    Ok(cfg)
+}
+
+/// What the lab knows about the transit gateways and peering connections between its VPCs.
+#[derive(Debug, Clone, Default)]
+pub struct TransitCfg {
+    pub attachments: Vec<TgwAttachmentCfg>,
+    pub route_tables: Vec<TgwRouteTableCfg>,
+    pub peerings: Vec<PeeringCfg>,
+}
+
+/// A VPC attachment of a transit gateway.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TgwAttachmentCfg {
+    pub id: String,
+    pub tgw_id: String,
+    pub vpc_id: String,
+    /// One subnet per enabled AZ (R37).
+    pub subnet_ids: Vec<String>,
+    pub state: String,
+    /// The associated route table (R38), when `associated`.
+    pub route_table: Option<String>,
+    /// `ApplianceModeSupport=enable` (R44).
+    pub appliance_mode: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TgwRouteTableCfg {
+    pub id: String,
+    pub tgw_id: String,
+    pub routes: Vec<TgwRouteCfg>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TgwRouteCfg {
+    pub destination: Ipv4Net,
+    /// `active` or `blackhole` (R40).
+    pub state: String,
+    /// The target attachment (none for a blackhole).
+    pub attachment: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeeringCfg {
+    pub id: String,
+    pub status: String,
+    pub requester_vpc: String,
+    pub accepter_vpc: String,
+}
+
+impl TransitCfg {
+    pub fn attachment(&self, id: &str) -> Option<&TgwAttachmentCfg> {
+        self.attachments.iter().find(|a| a.id == id)
+    }
+    pub fn route_table(&self, id: &str) -> Option<&TgwRouteTableCfg> {
+        self.route_tables.iter().find(|t| t.id == id)
+    }
+    /// The available attachment of `vpc_id` to `tgw_id`.
+    pub fn attachment_of(&self, tgw_id: &str, vpc_id: &str) -> Option<&TgwAttachmentCfg> {
+        self.attachments
+            .iter()
+            .find(|a| a.tgw_id == tgw_id && a.vpc_id == vpc_id && a.state == "available")
+    }
+}
+
+/// Reads the transit gateway attachments of `vpc_ids`, the route tables of their transit
+/// gateways (routes through `SearchTransitGatewayRoutes`, active and blackhole), and the
+/// peering connections between them. The moto the tests start answers these as the EC2 API
+/// reference says (`tests/moto/patched_server.py`).
+pub async fn read_transit(ec2: &Client, vpc_ids: &[String]) -> Result<TransitCfg> {
+    let mut cfg = TransitCfg::default();
+    let vpcs = ec2
+        .describe_transit_gateway_vpc_attachments()
+        .send()
+        .await
+        .context("DescribeTransitGatewayVpcAttachments")?;
+    let mut tgws: Vec<String> = Vec::new();
+    for a in vpcs.transit_gateway_vpc_attachments() {
+        let (Some(id), Some(tgw), Some(vpc)) = (
+            a.transit_gateway_attachment_id(),
+            a.transit_gateway_id(),
+            a.vpc_id(),
+        ) else {
+            continue;
+        };
+        if !vpc_ids.iter().any(|v| v == vpc) {
+            continue;
+        }
+        if !tgws.iter().any(|t| t == tgw) {
+            tgws.push(tgw.to_string());
+        }
+        cfg.attachments.push(TgwAttachmentCfg {
+            id: id.to_string(),
+            tgw_id: tgw.to_string(),
+            vpc_id: vpc.to_string(),
+            subnet_ids: a.subnet_ids().to_vec(),
+            state: a
+                .state()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            route_table: None,
+            appliance_mode: a
+                .options()
+                .and_then(|o| o.appliance_mode_support())
+                .is_some_and(|m| m.as_str() == "enable"),
+        });
+    }
+    if !cfg.attachments.is_empty() {
+        let ids: Vec<String> = cfg.attachments.iter().map(|a| a.id.clone()).collect();
+        let out = ec2
+            .describe_transit_gateway_attachments()
+            .set_transit_gateway_attachment_ids(Some(ids))
+            .send()
+            .await
+            .context("DescribeTransitGatewayAttachments")?;
+        for a in out.transit_gateway_attachments() {
+            let Some(id) = a.transit_gateway_attachment_id() else {
+                continue;
+            };
+            let assoc = a
+                .association()
+                .filter(|x| x.state().is_some_and(|s| s.as_str() == "associated"))
+                .and_then(|x| x.transit_gateway_route_table_id());
+            if let Some(att) = cfg.attachments.iter_mut().find(|x| x.id == id) {
+                att.route_table = assoc.map(String::from);
+            }
+        }
+    }
+    for tgw in &tgws {
+        let tables = ec2
+            .describe_transit_gateway_route_tables()
+            .filters(filter("transit-gateway-id", tgw))
+            .send()
+            .await
+            .context("DescribeTransitGatewayRouteTables")?;
+        for t in tables.transit_gateway_route_tables() {
+            let Some(id) = t.transit_gateway_route_table_id() else {
+                continue;
+            };
+            let routes = ec2
+                .search_transit_gateway_routes()
+                .transit_gateway_route_table_id(id)
+                .filters(
+                    Filter::builder()
+                        .name("state")
+                        .values("active")
+                        .values("blackhole")
+                        .build(),
+                )
+                .send()
+                .await
+                .context("SearchTransitGatewayRoutes")?;
+            let mut table = TgwRouteTableCfg {
+                id: id.to_string(),
+                tgw_id: tgw.clone(),
+                routes: Vec::new(),
+            };
+            for r in routes.routes() {
+                let Some(dest) = r.destination_cidr_block().and_then(|c| c.parse().ok()) else {
+                    continue;
+                };
+                table.routes.push(TgwRouteCfg {
+                    destination: dest,
+                    state: r
+                        .state()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    attachment: r
+                        .transit_gateway_attachments()
+                        .first()
+                        .and_then(|a| a.transit_gateway_attachment_id())
+                        .map(String::from),
+                });
+            }
+            cfg.route_tables.push(table);
+        }
+    }
+    let peerings = ec2
+        .describe_vpc_peering_connections()
+        .send()
+        .await
+        .context("DescribeVpcPeeringConnections")?;
+    for p in peerings.vpc_peering_connections() {
+        let (Some(id), Some(req), Some(acc)) = (
+            p.vpc_peering_connection_id(),
+            p.requester_vpc_info().and_then(|i| i.vpc_id()),
+            p.accepter_vpc_info().and_then(|i| i.vpc_id()),
+        ) else {
+            continue;
+        };
+        cfg.peerings.push(PeeringCfg {
+            id: id.to_string(),
+            status: p
+                .status()
+                .and_then(|s| s.code())
+                .map(|c| c.as_str().to_string())
+                .unwrap_or_default(),
+            requester_vpc: req.to_string(),
+            accepter_vpc: acc.to_string(),
+        });
     }
     Ok(cfg)
 }

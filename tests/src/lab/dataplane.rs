@@ -2,9 +2,10 @@
 //! the internet, and the AWS API bridge. See the module docs of [`crate::lab`].
 
 use super::addrs::{self, map_v6_net};
-use super::config::{self, RouteTarget, VpcConfig};
+use super::config::{self, RouteTarget, TransitCfg, VpcConfig};
 use super::netns::{Netns, remove_stale, run};
 use super::nft;
+use super::nfw::NfwStore;
 use anyhow::{Context, Result, bail};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,6 +21,8 @@ use std::time::Duration;
 const RETURN_TABLE: u32 = 50;
 /// Base of the per-subnet routing tables (table = base + subnet index).
 const SUBNET_TABLE_BASE: u32 = 100;
+/// The firewall endpoint's table: everything arriving on eth0 goes through the enforcer.
+const FIREWALL_TABLE: u32 = 10;
 
 static LAB_COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -27,6 +30,8 @@ static LAB_COUNTER: AtomicU32 = AtomicU32::new(0);
 #[derive(Debug, Clone)]
 pub struct SubnetPlane {
     pub index: usize,
+    /// The VPC (index into the lab's VPCs) the subnet belongs to.
+    pub vpc: usize,
     pub bridge: String,
     pub table: u32,
     pub v4: Ipv4Net,
@@ -57,12 +62,18 @@ pub enum HostKind {
     /// The ENI of an `ec2` interface endpoint in one subnet: (endpoint id, subnet id). It
     /// bridges HTTP on port 80 to moto like the internet's AWS API address.
     Endpoint(String, String),
+    /// A Gateway Load Balancer endpoint, by id: a Network Firewall endpoint (R47) whose
+    /// namespace forwards every packet through the lab's enforcer of the firewall's policy
+    /// (`lab-services firewall`); an endpoint no firewall claims forwards uninspected.
+    Firewall(String),
 }
 
 /// A namespace attached to a subnet's bridge.
 #[derive(Debug)]
 pub struct Host {
     pub kind: HostKind,
+    /// The VPC (index into the lab's VPCs).
+    pub vpc: usize,
     pub ns: Netns,
     pub subnet_id: String,
     pub v4: Ipv4Addr,
@@ -197,17 +208,95 @@ impl Drop for ApiBridge {
 ///
 /// Build with [`Lab::start`]; change the configuration through the EC2 API and call
 /// [`Lab::sync`]; everything is removed on drop.
+/// One VPC of the lab: its router (the VPC router: policy routing by subnet, NACLs, the
+/// IGW), its Amazon DNS host, and the configuration the data plane was last built from.
+pub struct VpcPlane {
+    pub index: usize,
+    pub vpc_id: String,
+    config: VpcConfig,
+    links: addrs::VpcLinks,
+    dns: Netns,
+    router: Netns,
+}
+
+impl VpcPlane {
+    pub fn config(&self) -> &VpcConfig {
+        &self.config
+    }
+    pub fn router_ns(&self) -> &Netns {
+        &self.router
+    }
+    /// The router's link to the internet (the IGW side) in the internet namespace.
+    fn inet_iface(&self) -> String {
+        if self.index == 0 {
+            "inet0".into()
+        } else {
+            format!("inet{}", self.index)
+        }
+    }
+    fn inet_dns_iface(&self) -> String {
+        if self.index == 0 {
+            "inetdns".into()
+        } else {
+            format!("inetdns{}", self.index)
+        }
+    }
+}
+
+/// One transit gateway (R37-R44): a namespace with one port per (VPC attachment, attachment
+/// subnet) — a veth whose other end sits on that subnet's bridge, with an address in the
+/// subnet, as the attachment's ENI does. Packets are routed by the route table associated
+/// with the attachment they came in on (policy routing by ingress port); without appliance
+/// mode a flow leaves towards the next attachment in the AZ it came in (AZ affinity),
+/// with appliance mode on the next attachment it stays in the AZ the flow first entered in
+/// both directions (conntrack mark), R44.
+struct TgwPlane {
+    tgw_id: String,
+    ports: Vec<TgwPort>,
+    ns: Netns,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct TgwPort {
+    attachment: String,
+    subnet_id: String,
+    az: String,
+    /// The port's name in the TGW namespace.
+    iface: String,
+    addr: Ipv4Addr,
+    /// The VPC router's address in the subnet.
+    gw: Ipv4Addr,
+}
+
+/// A peering connection between two of the lab's VPC routers (R56): a veth; each side
+/// delivers only to its own VPC's subnets (edge-to-edge routing is not supported).
+struct PeeringLink {
+    id: String,
+    /// (VPC index, interface name, address) of both sides.
+    a: (usize, String, Ipv4Addr),
+    b: (usize, String, Ipv4Addr),
+}
+
+/// A running VPC lab for one or more VPCs of a moto server.
+///
+/// Build with [`Lab::start`] (one VPC) or [`Lab::start_multi`] (several, joined by transit
+/// gateways or peering); change the configuration through the EC2 API (and the Network
+/// Firewall stand-in, [`Lab::nfw`]) and call [`Lab::sync`]; everything is removed on drop.
 pub struct Lab {
     /// Unique name prefix of this lab's namespaces: `eplab<pid>-<n>`.
     pub id: String,
+    /// The first (primary) VPC.
     pub vpc_id: String,
     ec2: aws_sdk_ec2::Client,
     options: LabOptions,
     /// Scratch directory: CA, certificates, resolv.conf files, events, the API socket.
     dir: tempfile::TempDir,
-    config: VpcConfig,
+    transit: TransitCfg,
+    nfw: NfwStore,
     subnets: BTreeMap<String, SubnetPlane>,
     hosts: Vec<Host>,
+    tgws: Vec<TgwPlane>,
+    peerings: Vec<PeeringLink>,
     /// moto EIP → lab EIP.
     eips: BTreeMap<Ipv4Addr, Ipv4Addr>,
     veth_counter: u32,
@@ -215,9 +304,8 @@ pub struct Lab {
     services: Vec<Child>,
     _bridge: ApiBridge,
     // Namespaces last: dropped after the hosts and services above.
-    dns: Netns,
+    vpcs: Vec<VpcPlane>,
     inet: Netns,
-    router: Netns,
 }
 
 impl Drop for Lab {
@@ -227,6 +315,7 @@ impl Drop for Lab {
             let _ = c.wait();
         }
         self.hosts.clear();
+        self.tgws.clear();
     }
 }
 
@@ -238,6 +327,25 @@ impl Lab {
         vpc_id: &str,
         options: LabOptions,
     ) -> Result<Lab> {
+        Self::start_multi(moto, &[vpc_id.to_string()], options).await
+    }
+
+    /// Builds the lab for several VPCs (the first is the primary one: [`Lab::config`],
+    /// [`Lab::router_ns`]). Each VPC gets its own router and Amazon DNS host; transit
+    /// gateways attached to them and peering connections between them are built from the
+    /// same EC2 configuration.
+    pub async fn start_multi(
+        moto: &crate::moto::MotoServer,
+        vpc_ids: &[String],
+        options: LabOptions,
+    ) -> Result<Lab> {
+        if vpc_ids.is_empty() || vpc_ids.len() > addrs::MAX_VPCS {
+            bail!(
+                "a lab holds 1 to {} VPCs, not {}",
+                addrs::MAX_VPCS,
+                vpc_ids.len()
+            );
+        }
         for name in remove_stale() {
             eprintln!("lab: removed stale namespace {name}");
         }
@@ -253,30 +361,49 @@ impl Lab {
         std::fs::copy(&options.services_bin, &services)
             .with_context(|| format!("copying {}", options.services_bin.display()))?;
         options.services_bin = services;
-        let router = Netns::create(&format!("{id}-rt"))?;
         let inet = Netns::create(&format!("{id}-inet"))?;
-        let dns = Netns::create(&format!("{id}-dns"))?;
+        let mut vpcs = Vec::new();
+        for (index, vpc_id) in vpc_ids.iter().enumerate() {
+            let suffix = if index == 0 {
+                String::new()
+            } else {
+                index.to_string()
+            };
+            vpcs.push(VpcPlane {
+                index,
+                vpc_id: vpc_id.clone(),
+                config: VpcConfig::default(),
+                links: addrs::vpc_links(index),
+                router: Netns::create(&format!("{id}-rt{suffix}"))?,
+                dns: Netns::create(&format!("{id}-dns{suffix}"))?,
+            });
+        }
         let bridge = ApiBridge::start(&dir.path().join("aws.sock"), moto.port)?;
         let ec2 = aws_sdk_ec2::Client::new(&moto.sdk_config().await);
         let mut lab = Lab {
             id,
-            vpc_id: vpc_id.to_string(),
+            vpc_id: vpc_ids[0].clone(),
             ec2,
             options,
             dir,
-            config: VpcConfig::default(),
+            transit: TransitCfg::default(),
+            nfw: NfwStore::default(),
             subnets: BTreeMap::new(),
             hosts: Vec::new(),
+            tgws: Vec::new(),
+            peerings: Vec::new(),
             eips: BTreeMap::new(),
             veth_counter: 0,
             host_counter: 0,
             services: Vec::new(),
             _bridge: bridge,
-            dns,
+            vpcs,
             inet,
-            router,
         };
         lab.build_fixed()?;
+        for v in 1..lab.vpcs.len() {
+            lab.build_vpc_links(v)?;
+        }
         lab.sync().await?;
         Ok(lab)
     }
@@ -291,14 +418,37 @@ impl Lab {
         self.dir.path().join("ca.pem")
     }
 
-    /// The configuration the data plane was last built from.
+    /// The configuration the primary VPC's data plane was last built from.
     pub fn config(&self) -> &VpcConfig {
-        &self.config
+        &self.vpcs[0].config
     }
 
-    /// The router namespace, the internet namespace.
+    /// Every VPC of the lab, the primary one first.
+    pub fn vpcs(&self) -> &[VpcPlane] {
+        &self.vpcs
+    }
+
+    /// The configuration of the VPC that holds `subnet_id`.
+    pub fn config_of_subnet(&self, subnet_id: &str) -> Option<&VpcConfig> {
+        self.subnets
+            .get(subnet_id)
+            .map(|p| &self.vpcs[p.vpc].config)
+    }
+
+    /// The transit gateways and peering connections the data plane was built from.
+    pub fn transit(&self) -> &TransitCfg {
+        &self.transit
+    }
+
+    /// The Network Firewall configuration (firewalls, policies, rule groups) the lab's
+    /// enforcers apply and its API stand-in serves; change it, then [`Lab::sync`].
+    pub fn nfw(&self) -> &NfwStore {
+        &self.nfw
+    }
+
+    /// The primary VPC's router namespace, the internet namespace.
     pub fn router_ns(&self) -> &Netns {
-        &self.router
+        &self.vpcs[0].router
     }
     pub fn inet_ns(&self) -> &Netns {
         &self.inet
@@ -308,7 +458,6 @@ impl Lab {
     pub fn ec2(&self) -> &aws_sdk_ec2::Client {
         &self.ec2
     }
-
     /// The endpoint a probe in the lab uses for the AWS APIs (through its egress path).
     pub fn aws_endpoint_url(&self) -> String {
         format!("http://{}:{}", addrs::AWS_API, addrs::AWS_API_PORT)
@@ -445,18 +594,12 @@ impl Lab {
     }
 
     /// The router, the internet, Amazon DNS host links: everything that does not depend on
-    /// the VPC configuration.
+    /// The primary VPC's router, the internet, Amazon DNS host links, the internet's
+    /// services: everything that does not depend on the VPC configuration.
     fn build_fixed(&mut self) -> Result<()> {
-        let r = &self.router;
-        r.sysctl("net.ipv4.ip_forward", "1")?;
-        r.sysctl("net.ipv6.conf.all.forwarding", "1")?;
-        // Bridged traffic inside a subnet is not filtered (NACLs apply at subnet borders).
-        r.sysctl("net.bridge.bridge-nf-call-iptables", "0")?;
-        r.sysctl("net.bridge.bridge-nf-call-ip6tables", "0")?;
         let inet = self.inet.name().to_string();
-        let dns = self.dns.name().to_string();
         match self.options.internet_delay {
-            None => r.ip(&[
+            None => self.vpcs[0].router.ip(&[
                 "link",
                 "add",
                 nft::INET_LINK,
@@ -470,7 +613,8 @@ impl Lab {
             ])?,
             Some(rtt) => {
                 // Two TUN devices joined by a userspace delay line, half the RTT each way.
-                let child = r
+                let child = self.vpcs[0]
+                    .router
                     .command(&self.options.services_bin)
                     .args([
                         "delay-line",
@@ -485,6 +629,7 @@ impl Lab {
                     .spawn()
                     .context("starting the delay line")?;
                 self.services.push(child);
+                let r = &self.vpcs[0].router;
                 let mut tries = 0;
                 while r.ip(&["link", "show", "inet0"]).is_err() {
                     tries += 1;
@@ -496,34 +641,12 @@ impl Lab {
                 r.ip(&["link", "set", "inet0", "netns", &inet])?;
             }
         }
-        r.ip(&[
-            "link",
-            "add",
-            nft::DNS_LINK,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "dns0",
-            "netns",
-            &dns,
-        ])?;
-        self.dns.ip(&[
-            "link", "add", "dnsup", "type", "veth", "peer", "name", "inetdns", "netns", &inet,
-        ])?;
+        self.vpc_router_links(0)?;
+        let r = &self.vpcs[0].router;
         r.ip_batch(&format!(
-            "addr add {}/30 dev {}\naddr add {}/64 dev {} nodad\nlink set {} up\naddr add {}/30 dev {}\nlink set {} up\n\
-             rule add iif {} lookup {RETURN_TABLE} pref 500\nrule add iif {} lookup {RETURN_TABLE} pref 501\n",
-            addrs::ROUTER_INET_V4,
-            nft::INET_LINK,
+            "addr add {}/64 dev {} nodad\n",
             addrs::ROUTER_INET_V6,
             nft::INET_LINK,
-            nft::INET_LINK,
-            addrs::ROUTER_DNS_V4,
-            nft::DNS_LINK,
-            nft::DNS_LINK,
-            nft::INET_LINK,
-            nft::DNS_LINK,
         ))?;
         r.ip(&[
             "-6",
@@ -538,11 +661,8 @@ impl Lab {
         ])?;
 
         let mut inet_cmds = format!(
-            "addr add {}/30 dev inet0\naddr add {}/64 dev inet0 nodad\nlink set inet0 up\naddr add {}/30 dev inetdns\nlink set inetdns up\n\
-             route add {} via {}\nroute add {} via {}\n",
-            addrs::INET_ROUTER_V4,
+            "addr add {}/64 dev inet0 nodad\nroute add {} via {}\nroute add {} via {}\n",
             addrs::INET_ROUTER_V6,
-            addrs::INET_DNS_V4,
             addrs::EIP_NET,
             addrs::ROUTER_INET_V4,
             addrs::lab_vpc_v6(),
@@ -556,14 +676,6 @@ impl Lab {
             .ok();
         }
         self.inet.ip_batch(&inet_cmds)?;
-
-        self.dns.ip_batch(&format!(
-            "addr add {}/30 dev dns0\nlink set dns0 up\naddr add {}/30 dev dnsup\nlink set dnsup up\nroute add {} via {}\n",
-            addrs::DNS_ROUTER_V4,
-            addrs::DNS_INET_V4,
-            addrs::SERVICES_NET_V4,
-            addrs::INET_DNS_V4,
-        ))?;
 
         // The test CA and the internet's certificate.
         let names: Vec<String> = addrs::ZONE.iter().map(|z| z.name.to_string()).collect();
@@ -597,21 +709,120 @@ impl Lab {
         Ok(())
     }
 
+    /// A further VPC's router ↔ internet link (a plain veth), then its DNS links.
+    fn build_vpc_links(&mut self, v: usize) -> Result<()> {
+        let inet = self.inet.name().to_string();
+        let iface = self.vpcs[v].inet_iface();
+        self.vpcs[v].router.ip(&[
+            "link",
+            "add",
+            nft::INET_LINK,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &iface,
+            "netns",
+            &inet,
+        ])?;
+        self.vpc_router_links(v)
+    }
+
+    /// Addresses and rules of VPC `v`'s router ↔ internet link (created already) and its
+    /// Amazon DNS host links.
+    fn vpc_router_links(&self, v: usize) -> Result<()> {
+        let vpc = &self.vpcs[v];
+        let l = vpc.links;
+        let r = &vpc.router;
+        let inet = self.inet.name().to_string();
+        r.sysctl("net.ipv4.ip_forward", "1")?;
+        r.sysctl("net.ipv6.conf.all.forwarding", "1")?;
+        // Bridged traffic inside a subnet is not filtered (NACLs apply at subnet borders).
+        r.sysctl("net.bridge.bridge-nf-call-iptables", "0")?;
+        r.sysctl("net.bridge.bridge-nf-call-ip6tables", "0")?;
+        r.ip(&[
+            "link",
+            "add",
+            nft::DNS_LINK,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "dns0",
+            "netns",
+            vpc.dns.name(),
+        ])?;
+        let inet_dns = vpc.inet_dns_iface();
+        vpc.dns.ip(&[
+            "link", "add", "dnsup", "type", "veth", "peer", "name", &inet_dns, "netns", &inet,
+        ])?;
+        r.ip_batch(&format!(
+            "addr add {}/30 dev {}\nlink set {} up\naddr add {}/30 dev {}\nlink set {} up\n\
+             rule add iif {} lookup {RETURN_TABLE} pref 500\nrule add iif {} lookup {RETURN_TABLE} pref 501\n",
+            l.router_inet,
+            nft::INET_LINK,
+            nft::INET_LINK,
+            l.router_dns,
+            nft::DNS_LINK,
+            nft::DNS_LINK,
+            nft::INET_LINK,
+            nft::DNS_LINK,
+        ))?;
+        self.inet.ip_batch(&format!(
+            "addr add {}/30 dev {}\nlink set {} up\naddr add {}/30 dev {inet_dns}\nlink set {inet_dns} up\n",
+            l.inet_router,
+            vpc.inet_iface(),
+            vpc.inet_iface(),
+            l.inet_dns,
+        ))?;
+        vpc.dns.ip_batch(&format!(
+            "addr add {}/30 dev dns0\nlink set dns0 up\naddr add {}/30 dev dnsup\nlink set dnsup up\nroute add {} via {}\n",
+            l.dns_router,
+            l.dns_inet,
+            addrs::SERVICES_NET_V4,
+            l.inet_dns,
+        ))?;
+        Ok(())
+    }
+
     fn next_veth(&mut self) -> String {
         self.veth_counter += 1;
         format!("v{}", self.veth_counter)
     }
 
-    /// Re-reads the configuration through the EC2 API and makes the data plane match it:
-    /// new subnets get bridges, NAT gateways come and go with their state, Lambda ENIs and
-    /// custom DNS servers get hosts, and routes, NACLs, security groups and the DNS switch
-    /// are rewritten.
+    /// Re-reads the configuration through the EC2 API (every VPC, the transit gateways
+    /// attached to them, their peering connections) and makes the data plane match it:
+    /// new subnets get bridges, NAT gateways come and go with their state, Lambda ENIs,
+    /// custom DNS servers and firewall endpoints get hosts, and routes, NACLs, security
+    /// groups, the DNS switch, the transit gateways' tables and the firewall policies are
+    /// rewritten.
     pub async fn sync(&mut self) -> Result<()> {
-        let cfg = config::read(&self.ec2, &self.vpc_id).await?;
-        self.apply(cfg)
+        let mut cfgs = Vec::new();
+        for vpc in &self.vpcs {
+            cfgs.push(config::read(&self.ec2, &vpc.vpc_id).await?);
+        }
+        let ids: Vec<String> = self.vpcs.iter().map(|v| v.vpc_id.clone()).collect();
+        let transit = config::read_transit(&self.ec2, &ids).await?;
+        for (v, cfg) in cfgs.into_iter().enumerate() {
+            self.apply_hosts(v, cfg)?;
+        }
+        self.transit = transit;
+        self.apply_tgws()?;
+        self.apply_peerings()?;
+        for v in 0..self.vpcs.len() {
+            self.write_routes(v)?;
+            self.write_router_rules(v)?;
+            self.write_security_groups(v)?;
+            self.write_dns(v)?;
+        }
+        self.write_tgw_routes()?;
+        self.write_firewall_policies()?;
+        self.write_inet_eip_routes()?;
+        Ok(())
     }
 
-    fn apply(&mut self, cfg: VpcConfig) -> Result<()> {
+    /// Subnets and hosts of VPC `v` from its configuration.
+    fn apply_hosts(&mut self, v: usize, cfg: VpcConfig) -> Result<()> {
         // Subnets.
         for s in &cfg.subnets {
             if self.subnets.contains_key(&s.id) {
@@ -620,10 +831,12 @@ impl Lab {
             let index = self.subnets.len();
             let plane = SubnetPlane {
                 index,
+                vpc: v,
                 bridge: format!("bs{index}"),
                 table: SUBNET_TABLE_BASE + index as u32,
                 v4: s.cidr_v4,
-                v6: s.cidr_v6.map(map_v6_net),
+                // The lab maps only the primary VPC's IPv6 block (2001:db8:100::/56).
+                v6: s.cidr_v6.filter(|_| v == 0).map(map_v6_net),
                 az: s.az.clone(),
             };
             let mut cmds = format!(
@@ -643,8 +856,9 @@ impl Lab {
                 )
                 .ok();
             }
-            self.router.ip_batch(&cmds)?;
-            self.router.ip(&[
+            let router = &self.vpcs[v].router;
+            router.ip_batch(&cmds)?;
+            router.ip(&[
                 "-6",
                 "rule",
                 "add",
@@ -671,25 +885,46 @@ impl Lab {
             .clone()
             .unwrap_or_default()
             .into_iter()
-            .filter(|ip| self.subnet_containing(*ip).is_some())
+            .filter(|ip| {
+                self.subnet_containing(*ip)
+                    .is_some_and(|s| self.subnets.get(&s).is_some_and(|p| p.vpc == v))
+            })
             .collect();
+        let lab_subnets: BTreeSet<String> = self
+            .subnets
+            .iter()
+            .filter(|(_, p)| p.vpc == v)
+            .map(|(id, _)| id.clone())
+            .collect();
+        let in_lab = |s: &String| lab_subnets.contains(s);
         let want_endpoints: BTreeSet<(String, String)> = cfg
             .ec2_endpoints
             .iter()
             .filter(|e| e.state == "available")
             .flat_map(|e| e.subnet_ids.iter().map(|s| (e.id.clone(), s.clone())))
-            .filter(|(_, s)| self.subnets.contains_key(s))
+            .filter(|(_, s)| in_lab(s))
             .collect();
-        self.hosts.retain(|h| match &h.kind {
-            HostKind::Nat(id) => want_nats.contains(id),
-            HostKind::Eni(id) => want_enis.contains(id),
-            HostKind::DnsServer(ip) => want_dns.contains(ip),
-            HostKind::Endpoint(e, s) => want_endpoints.contains(&(e.clone(), s.clone())),
+        let want_firewalls: BTreeMap<String, String> = cfg
+            .gwlb_endpoints
+            .iter()
+            .filter(|e| e.state == "available")
+            .filter_map(|e| e.subnet_ids.first().map(|s| (e.id.clone(), s.clone())))
+            .filter(|(_, s)| in_lab(s))
+            .collect();
+        self.hosts.retain(|h| {
+            h.vpc != v
+                || match &h.kind {
+                    HostKind::Nat(id) => want_nats.contains(id),
+                    HostKind::Eni(id) => want_enis.contains(id),
+                    HostKind::DnsServer(ip) => want_dns.contains(ip),
+                    HostKind::Endpoint(e, s) => want_endpoints.contains(&(e.clone(), s.clone())),
+                    HostKind::Firewall(e) => want_firewalls.get(e) == Some(&h.subnet_id),
+                }
         });
 
         // Lambda ENIs.
         for e in &cfg.enis {
-            if self.host_for_eni(&e.id).is_some() {
+            if self.host_for_eni(&e.id).is_some() || !in_lab(&e.subnet_id) {
                 continue;
             }
             let host = self.add_host(
@@ -713,7 +948,7 @@ impl Lab {
             {
                 continue;
             }
-            if !self.subnets.contains_key(&n.subnet_id) {
+            if !in_lab(&n.subnet_id) {
                 continue;
             }
             let host = self.add_host(HostKind::Nat(n.id.clone()), &n.subnet_id, None, &cfg)?;
@@ -733,7 +968,7 @@ impl Lab {
             if self
                 .hosts
                 .iter()
-                .any(|h| h.kind == HostKind::DnsServer(*ip))
+                .any(|h| h.vpc == v && h.kind == HostKind::DnsServer(*ip))
             {
                 continue;
             }
@@ -776,11 +1011,19 @@ impl Lab {
             self.hosts.push(host);
         }
 
-        self.config = cfg;
-        self.write_routes()?;
-        self.write_router_rules()?;
-        self.write_security_groups()?;
-        self.write_dns()?;
+        // Firewall (GWLB) endpoints: a forwarding host whose every packet passes the
+        // enforcer (R47).
+        for (ep, subnet) in &want_firewalls {
+            let kind = HostKind::Firewall(ep.clone());
+            if self.hosts.iter().any(|h| h.kind == kind) {
+                continue;
+            }
+            let host = self.add_host(kind, subnet, None, &cfg)?;
+            let host = self.start_enforcer(host)?;
+            self.hosts.push(host);
+        }
+
+        self.vpcs[v].config = cfg;
         Ok(())
     }
 
@@ -792,6 +1035,38 @@ impl Lab {
                 IpAddr::V6(a) => p.v6.is_some_and(|n| n.contains(&a)),
             })
             .map(|(id, _)| id.clone())
+    }
+
+    /// A free lab address at the top of a subnet (moto's addresses for NATs, endpoints and
+    /// TGW ENIs are random and outside the subnet).
+    fn free_address(&self, plane: &SubnetPlane, cfg: &VpcConfig) -> Result<Ipv4Addr> {
+        let used: BTreeSet<Ipv4Addr> = cfg
+            .enis
+            .iter()
+            .map(|e| e.private_ip)
+            .chain(self.hosts.iter().map(|h| h.v4))
+            .chain(
+                self.tgws
+                    .iter()
+                    .flat_map(|t| t.ports.iter().map(|p| p.addr)),
+            )
+            .chain(
+                cfg.dhcp_dns_servers
+                    .iter()
+                    .flatten()
+                    .filter_map(|ip| match ip {
+                        IpAddr::V4(a) => Some(*a),
+                        IpAddr::V6(_) => None,
+                    }),
+            )
+            .collect();
+        let top = u32::from(plane.v4.broadcast()) - 1;
+        let base = u32::from(plane.v4.network()) + 4;
+        (base..=top)
+            .rev()
+            .map(Ipv4Addr::from)
+            .find(|a| !used.contains(a))
+            .with_context(|| format!("subnet {} is full", plane.v4))
     }
 
     /// Creates a host namespace on a subnet's bridge. `addr` = the address from the EC2
@@ -808,31 +1083,10 @@ impl Lab {
             .get(subnet_id)
             .with_context(|| format!("subnet {subnet_id} is not in the lab"))?
             .clone();
-        let v4 =
-            match addr {
-                Some(a) => a,
-                None => {
-                    let used: BTreeSet<Ipv4Addr> =
-                        cfg.enis
-                            .iter()
-                            .map(|e| e.private_ip)
-                            .chain(self.hosts.iter().map(|h| h.v4))
-                            .chain(cfg.dhcp_dns_servers.iter().flatten().filter_map(
-                                |ip| match ip {
-                                    IpAddr::V4(a) => Some(*a),
-                                    IpAddr::V6(_) => None,
-                                },
-                            ))
-                            .collect();
-                    let top = u32::from(plane.v4.broadcast()) - 1;
-                    let base = u32::from(plane.v4.network()) + 4;
-                    (base..=top)
-                        .rev()
-                        .map(Ipv4Addr::from)
-                        .find(|a| !used.contains(a))
-                        .context("subnet full")?
-                }
-            };
+        let v4 = match addr {
+            Some(a) => a,
+            None => self.free_address(&plane, cfg)?,
+        };
         let v6 = plane
             .v6
             .map(|n| Ipv6Addr::from(u128::from(n.network()) | u128::from(u32::from(v4))));
@@ -842,10 +1096,12 @@ impl Lab {
             HostKind::Nat(_) => "nat",
             HostKind::DnsServer(_) => "cdns",
             HostKind::Endpoint(..) => "vpce",
+            HostKind::Firewall(_) => "fw",
         };
         let ns = Netns::create(&format!("{}-{role}{}", self.id, self.host_counter))?;
         let veth = self.next_veth();
-        self.router.ip(&[
+        let router = &self.vpcs[plane.vpc].router;
+        router.ip(&[
             "link",
             "add",
             &veth,
@@ -857,7 +1113,7 @@ impl Lab {
             "netns",
             ns.name(),
         ])?;
-        self.router.ip_batch(&format!(
+        router.ip_batch(&format!(
             "link set {veth} master {}\nlink set {veth} up\n",
             plane.bridge
         ))?;
@@ -877,6 +1133,7 @@ impl Lab {
         ns.ip_batch(&cmds)?;
         Ok(Host {
             kind,
+            vpc: plane.vpc,
             ns,
             subnet_id: subnet_id.to_string(),
             v4,
@@ -892,37 +1149,392 @@ impl Lab {
             .find(|h| h.kind == HostKind::Nat(id.to_string()))
     }
 
-    /// Routing: one table per subnet from its effective route table; the kernel does the
-    /// longest-prefix match; blackholes and missing routes are silent drops.
-    fn write_routes(&self) -> Result<()> {
-        let cfg = &self.config;
+    fn firewall_host(&self, vpce: &str) -> Option<&Host> {
+        self.hosts
+            .iter()
+            .find(|h| h.kind == HostKind::Firewall(vpce.to_string()))
+    }
+
+    /// The policy file of a firewall endpoint's enforcer.
+    fn policy_file(&self, vpce: &str) -> PathBuf {
+        self.dir.path().join(format!("firewall-{vpce}.json"))
+    }
+
+    /// Starts the enforcer of a firewall endpoint host: `lab-services firewall` on a TUN
+    /// device; every packet arriving on eth0 is routed into it, and what it lets through
+    /// comes back out of the TUN and leaves by eth0 towards the VPC router, which routes it
+    /// by the firewall subnet's route table, as AWS does after an endpoint.
+    fn start_enforcer(&self, mut host: Host) -> Result<Host> {
+        let HostKind::Firewall(vpce) = &host.kind else {
+            bail!("not a firewall host");
+        };
+        let file = self.policy_file(vpce);
+        std::fs::write(&file, self.enforcer_policy(vpce, host.vpc)?.to_string())
+            .with_context(|| format!("writing {}", file.display()))?;
+        host.ns.sysctl("net.ipv4.ip_forward", "1")?;
+        let child = host
+            .ns
+            .command(&self.options.services_bin)
+            .args(["firewall", "--tun", "fw0", "--policy"])
+            .arg(&file)
+            .stdin(Stdio::null())
+            .spawn()
+            .context("starting the firewall enforcer")?;
+        host.children.push(child);
+        let mut tries = 0;
+        while host.ns.ip(&["link", "show", "fw0"]).is_err() {
+            tries += 1;
+            if tries > 100 {
+                bail!("the firewall enforcer's TUN device did not appear");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        host.ns.ip_batch(&format!(
+            "link set fw0 up\nroute add default dev fw0 table {FIREWALL_TABLE}\nrule add iif eth0 lookup {FIREWALL_TABLE} pref 100\n"
+        ))?;
+        Ok(host)
+    }
+
+    /// What the enforcer of `vpce` applies: the policy and rule groups (the API's JSON) of
+    /// the firewall whose endpoint it is, and the firewall VPC's CIDRs (the default
+    /// HOME_NET, R52); `{"policy": null}` when no firewall claims the endpoint.
+    fn enforcer_policy(&self, vpce: &str, vpc: usize) -> Result<serde_json::Value> {
+        let cidrs: Vec<String> = self.vpcs[vpc]
+            .config
+            .cidrs_v4
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        let data = self.nfw.read();
+        Ok(data.enforcer_view(vpce, &cidrs))
+    }
+
+    /// Rewrites every enforcer's policy file (the enforcer reloads a changed file).
+    fn write_firewall_policies(&self) -> Result<()> {
+        for h in &self.hosts {
+            let HostKind::Firewall(vpce) = &h.kind else {
+                continue;
+            };
+            let text = self.enforcer_policy(vpce, h.vpc)?.to_string();
+            let file = self.policy_file(vpce);
+            if std::fs::read_to_string(&file).ok().as_deref() != Some(text.as_str()) {
+                std::fs::write(&file, text)
+                    .with_context(|| format!("writing {}", file.display()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The internet routes each further VPC's EIPs back to its router.
+    fn write_inet_eip_routes(&self) -> Result<()> {
+        let mut cmds = String::new();
+        for n in self.vpcs.iter().skip(1).flat_map(|v| {
+            v.config
+                .nat_gateways
+                .iter()
+                .map(move |n| (v.links.router_inet, n))
+        }) {
+            let (via, nat) = n;
+            if let Some(lab) = nat.public_ip.and_then(|e| self.eips.get(&e)) {
+                writeln!(cmds, "route replace {lab}/32 via {via}").ok();
+            }
+        }
+        if cmds.is_empty() {
+            return Ok(());
+        }
+        self.inet.ip_batch(&cmds)
+    }
+    /// Transit gateway namespaces and ports, from the attachments of the lab's VPCs. A
+    /// change in the set of (attachment, subnet) rebuilds that gateway's namespace.
+    fn apply_tgws(&mut self) -> Result<()> {
+        let mut want: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        for a in &self.transit.attachments {
+            if a.state != "available" {
+                continue;
+            }
+            let entry = want.entry(a.tgw_id.clone()).or_default();
+            for s in &a.subnet_ids {
+                if self.subnets.contains_key(s) {
+                    entry.push((a.id.clone(), s.clone()));
+                }
+            }
+        }
+        let current = |t: &TgwPlane| -> Vec<(String, String)> {
+            t.ports
+                .iter()
+                .map(|p| (p.attachment.clone(), p.subnet_id.clone()))
+                .collect()
+        };
+        self.tgws
+            .retain(|t| want.get(&t.tgw_id).is_some_and(|w| *w == current(t)));
+        for (tgw_id, ports) in want {
+            if self.tgws.iter().any(|t| t.tgw_id == tgw_id) {
+                continue;
+            }
+            let k = self.tgws.len() + self.host_counter as usize;
+            self.host_counter += 1;
+            let ns = Netns::create(&format!("{}-tgw{k}", self.id))?;
+            ns.sysctl("net.ipv4.ip_forward", "1")?;
+            let mut plane = TgwPlane {
+                tgw_id: tgw_id.clone(),
+                ports: Vec::new(),
+                ns,
+            };
+            for (i, (attachment, subnet_id)) in ports.iter().enumerate() {
+                let Some(sp) = self.subnets.get(subnet_id).cloned() else {
+                    continue;
+                };
+                let cfg = self.vpcs[sp.vpc].config.clone();
+                // The new plane is not in `self.tgws` yet: count its ports as used.
+                let mut addr = self.free_address(&sp, &cfg)?;
+                while plane.ports.iter().any(|p| p.addr == addr) {
+                    addr = Ipv4Addr::from(u32::from(addr) - 1);
+                }
+                let iface = format!("t{i}");
+                let outer = self.next_veth();
+                let router = &self.vpcs[sp.vpc].router;
+                router.ip(&[
+                    "link",
+                    "add",
+                    &outer,
+                    "type",
+                    "veth",
+                    "peer",
+                    "name",
+                    &iface,
+                    "netns",
+                    plane.ns.name(),
+                ])?;
+                router.ip_batch(&format!(
+                    "link set {outer} master {}\nlink set {outer} up\n",
+                    sp.bridge
+                ))?;
+                plane.ns.ip_batch(&format!(
+                    "addr add {addr}/{} dev {iface}\nlink set {iface} up\n",
+                    sp.v4.prefix_len()
+                ))?;
+                plane.ports.push(TgwPort {
+                    attachment: attachment.clone(),
+                    subnet_id: subnet_id.clone(),
+                    az: sp.az.clone(),
+                    iface,
+                    addr,
+                    gw: sp.gateway(),
+                });
+            }
+            self.tgws.push(plane);
+        }
+        Ok(())
+    }
+
+    /// The port of `tgw_id` in `vpc`'s attachment subnet of `az` (R37: none → drop).
+    fn tgw_port_for(&self, tgw_id: &str, vpc: usize, az: &str) -> Option<(&TgwPort, &str)> {
+        let att = self.transit.attachment_of(tgw_id, &self.vpcs[vpc].vpc_id)?;
+        let plane = self.tgws.iter().find(|t| t.tgw_id == tgw_id)?;
+        let port = plane
+            .ports
+            .iter()
+            .find(|p| p.attachment == att.id && p.az == az)?;
+        let bridge = self.subnets.get(&port.subnet_id)?.bridge.as_str();
+        Some((port, bridge))
+    }
+
+    /// Each transit gateway's routing: one table per (ingress port, flow AZ) from the route
+    /// table associated with the port's attachment (R38, R39); blackhole routes and missing
+    /// routes drop silently (R40); the next attachment's port is the one in the ingress AZ
+    /// (AZ affinity), or in the flow's first AZ when that attachment has appliance mode on
+    /// (R44), or its first AZ when it has none in that AZ (R37: the destination side is
+    /// lenient).
+    fn write_tgw_routes(&self) -> Result<()> {
+        for plane in &self.tgws {
+            let ns = &plane.ns;
+            let mut azs: Vec<String> = plane.ports.iter().map(|p| p.az.clone()).collect();
+            azs.sort();
+            azs.dedup();
+            let mark = |az: &str| azs.iter().position(|a| a == az).map(|i| i as u32 + 1);
+            let _ = run(Command::new("ip").args(["-n", ns.name(), "rule", "flush"]));
+            let mut cmds = String::from("rule add from all lookup main pref 32766\n");
+            for (p, port) in plane.ports.iter().enumerate() {
+                let ingress_mark = mark(&port.az).unwrap_or(1);
+                let rtb = self
+                    .transit
+                    .attachment(&port.attachment)
+                    .and_then(|a| a.route_table.as_deref())
+                    .and_then(|id| self.transit.route_table(id));
+                for (f, flow_az) in azs.iter().enumerate() {
+                    let table = 200 + (p as u32) * 16 + f as u32 + 1;
+                    let _ = run(Command::new("ip").args([
+                        "-n",
+                        ns.name(),
+                        "route",
+                        "flush",
+                        "table",
+                        &table.to_string(),
+                    ]));
+                    writeln!(
+                        cmds,
+                        "rule add iif {} fwmark {} lookup {table} pref {}",
+                        port.iface,
+                        f + 1,
+                        100 + table
+                    )
+                    .ok();
+                    if f as u32 + 1 == ingress_mark {
+                        writeln!(
+                            cmds,
+                            "rule add iif {} lookup {table} pref {}",
+                            port.iface,
+                            2000 + p
+                        )
+                        .ok();
+                    }
+                    let mut has_default = false;
+                    for r in rtb.map(|t| t.routes.as_slice()).unwrap_or_default() {
+                        if r.destination.prefix_len() == 0 {
+                            has_default = true;
+                        }
+                        let target = r
+                            .attachment
+                            .as_deref()
+                            .filter(|_| r.state == "active")
+                            .and_then(|a| self.transit.attachment(a))
+                            .filter(|a| a.state == "available");
+                        let out = target.and_then(|t| {
+                            let az = if t.appliance_mode {
+                                flow_az.as_str()
+                            } else {
+                                port.az.as_str()
+                            };
+                            let ports: Vec<&TgwPort> = plane
+                                .ports
+                                .iter()
+                                .filter(|q| q.attachment == t.id)
+                                .collect();
+                            ports
+                                .iter()
+                                .find(|q| q.az == az)
+                                .or_else(|| ports.first())
+                                .copied()
+                        });
+                        match out {
+                            Some(q) => writeln!(
+                                cmds,
+                                "route replace {} via {} dev {} table {table}",
+                                r.destination, q.gw, q.iface
+                            ),
+                            None => writeln!(
+                                cmds,
+                                "route replace blackhole {} table {table}",
+                                r.destination
+                            ),
+                        }
+                        .ok();
+                    }
+                    if !has_default {
+                        writeln!(cmds, "route replace blackhole 0.0.0.0/0 table {table}").ok();
+                    }
+                }
+            }
+            ns.ip_batch(&cmds)?;
+            // R44: a flow's AZ is the AZ of the port it first came in on.
+            let elems: Vec<String> = plane
+                .ports
+                .iter()
+                .map(|p| format!("\"{}\" : {}", p.iface, mark(&p.az).unwrap_or(1)))
+                .collect();
+            ns.nft(&format!(
+                "add table inet eplab_tgw\ndelete table inet eplab_tgw\ntable inet eplab_tgw {{\n  map azmark {{ type ifname : mark; elements = {{ {} }} }}\n  chain pre {{\n    type filter hook prerouting priority mangle; policy accept;\n    ct state new ct mark 0 ct mark set iifname map @azmark\n    meta mark set ct mark\n  }}\n}}\n",
+                elems.join(", ")
+            ))?;
+        }
+        Ok(())
+    }
+
+    /// Peering links between the lab's VPC routers, for active peering connections.
+    fn apply_peerings(&mut self) -> Result<()> {
+        let index_of = |vpc: &str| self.vpcs.iter().position(|v| v.vpc_id == vpc);
+        let want: Vec<(String, usize, usize)> = self
+            .transit
+            .peerings
+            .iter()
+            .filter(|p| p.status == "active")
+            .filter_map(|p| {
+                Some((
+                    p.id.clone(),
+                    index_of(&p.requester_vpc)?,
+                    index_of(&p.accepter_vpc)?,
+                ))
+            })
+            .collect();
+        for link in std::mem::take(&mut self.peerings) {
+            if want.iter().any(|(id, ..)| *id == link.id) {
+                self.peerings.push(link);
+            } else {
+                let _ = self.vpcs[link.a.0].router.ip(&["link", "del", &link.a.1]);
+            }
+        }
+        for (id, a, b) in want {
+            if self.peerings.iter().any(|l| l.id == id) {
+                continue;
+            }
+            let n = self.veth_counter as usize;
+            self.veth_counter += 1;
+            let (addr_a, addr_b) = addrs::peering_link(n);
+            let (name_a, name_b) = (format!("px{n}"), format!("px{n}"));
+            self.vpcs[a].router.ip(&[
+                "link",
+                "add",
+                &name_a,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &name_b,
+                "netns",
+                self.vpcs[b].router.name(),
+            ])?;
+            for (v, name, addr) in [(a, &name_a, addr_a), (b, &name_b, addr_b)] {
+                self.vpcs[v].router.ip_batch(&format!(
+                    "addr add {addr}/30 dev {name}\nlink set {name} up\nrule add iif {name} lookup {RETURN_TABLE} pref 502\n"
+                ))?;
+            }
+            self.peerings.push(PeeringLink {
+                id,
+                a: (a, name_a, addr_a),
+                b: (b, name_b, addr_b),
+            });
+        }
+        Ok(())
+    }
+
+    /// Routing of VPC `v`: one table per subnet from its effective route table; the kernel
+    /// does the longest-prefix match; blackholes and missing routes are silent drops.
+    fn write_routes(&self, v: usize) -> Result<()> {
+        let vpc = &self.vpcs[v];
+        let cfg = &vpc.config;
+        let router = &vpc.router;
         let dns = cfg.amazon_dns();
         let mut cmds = String::new();
+        let mine: Vec<(&String, &SubnetPlane)> =
+            self.subnets.iter().filter(|(_, p)| p.vpc == v).collect();
         let mut flush = vec![RETURN_TABLE];
-        flush.extend(self.subnets.values().map(|p| p.table));
+        flush.extend(mine.iter().map(|(_, p)| p.table));
         for t in &flush {
-            // Errors on an empty table are harmless; the batch below rewrites everything.
-            let _ = run(Command::new("ip").args([
-                "-n",
-                self.router.name(),
-                "-4",
-                "route",
-                "flush",
-                "table",
-                &t.to_string(),
-            ]));
-            let _ = run(Command::new("ip").args([
-                "-n",
-                self.router.name(),
-                "-6",
-                "route",
-                "flush",
-                "table",
-                &t.to_string(),
-            ]));
+            for family in ["-4", "-6"] {
+                // Errors on an empty table are harmless; the batch below rewrites everything.
+                let _ = run(Command::new("ip").args([
+                    "-n",
+                    router.name(),
+                    family,
+                    "route",
+                    "flush",
+                    "table",
+                    &t.to_string(),
+                ]));
+            }
         }
-        // Return table: back into the VPC from the internet and the DNS host.
-        for p in self.subnets.values() {
+        // Return table: back into the VPC from the internet, the DNS host and peers.
+        for (_, p) in &mine {
             writeln!(
                 cmds,
                 "route replace {} dev {} table {RETURN_TABLE}",
@@ -945,13 +1557,13 @@ impl Lab {
         .ok();
         writeln!(cmds, "route replace blackhole ::/0 table {RETURN_TABLE}").ok();
 
-        for (subnet_id, plane) in &self.subnets {
+        for (subnet_id, plane) in &mine {
             let t = plane.table;
             // The local route: every subnet of the VPC, the rest of the block dropped.
             for c in &cfg.cidrs_v4 {
                 writeln!(cmds, "route replace blackhole {c} table {t}").ok();
             }
-            if cfg.cidr_v6.is_some() {
+            if v == 0 && cfg.cidr_v6.is_some() {
                 writeln!(
                     cmds,
                     "route replace blackhole {} table {t}",
@@ -959,7 +1571,7 @@ impl Lab {
                 )
                 .ok();
             }
-            for p in self.subnets.values() {
+            for (_, p) in &mine {
                 writeln!(cmds, "route replace {} dev {} table {t}", p.v4, p.bridge).ok();
                 if let Some(v6) = p.v6 {
                     writeln!(cmds, "route replace {v6} dev {} table {t}", p.bridge).ok();
@@ -970,7 +1582,7 @@ impl Lab {
                 writeln!(
                     cmds,
                     "route replace {d}/32 via {} dev {} table {t}",
-                    addrs::DNS_ROUTER_V4,
+                    vpc.links.dns_router,
                     nft::DNS_LINK
                 )
                 .ok();
@@ -983,7 +1595,7 @@ impl Lab {
                         continue;
                     }
                     let dest = match r.destination {
-                        IpNet::V6(n) if cfg.cidr_v6.is_some_and(|v| v.contains(&n)) => {
+                        IpNet::V6(n) if cfg.cidr_v6.is_some_and(|c| c.contains(&n)) => {
                             IpNet::V6(map_v6_net(n))
                         }
                         d => d,
@@ -998,39 +1610,10 @@ impl Lab {
                     let via = if r.state == "blackhole" {
                         None
                     } else {
-                        match &r.target {
-                            RouteTarget::InternetGateway(id) if cfg.igws.contains(id) => {
-                                Some(if v6 {
-                                    format!("via {} dev {}", addrs::INET_ROUTER_V6, nft::INET_LINK)
-                                } else {
-                                    format!("via {} dev {}", addrs::INET_ROUTER_V4, nft::INET_LINK)
-                                })
-                            }
-                            RouteTarget::EgressOnlyInternetGateway(id)
-                                if v6 && cfg.eigws.contains(id) =>
-                            {
-                                Some(format!(
-                                    "via {} dev {}",
-                                    addrs::INET_ROUTER_V6,
-                                    nft::INET_LINK
-                                ))
-                            }
-                            // A NAT that is not `available` (deleted, failed, pending) is a
-                            // blackhole, whatever moto reports as the route state.
-                            RouteTarget::NatGateway(id) if !v6 => cfg
-                                .nat(id)
-                                .filter(|n| n.state == "available")
-                                .and_then(|_| self.nat_host(id))
-                                .and_then(|h| {
-                                    self.subnets
-                                        .get(&h.subnet_id)
-                                        .map(|p| format!("via {} dev {}", h.v4, p.bridge))
-                                }),
-                            _ => None,
-                        }
+                        self.next_hop(v, plane, &r.target, v6)
                     };
                     match via {
-                        Some(v) => writeln!(cmds, "route replace {dest} {v} table {t}"),
+                        Some(hop) => writeln!(cmds, "route replace {dest} {hop} table {t}"),
                         None => writeln!(cmds, "route replace blackhole {dest} table {t}"),
                     }
                     .ok();
@@ -1044,28 +1627,87 @@ impl Lab {
                 writeln!(cmds, "route replace blackhole ::/0 table {t}").ok();
             }
         }
-        self.router.ip_batch(&cmds)
+        router.ip_batch(&cmds)
     }
 
-    /// NACLs and the internet gateway in the router's forward path.
-    fn write_router_rules(&self) -> Result<()> {
-        let cfg = &self.config;
+    /// `via … dev …` for a route of VPC `v` from subnet `plane`, or `None` (a drop).
+    fn next_hop(
+        &self,
+        v: usize,
+        plane: &SubnetPlane,
+        target: &RouteTarget,
+        v6: bool,
+    ) -> Option<String> {
+        let vpc = &self.vpcs[v];
+        let cfg = &vpc.config;
+        let on_bridge = |h: &Host| {
+            self.subnets
+                .get(&h.subnet_id)
+                .map(|p| format!("via {} dev {}", h.v4, p.bridge))
+        };
+        match target {
+            RouteTarget::InternetGateway(id) if cfg.igws.contains(id) => Some(if v6 {
+                if v != 0 {
+                    return None;
+                }
+                format!("via {} dev {}", addrs::INET_ROUTER_V6, nft::INET_LINK)
+            } else {
+                format!("via {} dev {}", vpc.links.inet_router, nft::INET_LINK)
+            }),
+            RouteTarget::EgressOnlyInternetGateway(id)
+                if v6 && v == 0 && cfg.eigws.contains(id) =>
+            {
+                Some(format!(
+                    "via {} dev {}",
+                    addrs::INET_ROUTER_V6,
+                    nft::INET_LINK
+                ))
+            }
+            // A NAT that is not `available` (deleted, failed, pending) is a blackhole,
+            // whatever moto reports as the route state.
+            RouteTarget::NatGateway(id) if !v6 => cfg
+                .nat(id)
+                .filter(|n| n.state == "available")
+                .and_then(|_| self.nat_host(id))
+                .and_then(on_bridge),
+            // R37: the attachment's ENI in this subnet's AZ; none → dropped.
+            RouteTarget::TransitGateway(id) if !v6 => self
+                .tgw_port_for(id, v, &plane.az)
+                .map(|(port, bridge)| format!("via {} dev {bridge}", port.addr)),
+            // R47: a firewall / GWLB endpoint of this VPC.
+            RouteTarget::VpcEndpoint(id) if !v6 => self
+                .firewall_host(id)
+                .filter(|h| h.vpc == v)
+                .and_then(on_bridge),
+            // R56: only to the peer VPC's own addresses (its router drops the rest).
+            RouteTarget::Peering(id) if !v6 => {
+                self.peerings.iter().find(|l| l.id == *id).and_then(|l| {
+                    if l.a.0 == v {
+                        Some(format!("via {} dev {}", l.b.2, l.a.1))
+                    } else if l.b.0 == v {
+                        Some(format!("via {} dev {}", l.a.2, l.b.1))
+                    } else {
+                        None
+                    }
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// NACLs and the internet gateway in VPC `v`'s router forward path.
+    fn write_router_rules(&self, v: usize) -> Result<()> {
+        let vpc = &self.vpcs[v];
+        let cfg = &vpc.config;
         let empty = Vec::new();
-        let mut ordered: Vec<&SubnetPlane> = self.subnets.values().collect();
-        ordered.sort_by_key(|p| p.index);
+        let mut ordered: Vec<(&String, &SubnetPlane)> =
+            self.subnets.iter().filter(|(_, p)| p.vpc == v).collect();
+        ordered.sort_by_key(|(_, p)| p.index);
         let acls: Vec<nft::SubnetAcl<'_>> = ordered
             .iter()
-            .map(|p| {
-                let id = self
-                    .subnets
-                    .iter()
-                    .find(|(_, q)| q.index == p.index)
-                    .map(|(id, _)| id.as_str())
-                    .unwrap_or_default();
-                nft::SubnetAcl {
-                    bridge: p.bridge.clone(),
-                    entries: cfg.nacl_of(id).map(|n| &n.entries).unwrap_or(&empty),
-                }
+            .map(|(id, p)| nft::SubnetAcl {
+                bridge: p.bridge.clone(),
+                entries: cfg.nacl_of(id).map(|n| &n.entries).unwrap_or(&empty),
             })
             .collect();
         let mut public = Vec::new();
@@ -1077,12 +1719,12 @@ impl Lab {
                 public.push((host.v4, *lab));
             }
         }
-        self.router.nft(&nft::router_ruleset(&acls, &public))
+        vpc.router.nft(&nft::router_ruleset(&acls, &public))
     }
 
-    /// Security groups as stateful rules in each Lambda ENI namespace.
-    fn write_security_groups(&self) -> Result<()> {
-        let cfg = &self.config;
+    /// Security groups as stateful rules in each Lambda ENI namespace of VPC `v`.
+    fn write_security_groups(&self, v: usize) -> Result<()> {
+        let cfg = &self.vpcs[v].config;
         let exempt: Vec<IpAddr> = cfg.amazon_dns().map(IpAddr::V4).into_iter().collect();
         let group_addrs = |g: &str| -> Vec<IpAddr> {
             cfg.enis
@@ -1092,7 +1734,7 @@ impl Lab {
                 .collect()
         };
         let mut egress_per_eni: Vec<(String, Vec<&config::SgRule>)> = Vec::new();
-        for h in &self.hosts {
+        for h in self.hosts.iter().filter(|h| h.vpc == v) {
             let HostKind::Eni(id) = &h.kind else { continue };
             let Some(eni) = cfg.enis.iter().find(|e| &e.id == id) else {
                 continue;
@@ -1118,7 +1760,7 @@ impl Lab {
             };
             h.ns.write_resolv_conf(&format!("{resolv}options timeout:1 attempts:1\n"))?;
         }
-        self.router.nft(&nft::sg_egress_ruleset(
+        self.vpcs[v].router.nft(&nft::sg_egress_ruleset(
             &egress_per_eni,
             &exempt,
             &group_addrs,
@@ -1128,29 +1770,23 @@ impl Lab {
     /// Amazon DNS at VPC+2: answers only when enableDnsSupport is true. When false the
     /// host drops the queries (the probe sees a DNS timeout, as a resolver that is not
     /// there). It forwards to the internet DNS over its own side link (R19).
-    fn write_dns(&mut self) -> Result<()> {
-        let Some(d) = self.config.amazon_dns() else {
+    fn write_dns(&mut self, v: usize) -> Result<()> {
+        let vpc = &self.vpcs[v];
+        let Some(d) = vpc.config.amazon_dns() else {
             return Ok(());
         };
         let addr = format!("{d}/32");
-        let has = run(Command::new("ip").args([
-            "-n",
-            self.dns.name(),
-            "-4",
-            "addr",
-            "show",
-            "dev",
-            "lo",
-        ]))
-        .map(|o| String::from_utf8_lossy(&o.stdout).contains(&addr))
-        .unwrap_or(false);
+        let has =
+            run(Command::new("ip").args(["-n", vpc.dns.name(), "-4", "addr", "show", "dev", "lo"]))
+                .map(|o| String::from_utf8_lossy(&o.stdout).contains(&addr))
+                .unwrap_or(false);
         if !has {
             let mut cmds = format!("addr add {addr} dev lo\n");
-            for c in &self.config.cidrs_v4 {
-                writeln!(cmds, "route replace {c} via {}", addrs::ROUTER_DNS_V4).ok();
+            for c in &vpc.config.cidrs_v4 {
+                writeln!(cmds, "route replace {c} via {}", vpc.links.router_dns).ok();
             }
-            self.dns.ip_batch(&cmds)?;
-            let child = self
+            vpc.dns.ip_batch(&cmds)?;
+            let child = vpc
                 .dns
                 .command(&self.options.services_bin)
                 .args(["dns-forward", "--listen", &d.to_string(), "--upstream"])
@@ -1159,14 +1795,15 @@ impl Lab {
                 .spawn()
                 .context("starting the Amazon DNS forwarder")?;
             self.services.push(child);
-            wait_listening(&self.dns, &format!("{d}:53"), "udp")?;
+            wait_listening(&self.vpcs[v].dns, &format!("{d}:53"), "udp")?;
         }
-        let rule = if self.config.enable_dns_support {
+        let vpc = &self.vpcs[v];
+        let rule = if vpc.config.enable_dns_support {
             ""
         } else {
             "    iifname \"dns0\" drop comment \"enableDnsSupport=false\"\n"
         };
-        self.dns.nft(&format!(
+        vpc.dns.nft(&format!(
             "add table inet eplab_dns\ndelete table inet eplab_dns\ntable inet eplab_dns {{\n  chain input {{\n    type filter hook input priority filter; policy accept;\n{rule}  }}\n}}\n"
         ))
     }

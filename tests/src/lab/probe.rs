@@ -70,9 +70,11 @@ impl Lab {
             .with_context(|| format!("no Lambda ENI in subnet {subnet_id}"))?;
         let event_file = self.dir().join(format!("event-{}.json", host.ns.name()));
         std::fs::write(&event_file, serde_json::to_vec(event)?)?;
-        let subnet = self.config().subnet(subnet_id).context("unknown subnet")?;
-        let groups = self
-            .config()
+        let vpc = self
+            .config_of_subnet(subnet_id)
+            .context("the subnet is in none of the lab's VPCs")?;
+        let subnet = vpc.subnet(subnet_id).context("unknown subnet")?;
+        let groups = vpc
             .enis
             .iter()
             .find(|e| matches!(&host.kind, super::HostKind::Eni(id) if *id == e.id))
@@ -96,7 +98,7 @@ impl Lab {
             )
             .env("EGRESS_PROBE_SUBNET_ID", subnet_id)
             .env("EGRESS_PROBE_AZ", &subnet.az)
-            .env("EGRESS_PROBE_VPC_ID", &self.vpc_id)
+            .env("EGRESS_PROBE_VPC_ID", &vpc.vpc_id)
             .env("EGRESS_PROBE_SECURITY_GROUP_IDS", groups)
             .env("EGRESS_PROBE_EXTRA_CA_FILE", self.ca_file())
             .env(

@@ -947,3 +947,61 @@ fn groups_match_references_by_arn() {
         (Drop, Some("sid:1".into()))
     );
 }
+
+#[test]
+fn r52_r55_unknown_home_net_is_named_not_guessed() {
+    // A firewall attached to a transit gateway has no VPC CIDR to default HOME_NET to.
+    let allow = group("allow", domains("ALLOWLIST", &["api.test"], &["TLS_SNI"]));
+    let p = policy("STRICT_ORDER", &["aws:drop_established"], &["allow"]);
+    let ctx = FwContext::new(&p, std::slice::from_ref(&allow), &[]);
+    let d = evaluate(&ctx, &tls(Some("api.test")));
+    assert_eq!((d.connect, d.application), (Pass, Unknown));
+    assert!(!d.home_net_excludes_source);
+    assert!(
+        d.not_evaluable.iter().any(|n| n
+            == "rule group allow: sid:1: variable $HOME_NET is not defined; \
+                           variable $EXTERNAL_NET is not defined"),
+        "{:?}",
+        d.not_evaluable
+    );
+    assert!(
+        d.not_evaluable
+            .iter()
+            .any(|n| n.starts_with("rule group allow: HOME_NET is not known")),
+        "{:?}",
+        d.not_evaluable
+    );
+}
+
+#[test]
+fn r51_ipv6_flows() {
+    let allow = group(
+        "allow",
+        domains("ALLOWLIST", &[".example.com"], &["TLS_SNI"]),
+    );
+    let mut p = policy("STRICT_ORDER", &["aws:drop_established"], &["allow"]);
+    p.home_net = Some(vec![net("2001:db8:1::/48")]);
+    for (sni, want) in [("www.example.com", Pass), ("example.net", Drop)] {
+        let flow = FwFlow {
+            src: ip("2001:db8:1::5"),
+            dst: ip("2001:db8:ff::1"),
+            ..tls(Some(sni))
+        };
+        let d = run(&p, std::slice::from_ref(&allow), &flow);
+        assert_eq!((d.connect, d.application), (Pass, want), "{sni}");
+        assert!(!d.home_net_excludes_source, "{sni}");
+    }
+    // An IPv4 HOME_NET does not contain an IPv6 source.
+    let p = with_home(policy(
+        "STRICT_ORDER",
+        &["aws:drop_established"],
+        &["allow"],
+    ));
+    let flow = FwFlow {
+        src: ip("2001:db8:1::5"),
+        dst: ip("2001:db8:ff::1"),
+        ..tls(Some("www.example.com"))
+    };
+    let d = run(&p, &[allow], &flow);
+    assert_eq!((d.application, d.home_net_excludes_source), (Drop, true));
+}

@@ -3,6 +3,7 @@
 
 use crate::diagnosis::bpa::Via;
 use crate::diagnosis::catalog::Issue;
+use crate::diagnosis::lookup;
 use crate::diagnosis::nat_choice;
 use crate::diagnosis::routes;
 use crate::diagnosis::state::{Next, Walk};
@@ -148,6 +149,20 @@ pub(crate) fn function_route<'a>(w: &mut Walk<'a, '_>) -> Vec<Next<'a>> {
                 endpoint: id.clone(),
             }]
         }
+        // R47/R57: a firewall or Gateway Load Balancer endpoint (else R15).
+        RouteTarget::VpcEndpoint(id) => lookup::endpoint_next(w, id, route, w.src.subnet),
+        // R37-R45: centralised egress through a transit gateway.
+        RouteTarget::TransitGateway(tgw) => vec![Next::TransitGateway {
+            tgw: tgw.clone(),
+            route,
+            from: w.src.subnet,
+        }],
+        // R56: VPC peering.
+        RouteTarget::VpcPeeringConnection(pcx) => vec![Next::Peering {
+            pcx: pcx.clone(),
+            route,
+            from: w.src.subnet,
+        }],
         other => vec![Next::NotVerifiable {
             route,
             target: other.clone(),
