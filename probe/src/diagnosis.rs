@@ -5,6 +5,7 @@ mod bpa;
 mod catalog;
 mod dns;
 mod firewall_policy;
+mod fix_changes;
 mod fixes;
 mod function;
 mod index;
@@ -15,6 +16,7 @@ mod reconcile;
 mod routes;
 mod security_groups;
 mod services;
+pub mod simulate;
 mod state;
 mod step;
 mod walk;
@@ -28,6 +30,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 
 pub use catalog::CODES as FINDING_CODES;
+pub use fix_changes::{ADVICE_ONLY, advice_only};
 
 /// Whose egress is analysed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -56,6 +59,9 @@ pub struct Flow {
 pub struct Diagnosis {
     pub findings: Vec<Finding>,
     pub paths: Vec<PathEvaluation>,
+    /// For each finding (same index): its fix as changes, alternatives in order of
+    /// preference (issue 11); empty for advice. `fix_commands` render the first.
+    pub fix_changes: Vec<Vec<Vec<crate::model::Change>>>,
 }
 
 /// Evaluates every (subnet, flow) of `subject`, and reconciles the prediction with
@@ -172,15 +178,23 @@ pub fn diagnose(
         }
     }
     reconcile::reconcile(observations, &evaluated, &mut slots, vpc);
+    let explicit = |subnet: &str| {
+        snapshot
+            .route_tables
+            .iter()
+            .any(|t| t.subnet_ids.iter().any(|s| s == subnet))
+    };
+    let (findings, fix_changes) = render(slots, &explicit);
     Diagnosis {
-        findings: render(slots),
+        findings,
         paths: evaluated.into_iter().map(|e| e.eval).collect(),
+        fix_changes,
     }
 }
 
 /// The NAT gateway a subnet hosts, or whose subnet's route table it uses (R12): such a
 /// subnet is public by design.
-fn hosts_nat_gateway(ix: &index::Index<'_>, subnet_id: &str) -> Option<String> {
+pub(crate) fn hosts_nat_gateway(ix: &index::Index<'_>, subnet_id: &str) -> Option<String> {
     let live = |n: &&crate::model::NatGateway| !matches!(n.state.as_str(), "deleted" | "deleting");
     if let Some(n) = ix
         .snap
@@ -205,9 +219,29 @@ fn hosts_nat_gateway(ix: &index::Index<'_>, subnet_id: &str) -> Option<String> {
         .map(|n| n.id.clone())
 }
 
+/// A finding with its fix as changes: the command lines are rendered from the first
+/// alternative (issue 11: one renderer). A comment the catalogue adds to a single command
+/// (a side effect in words) is kept after it.
+fn with_changes(mut f: Finding, alternatives: &[Vec<crate::model::Change>]) -> Finding {
+    if let Some(first) = alternatives.first() {
+        let comment = match f.fix_commands.as_slice() {
+            [one] if first.len() == 1 => one.split_once("  # ").map(|(_, c)| c.to_string()),
+            _ => None,
+        };
+        f.fix_commands = first.iter().map(crate::model::Change::cli).collect();
+        if let (Some(c), Some(last)) = (comment, f.fix_commands.last_mut()) {
+            last.push_str("  # ");
+            last.push_str(&c);
+        }
+    }
+    f
+}
+
 /// Merges issues raised by several flows/subnets into one finding each, and orders them.
-fn render(slots: Vec<Slot>) -> Vec<Finding> {
-    let mut merged: Vec<Finding> = Vec::new();
+type Alternatives = Vec<Vec<crate::model::Change>>;
+
+fn render(slots: Vec<Slot>, explicit: &dyn Fn(&str) -> bool) -> (Vec<Finding>, Vec<Alternatives>) {
+    let mut merged: Vec<(Finding, Alternatives)> = Vec::new();
     let mut by_key: HashMap<String, usize> = HashMap::new();
     for s in slots {
         let confirmation = s.issue.fixed_confirmation().unwrap_or_else(|| {
@@ -217,17 +251,18 @@ fn render(slots: Vec<Slot>) -> Vec<Finding> {
                 Confirmation::NotApplicable
             }
         });
-        let finding = s.issue.render(confirmation, Vec::new());
+        let alternatives = s.issue.changes(explicit);
+        let finding = with_changes(s.issue.render(confirmation, Vec::new()), &alternatives);
         let key = catalog::dedup_key(&finding);
         let index = match by_key.get(&key) {
             Some(i) => *i,
             None => {
                 by_key.insert(key, merged.len());
-                merged.push(finding);
+                merged.push((finding, alternatives));
                 merged.len() - 1
             }
         };
-        if let Some(m) = merged.get_mut(index) {
+        if let Some((m, _)) = merged.get_mut(index) {
             for id in s.explains {
                 if !m.explains.contains(&id) {
                     m.explains.push(id);
@@ -244,10 +279,10 @@ fn render(slots: Vec<Slot>) -> Vec<Finding> {
             }
         }
     }
-    for f in &mut merged {
+    for (f, _) in &mut merged {
         f.explains.sort();
     }
-    merged.sort_by(|a, b| {
+    merged.sort_by(|(a, _), (b, _)| {
         (a.severity, &a.code, &a.subnet_id, &a.resources, &a.summary).cmp(&(
             b.severity,
             &b.code,
@@ -256,7 +291,7 @@ fn render(slots: Vec<Slot>) -> Vec<Finding> {
             &b.summary,
         ))
     });
-    merged
+    merged.into_iter().unzip()
 }
 
 /// The flows behind a probe's observations (one per TCP/HTTPS address tried). DNS

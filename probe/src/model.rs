@@ -9,7 +9,7 @@ pub mod report;
 pub mod snapshot;
 pub mod transit;
 
-pub use change::{Change, ChangeError};
+pub use change::{Change, ChangeError, VpcAttribute};
 pub use finding::{
     Confirmation, Direction, Finding, Hop, HopVerdict, PathEvaluation, PathVerdict, Remediation,
     Severity,

@@ -46,6 +46,10 @@ pub(crate) fn nacl_fix(
         && let (Some(n), Some(c), Some(p)) = (only.rule_number, only.cidr, only.protocol)
         && matches!(p.0, 6 | 17)
         && deny_first.is_some_and(|d| d.rule_number.is_none())
+        // Widen in place only an entry no wider than the flow's peer: widening the ports
+        // of a `0.0.0.0/0` entry would open them for every source (issue 11); else a new,
+        // narrow entry below.
+        && c.to_string() == cidr
     {
         return NaclFix {
             acl: acl.acl.id.clone(),
