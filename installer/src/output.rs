@@ -1260,12 +1260,61 @@ pub fn diagnose_text(d: &DiagnoseResult, style: &Style) -> String {
         ));
     } else {
         heading(&mut s, style, "Findings", "検出事項");
-        for f in &d.findings {
+        for (i, f) in d.findings.iter().enumerate() {
             s.push_str(&finding(f, style));
+            // Issue 11: what the simulation of the printed fix found.
+            if let Some(p) = d.fix_proofs.iter().find(|p| p.finding == i) {
+                let tone = if p.proven() { Tone::Good } else { Tone::Warn };
+                let text = p.text(lang == Lang::Ja);
+                s.push_str(&style.paint(&wrap("    ", 6, &text), tone));
+            }
         }
+    }
+    if let Some(w) = &d.what_if {
+        s.push_str(&what_if_text(w, style));
     }
     if d.partial() {
         s.push_str(&not_evaluated_text(d, lang));
+    }
+    s
+}
+
+/// `--what-if`: per subnet and target, what the changes fix or break (issue 11).
+fn what_if_text(w: &egress_probe::diagnosis::simulate::WhatIf, style: &Style) -> String {
+    let lang = style.lang;
+    let mut s = String::new();
+    heading(&mut s, style, "What if", "変更した場合");
+    if let Some(r) = &w.refused {
+        let text = match lang {
+            Lang::En => format!("The change cannot be applied: {r}. Nothing was simulated."),
+            Lang::Ja => format!("この変更は適用できません：{r}。シミュレーションしていません。"),
+        };
+        s.push_str(&style.paint(&wrap("  ", 4, &text), Tone::Bad));
+        return s;
+    }
+    if w.effects.is_empty() {
+        let text = match lang {
+            Lang::En => format!(
+                "Breaks nothing and fixes nothing on the {} subnet(s) whose paths it crosses.",
+                w.evaluated_subnets
+            ),
+            Lang::Ja => format!(
+                "経路が通る {} 個のサブネットで、壊すものも直すものもありません。",
+                w.evaluated_subnets
+            ),
+        };
+        s.push_str(&style.paint(&wrap("  ", 4, &text), Tone::Good));
+        return s;
+    }
+    for e in &w.effects {
+        let (word, tone) = match (e.effect, lang) {
+            ("breaks", Lang::En) => ("breaks", Tone::Bad),
+            ("breaks", Lang::Ja) => ("壊す", Tone::Bad),
+            (_, Lang::En) => ("fixes", Tone::Good),
+            (_, Lang::Ja) => ("直す", Tone::Good),
+        };
+        let text = format!("{} {} {}: {}", e.subnet_id, e.target, word, e.detail);
+        s.push_str(&style.paint(&wrap("  ", 4, &text), tone));
     }
     s
 }

@@ -7,6 +7,7 @@ use crate::output::{self, Render};
 use crate::target;
 use crate::{Ctx, Outcome, exit, outcome};
 use anyhow::{Context, Result, anyhow, bail};
+use egress_probe::diagnosis::simulate::{Baseline, FixProof, WhatIf, prove_with};
 use egress_probe::diagnosis::{self, Flow, Subject};
 use egress_probe::model::{
     Finding, GapKind, NetworkSnapshot, PathEvaluation, PathVerdict, Protocol, Severity,
@@ -38,6 +39,12 @@ pub struct DiagnoseResult {
     pub findings: Vec<Finding>,
     pub paths: Vec<PathEvaluation>,
     pub gaps: Vec<SnapshotGap>,
+    /// Each printed fix, simulated on a copy of the snapshot (issue 11).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fix_proofs: Vec<FixProof>,
+    /// `--what-if`: what the given changes would fix or break.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub what_if: Option<WhatIf>,
 }
 
 impl DiagnoseResult {
@@ -70,6 +77,24 @@ impl DiagnoseResult {
     /// unresolved target, an unsupported call); 0 only when every requested path was
     /// evaluated and is healthy.
     pub fn exit_code(&self) -> u8 {
+        // `--what-if`: the answer is about the change. 2 when it cannot be applied (AWS
+        // would refuse it), 1 when it breaks a path or adds an error, else as below for
+        // what could be evaluated.
+        if let Some(w) = &self.what_if {
+            if w.refused.is_some() {
+                return exit::ERROR;
+            }
+            if w.effects.iter().any(|e| e.effect == "breaks") {
+                return exit::FAILURES;
+            }
+            return if self.incomplete() {
+                exit::ERROR
+            } else if self.partial() {
+                exit::NOT_EVALUATED
+            } else {
+                exit::OK
+            };
+        }
         if self.broken() {
             exit::FAILURES
         } else if self.incomplete() {
@@ -146,7 +171,12 @@ pub async fn run(ctx: &mut Ctx, args: &DiagnoseArgs) -> Result<Outcome> {
     let (scope, subject) = subject(&snapshot, args)?;
     let (flows, notes) = flows(&targets).await;
     let not_evaluated = not_evaluated(&targets, &flows);
-    let d = diagnosis::diagnose(&snapshot, &subject, &flows, &[]);
+    let mut d = diagnosis::diagnose(&snapshot, &subject, &flows, &[]);
+    // Issue 11: every printed fix is simulated first (and a safer alternative chosen
+    // where the first breaks something); --what-if simulates the operator's changes.
+    let base = Baseline::new(&snapshot, &subject, &flows);
+    let fix_proofs = prove_with(&base, &mut d);
+    let what_if = (!args.what_if.is_empty()).then(|| base.what_if(&args.what_if));
     let mut result = DiagnoseResult {
         scope,
         source,
@@ -160,6 +190,8 @@ pub async fn run(ctx: &mut Ctx, args: &DiagnoseArgs) -> Result<Outcome> {
         findings: d.findings,
         paths: d.paths,
         gaps: snapshot.gaps.clone(),
+        fix_proofs,
+        what_if,
     };
     result.status = result.status_word();
     let code = result.exit_code();
@@ -349,6 +381,8 @@ mod tests {
             findings: vec![],
             paths: vec![path; paths],
             gaps: vec![],
+            fix_proofs: vec![],
+            what_if: None,
         }
     }
 
@@ -435,6 +469,8 @@ mod tests {
                     .unwrap()
                 })
                 .collect(),
+            fix_proofs: vec![],
+            what_if: None,
         }
     }
 
