@@ -73,6 +73,19 @@ pub fn diagnose(
     observations: &[Observation],
 ) -> Diagnosis {
     let ix = index::Index::new(snapshot);
+    diagnose_with(&ix, subject, flows, observations)
+}
+
+/// [`diagnose`] with the snapshot's index already built (the simulation re-diagnoses one
+/// copy several times). The body keeps `&ix` as `diagnose` had it (merge-friendly).
+#[allow(clippy::needless_borrow)]
+pub(crate) fn diagnose_with(
+    ix: &index::Index<'_>,
+    subject: &Subject,
+    flows: &[Flow],
+    observations: &[Observation],
+) -> Diagnosis {
+    let snapshot = ix.snap;
     let function = subject
         .function
         .as_deref()

@@ -174,7 +174,7 @@ pub async fn run(ctx: &mut Ctx, args: &DiagnoseArgs) -> Result<Outcome> {
     let mut d = diagnosis::diagnose(&snapshot, &subject, &flows, &[]);
     // Issue 11: every printed fix is simulated first (and a safer alternative chosen
     // where the first breaks something); --what-if simulates the operator's changes.
-    let base = Baseline::new(&snapshot, &subject, &flows);
+    let base = Baseline::from_diagnosis(&snapshot, &subject, &flows, &d);
     let fix_proofs = prove_with(&base, &mut d);
     let what_if = (!args.what_if.is_empty()).then(|| base.what_if(&args.what_if));
     let mut result = DiagnoseResult {

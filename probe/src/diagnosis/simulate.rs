@@ -11,7 +11,8 @@
 //! it; changes to VPC-wide settings (DHCP, DNS attributes, internet gateways, Block
 //! Public Access, a function's configuration) re-evaluate every subnet.
 
-use super::{Diagnosis, Flow, Subject, diagnose};
+use super::index::Index;
+use super::{Diagnosis, Flow, Subject, diagnose_with};
 use crate::model::{Change, Finding, NetworkSnapshot, PathVerdict, Severity};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -124,6 +125,26 @@ struct SubnetState {
     crosses: BTreeSet<String>,
 }
 
+/// The evaluation of a set of subnets: per subnet, and the errors that name no subnet
+/// (a security group's, the same from every subnet).
+#[derive(Debug, Clone, Default)]
+struct State {
+    subnets: BTreeMap<String, SubnetState>,
+    global: BTreeSet<String>,
+    /// Every finding, by code, subnet, resources and summary (the finding itself).
+    all: BTreeSet<String>,
+}
+
+fn finding_key(f: &Finding) -> String {
+    format!(
+        "{}|{}|{}|{}",
+        f.code,
+        f.subnet_id.as_deref().unwrap_or("-"),
+        f.resources.join(","),
+        f.summary
+    )
+}
+
 fn error_key(f: &Finding) -> String {
     format!(
         "{} on {}",
@@ -150,85 +171,157 @@ fn groups_for(snap: &NetworkSnapshot, subject: &Subject, vpc: &str) -> Vec<Strin
         .unwrap_or_default()
 }
 
-fn evaluate_subnet(
-    snap: &NetworkSnapshot,
-    subject: &Subject,
-    flows: &[Flow],
-    subnet: &str,
-) -> SubnetState {
-    let Some(s) = snap.subnet(subnet) else {
-        return SubnetState::default();
-    };
-    let ix = super::index::Index::new(snap);
-    // A subnet that hosts a NAT gateway is not a place for functions (R9, R12): its own
-    // egress is not a function's path.
-    if super::hosts_nat_gateway(&ix, subnet).is_some() {
-        return SubnetState::default();
+/// Evaluates `subnets` of `snap` as functions there would see them: one diagnosis per
+/// VPC. A subnet that hosts a NAT gateway is not a place for functions (R9, R12): its own
+/// egress is not a function's path, and it is left out.
+fn evaluate(ix: &Index<'_>, subject: &Subject, flows: &[Flow], subnets: &[String]) -> State {
+    let snap = ix.snap;
+    let mut by_vpc: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for id in subnets {
+        if let Some(s) = snap.subnet(id)
+            && super::hosts_nat_gateway(ix, id).is_none()
+        {
+            by_vpc
+                .entry(s.vpc_id.as_str())
+                .or_default()
+                .push(id.clone());
+        }
     }
-    let sub = Subject {
-        function: None,
-        subnet_ids: vec![subnet.to_string()],
-        security_group_ids: groups_for(snap, subject, &s.vpc_id),
-    };
-    let d = diagnose(snap, &sub, flows, &[]);
-    let mut st = SubnetState::default();
-    for f in &d.findings {
-        if f.severity == Severity::Error {
-            st.errors.insert(error_key(f));
+    let mut st = State::default();
+    for (vpc, ids) in by_vpc {
+        for id in &ids {
+            st.subnets.insert(id.clone(), base_state(snap, id));
+        }
+        let sub = Subject {
+            function: None,
+            subnet_ids: ids,
+            security_group_ids: groups_for(snap, subject, vpc),
+        };
+        let d = diagnose_with(ix, &sub, flows, &[]);
+        collect(&mut st, &d);
+    }
+    st
+}
+
+/// A subnet's own route table, NACL and ID: what it crosses before any path.
+fn base_state(snap: &NetworkSnapshot, id: &str) -> SubnetState {
+    let mut sub = SubnetState::default();
+    if let Some(t) = snap.effective_route_table(id) {
+        sub.crosses.insert(t.id.clone());
+    }
+    if let Some(a) = snap.network_acl_for_subnet(id) {
+        sub.crosses.insert(a.id.clone());
+    }
+    sub.crosses.insert(id.to_string());
+    sub
+}
+
+/// Adds a diagnosis of some of `st`'s subnets to it.
+fn collect(st: &mut State, d: &Diagnosis) {
+    // R4 compares a function's subnets: a fix that repairs one of them first makes
+    // them differ; that is progress, not a new fault.
+    let compared = |f: &&Finding| f.code != "FUNCTION_SUBNETS_DIFFER";
+    st.all.extend(d.findings.iter().map(finding_key));
+    for f in d
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .filter(compared)
+    {
+        match f.subnet_id.as_ref().and_then(|s| st.subnets.get_mut(s)) {
+            Some(s) => {
+                s.errors.insert(error_key(f));
+            }
+            None => {
+                st.global.insert(error_key(f));
+            }
         }
     }
     for p in &d.paths {
+        let Some(s) = st.subnets.get_mut(&p.subnet_id) else {
+            continue;
+        };
         let key = format!(
             "{}|{}",
             p.target.clone().unwrap_or_else(|| "-".into()),
             p.destination
         );
-        st.blocked.insert(key, p.verdict == PathVerdict::Blocked);
+        let blocked = p.verdict == PathVerdict::Blocked;
+        let e = s.blocked.entry(key).or_insert(false);
+        *e |= blocked;
         for h in &p.hops {
-            st.crosses.extend(h.id.split(',').map(str::to_string));
-            st.crosses.extend(h.subnet_id.iter().cloned());
+            s.crosses.extend(h.id.split(',').map(str::to_string));
+            s.crosses.extend(h.subnet_id.iter().cloned());
         }
     }
-    if let Some(t) = snap.effective_route_table(subnet) {
-        st.crosses.insert(t.id.clone());
-    }
-    if let Some(a) = snap.network_acl_for_subnet(subnet) {
-        st.crosses.insert(a.id.clone());
-    }
-    st.crosses.insert(subnet.to_string());
-    st
 }
 
-/// The baseline of every subnet of the snapshot (the subject's VPCs first).
+/// The baseline of every subnet of the snapshot.
 pub struct Baseline<'a> {
     snap: &'a NetworkSnapshot,
     subject: &'a Subject,
     flows: &'a [Flow],
-    subnets: BTreeMap<String, SubnetState>,
+    state: State,
 }
 
 impl<'a> Baseline<'a> {
     pub fn new(snap: &'a NetworkSnapshot, subject: &'a Subject, flows: &'a [Flow]) -> Self {
-        let subnets = snap
-            .subnets
-            .iter()
-            .map(|s| (s.id.clone(), evaluate_subnet(snap, subject, flows, &s.id)))
-            .collect();
+        let all: Vec<String> = snap.subnets.iter().map(|s| s.id.clone()).collect();
+        let state = evaluate(&Index::new(snap), subject, flows, &all);
         Self {
             snap,
             subject,
             flows,
-            subnets,
+            state,
+        }
+    }
+
+    /// The baseline from the subject's own diagnosis `d`, when the subject is every
+    /// function-less subnet of a one-VPC snapshot with the groups the simulation uses
+    /// (`diagnose --vpc`): no second diagnosis. Else [`Baseline::new`].
+    pub fn from_diagnosis(
+        snap: &'a NetworkSnapshot,
+        subject: &'a Subject,
+        flows: &'a [Flow],
+        d: &Diagnosis,
+    ) -> Self {
+        let all: BTreeSet<&str> = snap.subnets.iter().map(|s| s.id.as_str()).collect();
+        let named: BTreeSet<&str> = subject.subnet_ids.iter().map(String::as_str).collect();
+        let same = subject.function.is_none()
+            && snap.vpcs.len() == 1
+            && all.len() > 1
+            && all == named
+            && snap
+                .vpcs
+                .first()
+                .is_some_and(|v| groups_for(snap, subject, &v.id) == subject.security_group_ids);
+        if !same {
+            return Self::new(snap, subject, flows);
+        }
+        let ix = Index::new(snap);
+        let mut state = State::default();
+        for id in &subject.subnet_ids {
+            if super::hosts_nat_gateway(&ix, id).is_none() {
+                state.subnets.insert(id.clone(), base_state(snap, id));
+            }
+        }
+        collect(&mut state, d);
+        Self {
+            snap,
+            subject,
+            flows,
+            state,
         }
     }
 
     /// Subnets whose paths a change can alter.
     fn affected(&self, changes: &[Change]) -> Vec<String> {
         if changes.iter().any(Change::is_global) {
-            return self.subnets.keys().cloned().collect();
+            return self.snap.subnets.iter().map(|s| s.id.clone()).collect();
         }
         let touched: BTreeSet<String> = changes.iter().flat_map(Change::touched).collect();
-        self.subnets
+        self.state
+            .subnets
             .iter()
             .filter(|(_, st)| st.crosses.iter().any(|r| touched.contains(r)))
             .map(|(id, _)| id.clone())
@@ -258,14 +351,15 @@ impl<'a> Baseline<'a> {
             }
         };
         let affected = self.affected(changes);
+        let after = evaluate(&Index::new(&copy), self.subject, self.flows, &affected);
         let mut effects = Vec::new();
+        let none = SubnetState::default();
         for id in &affected {
-            let before = &self.subnets[id];
-            let after = evaluate_subnet(&copy, self.subject, self.flows, id);
+            let before = self.state.subnets.get(id).unwrap_or(&none);
+            let now = after.subnets.get(id).unwrap_or(&none);
             for (key, was) in &before.blocked {
-                let now = after.blocked.get(key).copied();
                 let target = key.split('|').next().unwrap_or("-").to_string();
-                match (was, now) {
+                match (was, now.blocked.get(key)) {
                     (true, Some(false)) => effects.push(Effect {
                         subnet_id: id.clone(),
                         target,
@@ -281,7 +375,7 @@ impl<'a> Baseline<'a> {
                     _ => {}
                 }
             }
-            for e in after.errors.difference(&before.errors) {
+            for e in now.errors.difference(&before.errors) {
                 effects.push(Effect {
                     subnet_id: id.clone(),
                     target: "-".into(),
@@ -289,9 +383,29 @@ impl<'a> Baseline<'a> {
                     detail: e.clone(),
                 });
             }
-            for e in before.errors.difference(&after.errors) {
+            for e in before.errors.difference(&now.errors) {
                 effects.push(Effect {
                     subnet_id: id.clone(),
+                    target: "-".into(),
+                    effect: "fixes",
+                    detail: e.clone(),
+                });
+            }
+        }
+        // Errors that name no subnet (a security group's): new ones break; gone ones
+        // count only when every subnet was re-evaluated.
+        for e in after.global.difference(&self.state.global) {
+            effects.push(Effect {
+                subnet_id: "-".into(),
+                target: "-".into(),
+                effect: "breaks",
+                detail: e.clone(),
+            });
+        }
+        if affected.len() == self.snap.subnets.len() {
+            for e in self.state.global.difference(&after.global) {
+                effects.push(Effect {
+                    subnet_id: "-".into(),
                     target: "-".into(),
                     effect: "fixes",
                     detail: e.clone(),
@@ -340,37 +454,48 @@ impl<'a> Baseline<'a> {
                 return proof;
             }
         };
-        // Does the finding go, for its own subject?
-        let mut sub = self.subject.clone();
-        if let Some(s) = &finding.subnet_id
-            && sub.subnet_ids.contains(s)
-        {
-            sub.subnet_ids = vec![s.clone()];
-        }
-        let after = diagnose(&copy, &sub, self.flows, &[]);
-        proof.clears = !after.findings.iter().any(|g| {
-            g.code == finding.code
-                && g.subnet_id == finding.subnet_id
-                && g.resources == finding.resources
-                && g.summary == finding.summary
-        });
+        let ix = Index::new(&copy);
         // Does a new error appear anywhere its change reaches?
         let affected = self.affected(changes);
         proof.evaluated_subnets = affected.len();
-        let mut breaks = BTreeSet::new();
-        for id in &affected {
-            let before = &self.subnets[id];
-            let now = evaluate_subnet(&copy, self.subject, self.flows, id);
-            for e in now.errors.difference(&before.errors) {
+        let now = evaluate(&ix, self.subject, self.flows, &affected);
+        let none = SubnetState::default();
+        let mut breaks: BTreeSet<String> =
+            now.global.difference(&self.state.global).cloned().collect();
+        for (id, after) in &now.subnets {
+            let before = self.state.subnets.get(id).unwrap_or(&none);
+            for e in after.errors.difference(&before.errors) {
                 breaks.insert(e.clone());
             }
             for (key, was) in &before.blocked {
-                if !was && now.blocked.get(key) == Some(&true) {
+                if !was && after.blocked.get(key) == Some(&true) {
                     let target = key.split('|').next().unwrap_or("-");
                     breaks.insert(format!("{target} from {id}"));
                 }
             }
         }
+        // Does the finding go, for its own subject? With no function, the evaluation
+        // above already holds the finding's subnet (or every subnet, for one that names
+        // none); else the subject is diagnosed again.
+        let covered = match &finding.subnet_id {
+            Some(s) => now.subnets.contains_key(s),
+            None => now.subnets.len() == self.state.subnets.len(),
+        };
+        proof.clears = if self.subject.function.is_none() && covered {
+            !now.all.contains(&finding_key(finding))
+        } else {
+            let mut sub = self.subject.clone();
+            if let Some(s) = &finding.subnet_id
+                && sub.subnet_ids.contains(s)
+            {
+                sub.subnet_ids = vec![s.clone()];
+            }
+            let after = diagnose_with(&ix, &sub, self.flows, &[]);
+            !after
+                .findings
+                .iter()
+                .any(|g| finding_key(g) == finding_key(finding))
+        };
         proof.breaks = breaks.into_iter().collect();
         proof
     }
@@ -393,7 +518,7 @@ pub fn prove_fixes(
     flows: &[Flow],
     d: &mut Diagnosis,
 ) -> Vec<FixProof> {
-    let base = Baseline::new(snapshot, subject, flows);
+    let base = Baseline::from_diagnosis(snapshot, subject, flows, d);
     prove_with(&base, d)
 }
 

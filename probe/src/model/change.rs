@@ -606,10 +606,10 @@ impl Change {
     /// them (issue 11).
     pub fn touched(&self) -> Vec<String> {
         match self {
-            Change::CreateRoute { rtb, target, .. } | Change::ReplaceRoute { rtb, target, .. } => {
-                vec![rtb.clone(), target.id().to_string()]
-            }
-            Change::DeleteRoute { rtb, .. } => vec![rtb.clone()],
+            // A route edit changes only the paths through its table.
+            Change::CreateRoute { rtb, .. }
+            | Change::ReplaceRoute { rtb, .. }
+            | Change::DeleteRoute { rtb, .. } => vec![rtb.clone()],
             Change::CreateRouteTable { rtb, .. } => vec![rtb.clone()],
             Change::AssociateRouteTable { rtb, subnet }
             | Change::ReplaceRouteTableAssociation { subnet, rtb } => {
