@@ -91,6 +91,7 @@ check() {
 check "scripts/demo.sh" "${DEMO_BUILD[@]}"
 check "scripts/test.sh" "${TEST_BUILD[@]}"
 check "scripts/check-template.sh" "${TEMPLATE_TEST[@]}" --no-run
+check "scripts/check-template.sh (fleet)" "${FLEET_TEMPLATE_TEST[@]}" --no-run
 check "the lab's probe build" "${LAB_PROBE_BUILD[@]}"
 check "the lab's lab-services build" "${LAB_SERVICES_BUILD[@]}"
 check "the tests' workspace binaries" "${WORKSPACE_BINARIES_BUILD[@]}"

@@ -6,6 +6,8 @@
 #   4. cargo lambda build --release [--arm64]       (+ zip), prints bootstrap/zip sizes
 #   5. cargo test --test template_policy            (IAM actions == permissions.rs, env names,
 #                                                    dashboard JSON, cargo-lambda metadata)
+# and the fleet templates (issue 14): cfn-lint and sam validate --lint on stackset.yaml and
+# fleet-central.yaml, and the fleet roles' drift test (installer/tests/fleet_permissions.rs).
 # arm64 is built when the aarch64-unknown-linux-gnu standard library is installed (the
 # script tries `rustup target add` once); otherwise x86_64, and it says so.
 # Tools come from .venv/bin (pip install aws-sam-cli cfn-lint cargo-lambda ziglang).
@@ -51,6 +53,14 @@ echo "cfn-lint: no errors"
 # --- 2. sam validate --lint -----------------------------------------------------------
 step "sam validate --lint"
 sam validate --lint --template-file template.yaml
+
+# --- 2b. the fleet templates (issue 14) -----------------------------------------------
+step "cfn-lint + sam validate --lint: stackset.yaml, fleet-central.yaml"
+cfn-lint stackset.yaml fleet-central.yaml
+sam validate --lint --template-file stackset.yaml
+sam validate --lint --template-file fleet-central.yaml
+step "fleet roles == the code's calls (installer/tests/fleet_permissions.rs)"
+"${FLEET_TEMPLATE_TEST[@]}"
 
 # --- 3. sam build ---------------------------------------------------------------------
 step "sam build (Architecture=$arch)"

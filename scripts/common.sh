@@ -21,10 +21,12 @@ export CARGO_TARGET_DIR
 QUICKSTART_BUILD=(cargo build --workspace --all-targets)
 # scripts/demo.sh: the lab binary and the probe.
 DEMO_BUILD=(cargo build --workspace)
-# scripts/test.sh: the test executables (cargo nextest builds the same set).
+# scripts/test.sh: the test executables (scripts/run_suites.py builds and runs them).
 TEST_BUILD=(cargo test --workspace --no-run)
 # scripts/check-template.sh: the debug drift test.
 TEMPLATE_TEST=(cargo test -p egress-probe --test template_policy)
+# scripts/check-template.sh: the fleet roles' drift test (issue 14, stackset.yaml).
+FLEET_TEMPLATE_TEST=(cargo test -p egress-probe-installer --test fleet_permissions)
 # tests/src/lab/probe.rs and tests/src/lab/dataplane.rs (build_private_copy): the lab
 # builds the probe and lab-services itself, one package at a time.
 LAB_PROBE_BUILD=(cargo build -p egress-probe --bin egress-probe-lambda)

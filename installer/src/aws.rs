@@ -105,6 +105,19 @@ pub struct ApiError {
     pub code: Option<String>,
 }
 
+impl ApiError {
+    /// An error as `api_error` makes it, for tests of code that reads the code.
+    pub fn for_tests(call: &str, code: Option<String>, unreachable: bool) -> Self {
+        ApiError {
+            call: call.to_string(),
+            message: code.clone().unwrap_or_else(|| "no answer".into()),
+            hint: "",
+            unreachable,
+            code,
+        }
+    }
+}
+
 /// The one conversion of an SDK error into an error message for the installer.
 pub fn api_error<E>(
     call: &str,

@@ -12,6 +12,9 @@ use std::path::PathBuf;
 ///   1    failures found (a probe's egress is broken, or `diagnose` found a blocked path)
 ///   2    could not do it: usage, bad input (unknown subnet, VPC, function; no probe to
 ///        run), permission or API error, steps not done, analysis without the data it needs
+///   3    fleet (--accounts, --organization, --regions): partial results, some
+///        account-Regions not done (denied, throttled, unreachable, failed); 4: the same,
+///        and failures found in the others
 ///   130  interrupted by Ctrl-C; 143 by SIGTERM (what was done is printed)
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -52,6 +55,9 @@ pub struct GlobalArgs {
     /// output on stderr (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Many accounts and Regions (issue 14; docs/fleet.md).
+    #[command(flatten)]
+    pub fleet: crate::fleet::scope::FleetArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -161,6 +167,10 @@ pub struct InstallArgs {
     /// Longest wait for a function to leave `Pending` (ENI creation), in seconds.
     #[arg(long, default_value_t = 600)]
     pub wait_timeout: u64,
+    /// With fleet options (--accounts, --organization, --regions): apply the plan; without
+    /// it a fleet install only prints the plan per account and Region.
+    #[arg(short, long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Clone, Args)]

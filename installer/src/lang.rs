@@ -20,6 +20,37 @@ pub fn tr(lang: Lang, en: &'static str, ja: &'static str) -> &'static str {
     }
 }
 
+/// A sentence made from data (IDs, errors) in both languages, for text output; JSON
+/// carries the English (`Serialize` writes `en` as a plain string), so the machine format
+/// does not change with `--lang`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Said {
+    pub en: String,
+    pub ja: String,
+}
+
+impl Said {
+    pub fn new(en: impl Into<String>, ja: impl Into<String>) -> Self {
+        Self {
+            en: en.into(),
+            ja: ja.into(),
+        }
+    }
+
+    pub fn get(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::En => &self.en,
+            Lang::Ja => &self.ja,
+        }
+    }
+}
+
+impl serde::Serialize for Said {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.en)
+    }
+}
+
 /// Every status a check can end with (for legends and tests).
 pub const STATUSES: &[Status] = &[
     Status::Ok,

@@ -5,7 +5,9 @@ pub mod artifact;
 pub mod aws;
 pub mod cli;
 pub mod commands;
+pub mod fleet;
 pub mod lang;
+pub mod manager;
 pub mod output;
 pub mod plan;
 pub mod progress;
@@ -28,7 +30,12 @@ pub mod exit {
     /// Not everything requested was evaluated, and nothing evaluated is broken: a target
     /// the diagnosing side could not resolve (or no target at all), or a snapshot call the
     /// endpoint does not support (the analysis is partial). Never "healthy".
+    /// The same number as the fleet's PARTIAL: both say "partial", never healthy.
     pub const NOT_EVALUATED: u8 = 3;
+    /// Fleet commands: partial results (some account-Regions not done).
+    pub const PARTIAL: u8 = crate::fleet::matrix::code::PARTIAL;
+    /// Fleet commands: partial results, and failures found in the others.
+    pub const PARTIAL_WITH_FAILURES: u8 = crate::fleet::matrix::code::PARTIAL_WITH_FAILURES;
     /// Interrupted by SIGINT (Ctrl-C): what was done is printed.
     pub const SIGINT: u8 = 130;
     /// Interrupted by SIGTERM: what was done is printed.
@@ -150,6 +157,9 @@ pub async fn run_until(
     // Each command's future is large (many awaits over SDK calls): on the heap, not on
     // the stack of the thread that polls it (a test thread has 2 MiB).
     let command = async {
+        if cli.global.fleet.is_active() {
+            return Box::pin(fleet::run_fleet(&mut ctx, &cli.command)).await;
+        }
         match &cli.command {
             Command::Install(a) => Box::pin(commands::install::run(&mut ctx, a)).await,
             Command::Run(a) => Box::pin(commands::run::run(&mut ctx, a)).await,

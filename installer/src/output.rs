@@ -140,10 +140,13 @@ pub fn width(s: &str) -> usize {
 }
 
 /// Short items joined by `sep`, wrapped between items (an item is never split).
-fn wrap_items(first: &str, indent: usize, items: &[String], sep: &str) -> String {
+pub fn wrap_items(first: &str, indent: usize, items: &[String], sep: &str) -> String {
     let mut out = String::new();
     let mut line = first.to_string();
+    // `fresh`: nothing on the line yet but its lead (`first` or the indent). The first
+    // item moves to the next line too when it does not fit after a non-empty `first`.
     let mut fresh = true;
+    let mut movable = !first.trim().is_empty();
     let glue = sep.trim_end();
     let gap = sep.len() - glue.len();
     for (i, item) in items.iter().enumerate() {
@@ -152,12 +155,14 @@ fn wrap_items(first: &str, indent: usize, items: &[String], sep: &str) -> String
         } else {
             item.clone()
         };
-        if !fresh && width(&line) + gap + width(&piece) > WIDTH {
+        let room = if fresh { 0 } else { gap };
+        if (!fresh || movable) && width(&line) + room + width(&piece) > WIDTH {
             out.push_str(line.trim_end());
             out.push('\n');
             line = " ".repeat(indent);
             fresh = true;
         }
+        movable = false;
         if !fresh {
             line.push_str(&" ".repeat(gap));
         }
@@ -174,6 +179,36 @@ fn pad(s: &str, w: usize) -> String {
     let mut out = s.to_string();
     out.extend(std::iter::repeat_n(' ', w.saturating_sub(width(s))));
     out
+}
+
+/// Rows of cells aligned as columns (two spaces between them, each row starting with
+/// `indent`), display-width aware: the text of each row, in order (one line, or more when
+/// a row would pass 80 columns: its last cell then wraps under itself, never cut).
+pub fn aligned(rows: &[Vec<String>], indent: &str) -> Vec<String> {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| width(s))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    rows.iter()
+        .map(|r| {
+            let mut line = indent.to_string();
+            let Some((last, rest)) = r.split_last() else {
+                return "\n".to_string();
+            };
+            for (c, cell) in rest.iter().enumerate() {
+                line.push_str(&pad(cell, widths[c]));
+                line.push_str("  ");
+            }
+            let at = width(&line);
+            wrap(&line, at.min(WIDTH / 2), last)
+        })
+        .collect()
 }
 
 /// `s` cut to at most `w` columns, ending in `…` when cut.

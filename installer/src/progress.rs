@@ -60,15 +60,39 @@ pub fn visible(text_output: bool) -> bool {
 #[derive(Debug, Clone, Default)]
 pub struct Journal {
     done: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// Put before every entry recorded through this handle (`111111111111 us-east-1: `).
+    prefix: Option<String>,
 }
 
 impl Journal {
     /// Records one completed change (`created function egress-probe-subnet-1`).
     pub fn done(&self, what: impl Into<String>) {
+        let what = what.into();
+        let entry = match &self.prefix {
+            Some(p) => format!("{p}{what}"),
+            None => what,
+        };
         self.done
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push(what.into());
+            .push(entry);
+    }
+
+    /// The same journal; entries recorded through the handle start with `prefix` (one
+    /// account and Region of a fleet command).
+    pub fn prefixed(&self, prefix: impl Into<String>) -> Journal {
+        Journal {
+            done: self.done.clone(),
+            prefix: Some(prefix.into()),
+        }
+    }
+
+    /// The entries recorded through handles with exactly this prefix, without it.
+    pub fn entries_with(&self, prefix: &str) -> Vec<String> {
+        self.entries()
+            .into_iter()
+            .filter_map(|e| e.strip_prefix(prefix).map(str::to_string))
+            .collect()
     }
 
     /// The changes recorded so far.
@@ -88,5 +112,12 @@ mod tests {
         j.done("created role r");
         k.done("created function f");
         assert_eq!(j.entries(), vec!["created role r", "created function f"]);
+        let unit = j.prefixed("111111111111 us-east-1: ");
+        unit.done("created function g");
+        assert_eq!(j.entries()[2], "111111111111 us-east-1: created function g");
+        assert_eq!(
+            j.entries_with("111111111111 us-east-1: "),
+            vec!["created function g"]
+        );
     }
 }

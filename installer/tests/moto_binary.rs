@@ -184,16 +184,30 @@ async fn binary_installs_reports_status_and_runs_against_moto() {
     let o = bin(&server, &["status"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
+    // Rows are grouped under their AZ (a line of its own), one row per subnet.
+    let lines: Vec<&str> = out.lines().collect();
     for (s, az) in &subnets {
-        let row = out
-            .lines()
-            .find(|l| l.contains(s.as_str()))
+        let at = lines
+            .iter()
+            .position(|l| l.trim_start().starts_with(s.as_str()))
             .unwrap_or_else(|| panic!("{s} missing:\n{out}"));
+        let row = lines[at];
         assert!(
-            row.contains(az.as_str()) && row.contains("rate(1 hour)") && row.contains("Active"),
+            row.contains("rate(1 hour)") && row.contains("Active"),
             "{row}"
         );
+        let group = lines[..at]
+            .iter()
+            .rev()
+            .find(|l| !l.starts_with(' '))
+            .unwrap_or_else(|| panic!("{s} has no AZ above it:\n{out}"));
+        assert_eq!(group.trim(), az.as_str(), "{s} under the wrong AZ:\n{out}");
     }
+    assert!(
+        out.lines()
+            .all(|l| egress_probe_installer::output::width(l) <= 80),
+        "{out}"
+    );
 
     // run: the probes answer (in function-name order with --concurrency 1) one healthy and
     // one broken report; exit 1, the matrix, the path section and the finding.

@@ -56,17 +56,36 @@ impl Fault {
 
 #[derive(Debug, Clone)]
 struct Rule {
+    /// The operation, or `*` for every one.
     operation: String,
+    /// Only requests signed for this Region (the SigV4 credential scope).
+    region: Option<String>,
+    /// Only requests whose body contains this text (e.g. an account ID in a role ARN).
+    body_contains: Option<String>,
     fault: Fault,
     /// How many more requests it applies to.
     remaining: usize,
 }
+
+/// Which requests a fault applies to beyond the operation (fleet tests: one Region, one
+/// account's role).
+#[derive(Debug, Clone, Default)]
+pub struct Match {
+    pub region: Option<String>,
+    pub body_contains: Option<String>,
+}
+
+/// Answers `Invoke` for a function name (the body of a 200 answer), instead of moto.
+pub type InvokeReply = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 #[derive(Default)]
 struct State {
     moto_addr: String,
     rules: Mutex<Vec<Rule>>,
     seen: Mutex<Vec<String>>,
+    /// Added to every request (as AWS's own latency would be).
+    latency: Mutex<Duration>,
+    invoke_reply: Mutex<Option<InvokeReply>>,
 }
 
 /// A running front; stops when dropped.
@@ -116,11 +135,30 @@ impl FaultFront {
 
     /// Applies `fault` to the next `times` requests of `operation` (`None`: every one).
     pub fn inject(&self, operation: &str, fault: Fault, times: Option<usize>) {
+        self.inject_where(operation, Match::default(), fault, times);
+    }
+
+    /// Applies `fault` to the next `times` requests of `operation` (`*`: any) that match
+    /// `only` (`None`: every one).
+    pub fn inject_where(&self, operation: &str, only: Match, fault: Fault, times: Option<usize>) {
         lock(&self.state.rules).push(Rule {
             operation: operation.to_string(),
+            region: only.region,
+            body_contains: only.body_contains,
             fault,
             remaining: times.unwrap_or(usize::MAX),
         });
+    }
+
+    /// Adds `latency` to every request from now on.
+    pub fn set_latency(&self, latency: Duration) {
+        *lock(&self.state.latency) = latency;
+    }
+
+    /// Answers `Invoke` through `reply` (the function name → the payload; `None`: pass
+    /// to moto).
+    pub fn set_invoke_reply(&self, reply: Option<InvokeReply>) {
+        *lock(&self.state.invoke_reply) = reply;
     }
 
     /// Removes every fault.
@@ -288,16 +326,46 @@ async fn route(
     let path = parts.uri.path().to_string();
     let (op, protocol) = operation(&parts.method, &path, &parts.headers, &body);
     lock(&state.seen).push(op.clone());
+    let latency = *lock(&state.latency);
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let region = signed_region(&parts.headers);
+    let text = String::from_utf8_lossy(&body);
     let fault = {
         let mut rules = lock(&state.rules);
         rules
             .iter_mut()
-            .find(|r| r.operation == op && r.remaining > 0)
+            .find(|r| {
+                (r.operation == op || r.operation == "*")
+                    && r.remaining > 0
+                    && r.region
+                        .as_ref()
+                        .is_none_or(|want| region.as_deref() == Some(want))
+                    && r.body_contains
+                        .as_ref()
+                        .is_none_or(|b| text.contains(b.as_str()))
+            })
             .map(|r| {
                 r.remaining -= 1;
                 r.fault.clone()
             })
     };
+    if fault.is_none() && op == "Invoke" {
+        let reply = lock(&state.invoke_reply).clone();
+        let name = path
+            .strip_prefix("/2015-03-31/functions/")
+            .and_then(|r| r.split('/').next())
+            .unwrap_or("");
+        if let Some(payload) = reply.and_then(|f| f(name)) {
+            let mut resp = Response::new(Full::new(Bytes::from(payload)));
+            resp.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            return Ok(resp);
+        }
+    }
     let pass = |parts: http::request::Parts, body: Bytes| {
         let state = state.clone();
         async move {
@@ -321,6 +389,13 @@ async fn route(
         }
         Some(Fault::Drop) => return Err(Dropped),
     })
+}
+
+/// The Region of the SigV4 credential scope (`Credential=AKID/date/REGION/service/…`).
+fn signed_region(headers: &HeaderMap) -> Option<String> {
+    let auth = headers.get("authorization")?.to_str().ok()?;
+    let scope = auth.split("Credential=").nth(1)?;
+    scope.split('/').nth(2).map(str::to_string)
 }
 
 fn is_hop_by_hop(name: &str) -> bool {
@@ -423,5 +498,18 @@ mod tests {
             b"Action=DescribeSubnets&Version=2016-11-15",
         );
         assert_eq!((op.as_str(), proto), ("DescribeSubnets", Protocol::Ec2));
+    }
+
+    #[test]
+    fn the_region_comes_from_the_signature_scope() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "authorization",
+            HeaderValue::from_static(
+                "AWS4-HMAC-SHA256 Credential=AKID/20260101/eu-west-1/ec2/aws4_request, SignedHeaders=host, Signature=x",
+            ),
+        );
+        assert_eq!(signed_region(&h).as_deref(), Some("eu-west-1"));
+        assert_eq!(signed_region(&HeaderMap::new()), None);
     }
 }

@@ -30,6 +30,33 @@ pub fn workspace_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// `EGRESS_PROBE_PREBUILT_BINS`: a directory holding the workspace's binaries, already
+/// built (scripts/run_suites.py sets it to `$CARGO_TARGET_DIR/debug` after its build). The
+/// tests then take their binaries from there and never run cargo themselves: with several
+/// suites running side by side, a `cargo build` in one of them would re-link the
+/// binaries another suite is starting at that moment.
+pub fn prebuilt_bins() -> Option<PathBuf> {
+    std::env::var_os("EGRESS_PROBE_PREBUILT_BINS")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+}
+
+/// `name` from [`prebuilt_bins`], when that is set: an error naming the directory when the
+/// binary is not there.
+pub fn prebuilt_bin(name: &str) -> Option<Result<PathBuf>> {
+    let dir = prebuilt_bins()?;
+    let path = dir.join(name);
+    Some(if path.is_file() {
+        Ok(path)
+    } else {
+        Err(anyhow::anyhow!(
+            "{} not found (EGRESS_PROBE_PREBUILT_BINS={}): build the workspace first",
+            path.display(),
+            dir.display()
+        ))
+    })
+}
+
 /// Path of the `moto_server` executable, or an error saying how to install it.
 pub fn moto_server_path() -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("MOTO_SERVER") {

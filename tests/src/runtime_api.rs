@@ -699,6 +699,9 @@ impl LambdaEnvironment {
 pub fn workspace_binary(name: &str) -> Result<std::path::PathBuf> {
     static BUILT: std::sync::OnceLock<Result<HashMap<String, std::path::PathBuf>, String>> =
         std::sync::OnceLock::new();
+    if let Some(prebuilt) = crate::moto::prebuilt_bin(name) {
+        return prebuilt;
+    }
     let root = crate::moto::workspace_root();
     // Under cargo `$CARGO`; otherwise (the demo binary run directly) `cargo` from PATH when
     // the workspace is still here, so a stale or foreign build is never used.

@@ -6,7 +6,8 @@
 use crate::artifact::{self, Artifact};
 use crate::aws::{self, Clients, api_error, code};
 use crate::cli::{InstallArgs, Lang};
-use crate::output::Render;
+use crate::lang::{Said, tr};
+use crate::output::{self, Render};
 use crate::plan::{
     self, ExistingFunction, FunctionChange, FunctionSpec, ProbeSettings, ScheduleChange, SubnetInfo,
 };
@@ -78,15 +79,7 @@ pub enum StepStatus {
 }
 
 impl StepStatus {
-    fn label(&self) -> String {
-        match self {
-            StepStatus::Planned => "planned".into(),
-            StepStatus::Done => "done".into(),
-            StepStatus::Failed(e) => format!("FAILED: {e}"),
-            StepStatus::NotDone(e) => format!("not done: {e}"),
-        }
-    }
-    fn failed(&self) -> bool {
+    pub fn failed(&self) -> bool {
         matches!(self, StepStatus::Failed(_) | StepStatus::NotDone(_))
     }
 }
@@ -130,7 +123,7 @@ impl From<&ProbeSettings> for SettingsView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SkippedSubnet {
     pub subnet_id: String,
-    pub reason: String,
+    pub reason: Said,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -164,7 +157,7 @@ pub struct InstallResult {
     /// Subnets of the selection left out (public subnets, R9).
     pub skipped: Vec<SkippedSubnet>,
     /// What the user should know: settings kept, subnets that will not work.
-    pub notes: Vec<String>,
+    pub notes: Vec<Said>,
 }
 
 impl InstallResult {
@@ -200,11 +193,16 @@ impl InstallResult {
     }
 }
 
-fn function_change_text(c: &FunctionChange) -> String {
+pub fn function_change_text(c: &FunctionChange, lang: Lang) -> String {
     match c {
-        FunctionChange::Create => "create".into(),
-        FunctionChange::Unchanged => "unchanged".into(),
-        FunctionChange::RefuseUnmanaged => "left alone (exists, not tagged by egress-probe)".into(),
+        FunctionChange::Create => tr(lang, "create", "作成").into(),
+        FunctionChange::Unchanged => tr(lang, "unchanged", "変更なし").into(),
+        FunctionChange::RefuseUnmanaged => tr(
+            lang,
+            "left alone (not tagged by egress-probe)",
+            "変更しない（egress-probe のタグなし）",
+        )
+        .into(),
         FunctionChange::Update {
             code,
             configuration,
@@ -212,127 +210,218 @@ fn function_change_text(c: &FunctionChange) -> String {
         } => {
             let mut parts = Vec::new();
             if *code {
-                parts.push("code".to_string());
+                parts.push(tr(lang, "code", "コード").to_string());
             }
             parts.extend(configuration.iter().cloned());
             if *tags {
-                parts.push("tags".into());
+                parts.push(tr(lang, "tags", "タグ").into());
             }
-            format!("update {}", parts.join(", "))
+            format!(
+                "{} {}",
+                tr(lang, "update", "更新:"),
+                parts.join(tr(lang, ", ", "、"))
+            )
         }
     }
 }
 
-fn schedule_change_text(c: &ScheduleChange) -> String {
+pub fn schedule_change_text(c: &ScheduleChange, lang: Lang) -> String {
     match c {
         ScheduleChange::None => "-".into(),
-        ScheduleChange::Create { expression } => format!("create {expression}"),
-        ScheduleChange::Update { expression } => format!("update {expression}"),
-        ScheduleChange::Unchanged => "unchanged".into(),
-        ScheduleChange::Remove => "remove".into(),
-        ScheduleChange::RefuseUnmanaged => "left alone (rule not tagged by egress-probe)".into(),
+        ScheduleChange::Create { expression } => {
+            format!("{} {expression}", tr(lang, "create", "作成:"))
+        }
+        ScheduleChange::Update { expression } => {
+            format!("{} {expression}", tr(lang, "update", "更新:"))
+        }
+        ScheduleChange::Unchanged => tr(lang, "unchanged", "変更なし").into(),
+        ScheduleChange::Remove => tr(lang, "remove", "削除").into(),
+        ScheduleChange::RefuseUnmanaged => tr(
+            lang,
+            "left alone (rule not tagged by egress-probe)",
+            "変更しない（ルールに egress-probe のタグなし）",
+        )
+        .into(),
+    }
+}
+
+impl StepStatus {
+    /// The short status for a table cell; the error of a failed step is listed below it.
+    fn cell(&self, lang: Lang) -> &'static str {
+        match self {
+            StepStatus::Planned => tr(lang, "planned", "予定"),
+            StepStatus::Done => tr(lang, "done", "完了"),
+            StepStatus::Failed(_) => tr(lang, "FAILED", "失敗"),
+            StepStatus::NotDone(_) => tr(lang, "not done", "未実行"),
+        }
+    }
+
+    pub fn in_words(&self, lang: Lang) -> String {
+        match self {
+            StepStatus::Failed(e) => format!("{}: {e}", tr(lang, "FAILED", "失敗")),
+            StepStatus::NotDone(e) => format!("{}: {e}", tr(lang, "not done", "未実行")),
+            other => other.cell(lang).to_string(),
+        }
     }
 }
 
 impl Render for InstallResult {
-    fn text(&self, _lang: Lang) -> String {
+    fn text(&self, lang: Lang) -> String {
         let mut s = String::new();
         let head = if self.dry_run {
-            "Plan (dry run, nothing changed)"
+            tr(
+                lang,
+                "Install plan (dry run, nothing changed)",
+                "インストール計画（ドライラン、変更なし）",
+            )
         } else {
-            "Install"
+            tr(lang, "Install", "インストール")
         };
-        let _ = writeln!(
-            s,
-            "{head} in account {}, Region {}",
-            self.account, self.region
-        );
-        let _ = writeln!(
-            s,
-            "zip {} ({}, {})",
-            self.zip.path, self.zip.architecture, self.zip.code_sha256
-        );
+        s.push_str(&output::wrap(
+            "",
+            2,
+            &format!(
+                "{head}: {} {}, {} {}",
+                tr(lang, "account", "アカウント"),
+                self.account,
+                tr(lang, "Region", "リージョン"),
+                self.region
+            ),
+        ));
+        s.push_str(&output::wrap(
+            "",
+            2,
+            &format!(
+                "zip {} ({}, {})",
+                self.zip.path,
+                self.zip.architecture,
+                self.zip.code_sha256.chars().take(12).collect::<String>()
+            ),
+        ));
         let role_action = match self.role.action {
-            RoleAction::Given => "given",
-            RoleAction::Create => "create",
-            RoleAction::Update => "update policies",
-            RoleAction::Unchanged => "unchanged",
+            RoleAction::Given => tr(lang, "given", "指定されたもの"),
+            RoleAction::Create => tr(lang, "create", "作成"),
+            RoleAction::Update => tr(lang, "update policies", "ポリシーを更新"),
+            RoleAction::Unchanged => tr(lang, "unchanged", "変更なし"),
         };
-        let arn = self
-            .role
-            .arn
-            .as_deref()
-            .map(|a| format!(" ({a})"))
-            .unwrap_or_default();
-        let _ = writeln!(
-            s,
-            "role {}{arn}: {role_action} [{}]",
-            self.role.name,
-            self.role.status.label()
-        );
+        s.push_str(&output::wrap(
+            "",
+            2,
+            &format!(
+                "{} {}: {role_action} [{}]",
+                tr(lang, "role", "ロール"),
+                self.role.name,
+                self.role.status.in_words(lang)
+            ),
+        ));
         for g in &self.security_groups {
             let action = match g.action {
-                SgAction::Given => "given",
-                SgAction::Mirrored => "mirrored from --like-function",
-                SgAction::Create => "create egress-probe group",
-                SgAction::Unchanged => "egress-probe group unchanged",
+                SgAction::Given => tr(lang, "given", "指定されたもの"),
+                SgAction::Mirrored => tr(
+                    lang,
+                    "mirrored from --like-function",
+                    "--like-function の関数と同じ",
+                ),
+                SgAction::Create => tr(lang, "create egress-probe group", "egress-probe 用を作成"),
+                SgAction::Unchanged => tr(
+                    lang,
+                    "egress-probe group unchanged",
+                    "egress-probe 用（変更なし）",
+                ),
             };
             let groups = if g.group_ids.is_empty() {
-                "new group".to_string()
+                tr(lang, "new group", "新しいグループ").to_string()
             } else {
                 g.group_ids.join(", ")
             };
-            let _ = writeln!(
-                s,
-                "security groups of {}: {groups} {action} [{}]",
-                g.vpc_id,
-                g.status.label()
+            s.push_str(&output::wrap(
+                "",
+                2,
+                &format!(
+                    "{} {}: {groups} {action} [{}]",
+                    tr(lang, "security groups of", "セキュリティグループ"),
+                    g.vpc_id,
+                    g.status.in_words(lang)
+                ),
+            ));
+        }
+        // By AZ, one row per probe: subnet and status, then what changes (function,
+        // schedule) on its own line, so that long change lists still fit 80 columns.
+        let mut probes: Vec<&ProbeStep> = self.probes.iter().collect();
+        probes.sort_by(|a, b| {
+            (&a.availability_zone, &a.subnet_id).cmp(&(&b.availability_zone, &b.subnet_id))
+        });
+        let mut az: Option<&str> = None;
+        for p in probes {
+            if az != Some(p.availability_zone.as_str()) {
+                az = Some(&p.availability_zone);
+                let _ = writeln!(s, "{}", p.availability_zone);
+            }
+            let _ = writeln!(s, "  {}  {}", p.subnet_id, p.status.cell(lang));
+            let change = format!(
+                "{} {}; {} {}",
+                tr(lang, "function", "関数:"),
+                function_change_text(&p.function_change, lang),
+                tr(lang, "schedule", "スケジュール:"),
+                schedule_change_text(&p.schedule_change, lang)
             );
+            s.push_str(&output::wrap("    ", 6, &change));
+            if p.status.failed() {
+                s.push_str(&output::wrap("    ", 6, &p.status.in_words(lang)));
+            }
         }
-        let mut table = comfy_table::Table::new();
-        table.load_style(comfy_table::presets::ASCII_BORDERS_ONLY_CONDENSED);
-        table.set_header(vec!["AZ", "subnet", "function", "schedule", "status"]);
-        for p in &self.probes {
-            table.add_row(vec![
-                p.availability_zone.clone(),
-                p.subnet_id.clone(),
-                function_change_text(&p.function_change),
-                schedule_change_text(&p.schedule_change),
-                p.status.label(),
-            ]);
-        }
-        let _ = writeln!(s, "{table}");
         for p in &self.pruned {
-            let _ = writeln!(
-                s,
-                "prune {} (subnet {} is gone){} [{}]",
-                p.function,
-                p.subnet_id,
-                if p.remove_rule { " and its rule" } else { "" },
-                p.status.label()
-            );
+            let text = match lang {
+                Lang::En => format!(
+                    "prune {} (subnet {} is gone){} [{}]",
+                    p.function,
+                    p.subnet_id,
+                    if p.remove_rule { " and its rule" } else { "" },
+                    p.status.in_words(lang)
+                ),
+                Lang::Ja => format!(
+                    "{}{}を削除（サブネット {} は存在しない） [{}]",
+                    p.function,
+                    if p.remove_rule {
+                        " とそのルール"
+                    } else {
+                        " "
+                    },
+                    p.subnet_id,
+                    p.status.in_words(lang)
+                ),
+            };
+            s.push_str(&output::wrap("", 2, &text));
         }
         for k in &self.skipped {
-            let _ = writeln!(s, "skipped {}: {}", k.subnet_id, k.reason);
+            s.push_str(&output::wrap(
+                &format!("{} {}: ", tr(lang, "skipped", "対象外"), k.subnet_id),
+                2,
+                k.reason.get(lang),
+            ));
         }
         for n in &self.notes {
-            let _ = writeln!(s, "note: {n}");
+            s.push_str(&output::wrap(tr(lang, "note: ", "注意: "), 2, n.get(lang)));
         }
         let failures = self.failures();
         let changes = self.changes();
-        if self.dry_run {
-            let _ = writeln!(
-                s,
-                "{changes} change(s) planned; run without --dry-run to apply."
-            );
-        } else if failures == 0 {
-            let _ = writeln!(s, "{changes} change(s) made; all done.");
-        } else {
-            let _ = writeln!(
-                s,
+        let summary = match (lang, self.dry_run, failures) {
+            (Lang::En, true, _) => {
+                format!("{changes} change(s) planned; run without --dry-run to apply.")
+            }
+            (Lang::Ja, true, _) => {
+                format!("{changes} 件の変更を予定。適用するには --dry-run なしで実行してください。")
+            }
+            (Lang::En, false, 0) => format!("{changes} change(s) made; all done."),
+            (Lang::Ja, false, 0) => format!("{changes} 件を変更。すべて完了しました。"),
+            (Lang::En, false, _) => format!(
                 "{failures} step(s) not done (see above); re-run the same command to finish."
-            );
-        }
+            ),
+            (Lang::Ja, false, _) => format!(
+                "{failures} 件の手順が未完了です（上記）。同じコマンドを再実行すると完了します。"
+            ),
+        };
+        s.push_str(&output::wrap("", 0, &summary));
         s
     }
 }
@@ -350,11 +439,31 @@ pub async fn run(ctx: &mut Ctx, args: &InstallArgs) -> Result<Outcome> {
         bail!("--role-arn `{arn}` is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)");
     }
     let zip_path = artifact::locate(args.zip.as_deref())?;
-    let zip = artifact::load(&zip_path)?;
+    let zip = Arc::new(artifact::load(&zip_path)?);
     let clients = ctx.clients().await?;
-    let account = clients.account().await?;
     let visible = ctx.progress_visible();
     let journal = ctx.journal.clone();
+    let result = execute(&clients, args, zip, visible, &journal).await?;
+    let code = if result.dry_run || result.failures() == 0 {
+        exit::OK
+    } else {
+        exit::ERROR
+    };
+    Ok(outcome(ctx, &result, code))
+}
+
+/// `install` in one account and Region with these clients and this zip (also the fleet's
+/// and the manager's unit of work); the arguments are checked by the caller.
+pub async fn execute(
+    clients: &Clients,
+    args: &InstallArgs,
+    zip: Arc<Artifact>,
+    visible: bool,
+    journal: &Journal,
+) -> Result<InstallResult> {
+    let clients = clients.clone();
+    let journal = journal.clone();
+    let account = clients.account().await?;
 
     let mut selection = select_subnets(&clients, args).await?;
     let mut notes = Vec::new();
@@ -364,7 +473,7 @@ pub async fn run(ctx: &mut Ctx, args: &InstallArgs) -> Result<Outcome> {
             "every chosen subnet is public, and a Lambda function there never reaches the internet: {}",
             skipped
                 .iter()
-                .map(|k| format!("{}: {}", k.subnet_id, k.reason))
+                .map(|k| format!("{}: {}", k.subnet_id, k.reason.en))
                 .collect::<Vec<_>>()
                 .join("; ")
         );
@@ -386,9 +495,10 @@ pub async fn run(ctx: &mut Ctx, args: &InstallArgs) -> Result<Outcome> {
             || args.diagnose.is_none()
             || args.metric_namespace.is_none())
     {
-        notes.push(
-            "settings not given are kept from the installed probes (change them with --schedule or --no-schedule, --target or --default-targets, --diagnose, --metric-namespace)".into(),
-        );
+        notes.push(Said::new(
+            "settings not given are kept from the installed probes (change them with --schedule or --no-schedule, --target or --default-targets, --diagnose, --metric-namespace)",
+            "指定しなかった設定はインストール済みのプローブから引き継ぎます（変更は --schedule または --no-schedule、--target または --default-targets、--diagnose、--metric-namespace で）",
+        ));
     }
     let mut probes = Vec::new();
     let mut specs = Vec::new();
@@ -462,7 +572,7 @@ pub async fn run(ctx: &mut Ctx, args: &InstallArgs) -> Result<Outcome> {
         bytes: zip.bytes.len(),
     };
     if args.dry_run {
-        let result = InstallResult {
+        return Ok(InstallResult {
             dry_run: true,
             region: clients.region.clone(),
             account,
@@ -473,8 +583,7 @@ pub async fn run(ctx: &mut Ctx, args: &InstallArgs) -> Result<Outcome> {
             pruned,
             skipped,
             notes,
-        };
-        return Ok(outcome(ctx, &result, exit::OK));
+        });
     }
 
     // Apply: shared resources first; a failure there stops the probes that need them.
@@ -489,7 +598,6 @@ pub async fn run(ctx: &mut Ctx, args: &InstallArgs) -> Result<Outcome> {
     let progress = Progress::new(probes.len() as u64, "installing", visible);
     let sem = Arc::new(tokio::sync::Semaphore::new(args.concurrency as usize));
     let mut set = tokio::task::JoinSet::new();
-    let zip = Arc::new(zip);
     for (i, ((step, mut spec), settings)) in
         probes.iter().zip(specs).zip(probe_settings).enumerate()
     {
@@ -573,7 +681,7 @@ pub async fn run(ctx: &mut Ctx, args: &InstallArgs) -> Result<Outcome> {
         };
     }
 
-    let result = InstallResult {
+    Ok(InstallResult {
         dry_run: false,
         region: clients.region.clone(),
         account,
@@ -584,13 +692,7 @@ pub async fn run(ctx: &mut Ctx, args: &InstallArgs) -> Result<Outcome> {
         pruned,
         skipped,
         notes,
-    };
-    let code = if result.failures() == 0 {
-        exit::OK
-    } else {
-        exit::ERROR
-    };
-    Ok(outcome(ctx, &result, code))
+    })
 }
 
 /// One probe as it is now: its function, its rule, and the `SourceArn` of the permission
@@ -833,7 +935,7 @@ const INTERNET: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::new(
 /// public (0.0.0.0/0 to an internet gateway; a NAT gateway's own subnet is one): its ENI has
 /// no public IP (R9). The diagnosis engine decides, on the VPC's snapshot: its
 /// `LAMBDA_SUBNET_ROUTES_TO_IGW` finding, not a second rule set.
-pub fn public_subnet_reason(snapshot: &NetworkSnapshot, subnet: &str) -> Option<String> {
+pub fn public_subnet_reason(snapshot: &NetworkSnapshot, subnet: &str) -> Option<Said> {
     let subject = Subject {
         function: None,
         subnet_ids: vec![subnet.to_string()],
@@ -853,10 +955,22 @@ pub fn public_subnet_reason(snapshot: &NetworkSnapshot, subnet: &str) -> Option<
     let nat = snapshot
         .nat_gateways
         .iter()
-        .find(|n| n.subnet_id.as_deref() == Some(subnet) && n.state != "deleted")
+        .find(|n| n.subnet_id.as_deref() == Some(subnet) && n.state != "deleted");
+    let nat_en = nat
         .map(|n| format!("; it is the subnet of NAT gateway {}", n.id))
         .unwrap_or_default();
-    Some(format!("{}{nat} (R9)", finding.summary))
+    let nat_ja = nat
+        .map(|n| format!("。NAT ゲートウェイ {} のサブネットです", n.id))
+        .unwrap_or_default();
+    let ja = finding
+        .summary_ja
+        .as_deref()
+        .filter(|j| !j.is_empty())
+        .unwrap_or(&finding.summary);
+    Some(Said::new(
+        format!("{}{nat_en} (R9)", finding.summary),
+        format!("{ja}{nat_ja}（R9）"),
+    ))
 }
 
 /// Leaves public subnets out of a `--vpc` / `--tag` selection and says why; subnets named
@@ -864,13 +978,13 @@ pub fn public_subnet_reason(snapshot: &NetworkSnapshot, subnet: &str) -> Option<
 async fn screen_public_subnets(
     clients: &Clients,
     selection: &mut Selection,
-    notes: &mut Vec<String>,
+    notes: &mut Vec<Said>,
 ) -> Vec<SkippedSubnet> {
     let mut vpcs: Vec<String> = selection.subnets.iter().map(|s| s.vpc_id.clone()).collect();
     vpcs.sort();
     vpcs.dedup();
     let snap_clients = clients.snapshot_clients();
-    let mut public: Vec<(String, String)> = Vec::new();
+    let mut public: Vec<(String, Said)> = Vec::new();
     for vpc in vpcs {
         match snapshot::take(&snap_clients, &Scope::Vpc(vpc.clone())).await {
             Ok(snap) => {
@@ -880,22 +994,43 @@ async fn screen_public_subnets(
                     }
                 }
             }
-            Err(e) => notes.push(format!(
-                "could not check {vpc} for public subnets ({e}); every chosen subnet is used"
+            Err(e) => notes.push(Said::new(
+                format!(
+                    "could not check {vpc} for public subnets ({e}); every chosen subnet is used"
+                ),
+                format!(
+                    "{vpc} のパブリックサブネットを確認できませんでした（{e}）。選んだサブネットをすべて使います"
+                ),
             )),
         }
     }
     let mut skipped = Vec::new();
     for (id, reason) in public {
         if selection.named.contains(&id) {
-            notes.push(format!(
-                "{id} was named, so it gets a probe, but that probe will fail: {reason}"
+            notes.push(Said::new(
+                format!(
+                    "{id} was named, so it gets a probe, but that probe will fail: {}",
+                    reason.en
+                ),
+                format!(
+                    "{id} は指定されたのでプローブを置きますが、そのプローブは失敗します: {}",
+                    reason.ja
+                ),
             ));
         } else {
             selection.subnets.retain(|s| s.id != id);
             skipped.push(SkippedSubnet {
                 subnet_id: id,
-                reason: format!("{reason}; name it with --subnet to place a probe anyway"),
+                reason: Said::new(
+                    format!(
+                        "{}; name it with --subnet to place a probe anyway",
+                        reason.en
+                    ),
+                    format!(
+                        "{}。それでもプローブを置くには --subnet で指定してください",
+                        reason.ja
+                    ),
+                ),
             });
         }
     }
@@ -1767,5 +1902,126 @@ mod tests {
             converge_schedule(ScheduleChange::None, &s, &leftover),
             ScheduleChange::Remove
         );
+    }
+
+    fn result(dry_run: bool) -> InstallResult {
+        let probe = |az: &str, subnet: &str, status: StepStatus| ProbeStep {
+            subnet_id: subnet.into(),
+            availability_zone: az.into(),
+            vpc_id: "vpc-0123456789abcdef0".into(),
+            function: plan::function_name(subnet),
+            function_change: FunctionChange::Update {
+                code: true,
+                configuration: vec!["environment".into(), "timeout".into(), "memory".into()],
+                tags: true,
+            },
+            schedule_change: ScheduleChange::Create {
+                expression: "cron(0/5 * * * ? *)".into(),
+            },
+            settings: SettingsView {
+                schedule: None,
+                targets: Vec::new(),
+                diagnose: "on_failure".into(),
+                metric_namespace: "EgressProbe".into(),
+            },
+            status,
+        };
+        InstallResult {
+            dry_run,
+            region: "ap-southeast-2".into(),
+            account: "123456789012".into(),
+            zip: ZipInfo {
+                path: "/home/someone/projects/egress-probe/target/lambda/egress-probe-lambda/bootstrap.zip".into(),
+                architecture: "arm64".into(),
+                code_sha256: "0123456789abcdef0123456789abcdef".into(),
+                bytes: 1,
+            },
+            role: RoleStep {
+                name: plan::role_name("ap-southeast-2"),
+                arn: Some("arn:aws:iam::123456789012:role/egress-probe-execution-ap-southeast-2".into()),
+                action: RoleAction::Update,
+                status: StepStatus::Done,
+            },
+            security_groups: vec![SgStep {
+                vpc_id: "vpc-0123456789abcdef0".into(),
+                group_ids: vec!["sg-0123456789abcdef0".into()],
+                action: SgAction::Unchanged,
+                status: StepStatus::Done,
+            }],
+            probes: vec![
+                probe("ap-southeast-2a", "subnet-0123456789abcdef0", StepStatus::Done),
+                probe(
+                    "ap-southeast-2b",
+                    "subnet-0fedcba9876543210",
+                    StepStatus::Failed("lambda:AddPermission: ThrottlingException: Rate exceeded (re-run to converge)".into()),
+                ),
+            ],
+            pruned: vec![PruneStep {
+                function: "egress-probe-subnet-0aaaabbbbccccdddd".into(),
+                subnet_id: "subnet-0aaaabbbbccccdddd".into(),
+                remove_rule: true,
+                status: StepStatus::Done,
+            }],
+            skipped: vec![SkippedSubnet {
+                subnet_id: "subnet-0999988887777aaaa".into(),
+                reason: Said::new(
+                    "subnet-0999988887777aaaa routes 0.0.0.0/0 to an internet gateway; a Lambda ENI has no public IP (R9)",
+                    "subnet-0999988887777aaaa は 0.0.0.0/0 をインターネットゲートウェイへルーティングしています。Lambda の ENI にはパブリック IP がありません（R9）",
+                ),
+            }],
+            notes: vec![Said::new("settings not given are kept", "指定しなかった設定は引き継ぎます")],
+        }
+    }
+
+    #[test]
+    fn install_text_fits_80_columns_in_both_languages() {
+        for dry in [true, false] {
+            for lang in [Lang::En, Lang::Ja] {
+                let t = result(dry).text(lang);
+                for line in t.lines() {
+                    assert!(output::width(line) <= 80, "{lang:?}: {line:?}\n{t}");
+                }
+                // The failure's error is shown in full below the table.
+                if !dry {
+                    assert!(t.contains("ThrottlingException"), "{t}");
+                }
+                assert!(
+                    t.contains("123456789012") && t.contains("ap-southeast-2"),
+                    "{t}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn install_text_in_japanese_translates_the_frame() {
+        let t = result(false).text(Lang::Ja);
+        for ja in [
+            "インストール",
+            "アカウント",
+            "ロール",
+            "サブネット",
+            "スケジュール",
+            "完了",
+            "失敗",
+            "対象外",
+            "注意",
+            "再実行",
+        ] {
+            assert!(t.contains(ja), "{ja} missing\n{t}");
+        }
+        for en in [
+            "Install ",
+            "change(s)",
+            "skipped",
+            "note:",
+            "security groups of",
+        ] {
+            assert!(!t.contains(en), "English {en:?} left\n{t}");
+        }
+        // JSON keeps the English sentences, whatever the language of the text.
+        let v = serde_json::to_value(result(false)).unwrap();
+        assert_eq!(v["notes"][0], "settings not given are kept");
+        assert!(v["skipped"][0]["reason"].as_str().unwrap().contains("(R9)"));
     }
 }

@@ -57,12 +57,28 @@ pub fn event(targets: &[Target]) -> String {
 
 pub async fn run(ctx: &mut Ctx, args: &RunArgs) -> Result<Outcome> {
     let clients = ctx.clients().await?;
-    let mut functions = aws::managed_functions(&clients).await?;
-    if functions.is_empty() {
+    let result = execute(&clients, args, ctx.progress_visible()).await?;
+    if result.probes.is_empty() {
         bail!(
             "no egress-probe functions in {}: install some with `egress-probe install --vpc VPC_ID` (or pass --region for the Region they are in)",
             clients.region
         );
+    }
+    let code = exit_code(&result.summary);
+    Ok(outcome(ctx, &result, code))
+}
+
+/// `run` in one account and Region with these clients (also the fleet's unit of work):
+/// no probes there is an empty result, not an error.
+pub async fn execute(clients: &Clients, args: &RunArgs, visible: bool) -> Result<RunResult> {
+    let clients = clients.clone();
+    let mut functions = aws::managed_functions(&clients).await?;
+    if functions.is_empty() {
+        return Ok(RunResult {
+            region: clients.region.clone(),
+            summary: output::summarize(&[]),
+            probes: Vec::new(),
+        });
     }
     if !args.subnets.is_empty() {
         if let Some(missing) = args
@@ -80,7 +96,7 @@ pub async fn run(ctx: &mut Ctx, args: &RunArgs) -> Result<Outcome> {
                 .is_some_and(|s| args.subnets.iter().any(|x| x == s))
         });
     }
-    let progress = Progress::new(functions.len() as u64, "invoking", ctx.progress_visible());
+    let progress = Progress::new(functions.len() as u64, "invoking", visible);
     let mut probes = invoke_all(
         &clients,
         functions,
@@ -94,12 +110,11 @@ pub async fn run(ctx: &mut Ctx, args: &RunArgs) -> Result<Outcome> {
         diagnose_from_outside(&clients, args.network_role.as_deref(), &mut probes).await?;
     }
     let summary = output::summarize(&probes);
-    let result = RunResult {
+    Ok(RunResult {
         region: clients.region.clone(),
         summary,
         probes,
-    };
-    Ok(outcome(ctx, &result, exit_code(&summary)))
+    })
 }
 
 async fn invoke_all(

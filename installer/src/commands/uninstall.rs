@@ -9,13 +9,13 @@
 
 use crate::aws::{self, Clients, api_error, code};
 use crate::cli::{Lang, UninstallArgs};
-use crate::output::Render;
+use crate::lang::tr;
+use crate::output::{self, Render};
 use crate::plan::{self, ExistingFunction};
 use crate::progress::Journal;
 use crate::{Ctx, Outcome, exit, outcome};
 use anyhow::{Result, anyhow, bail};
 use serde::Serialize;
-use std::fmt::Write as _;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Removal {
@@ -54,44 +54,120 @@ impl UninstallResult {
     }
 }
 
+/// The kind of a removal, in words.
+fn kind_text(kind: &str, lang: Lang) -> String {
+    let (en, ja) = match kind {
+        "function" => ("function", "関数"),
+        "rule" => ("rule", "ルール"),
+        "role" => ("role", "ロール"),
+        "security_group" => ("security group", "セキュリティグループ"),
+        other => return other.to_string(),
+    };
+    tr(lang, en, ja).to_string()
+}
+
+/// A removal's status (`planned`, `removed`, `FAILED: …`, `not done: …`) in words; the
+/// error after the colon is shown as it is.
+fn status_text(status: &str, lang: Lang) -> String {
+    let (head, rest) = status.split_once(": ").unwrap_or((status, ""));
+    let head = match head {
+        "planned" => tr(lang, "planned", "予定"),
+        "removed" => tr(lang, "removed", "削除済み"),
+        "FAILED" => tr(lang, "FAILED", "失敗"),
+        "not done" => tr(lang, "not done", "未実行"),
+        _ => return status.to_string(),
+    };
+    if rest.is_empty() {
+        head.to_string()
+    } else {
+        format!("{head}: {rest}")
+    }
+}
+
+/// The scope (`vpc vpc-…`, `subnets …`, or the whole Region) in words.
+fn scope_text(scope: &str, lang: Lang) -> String {
+    if lang == Lang::En {
+        return scope.to_string();
+    }
+    if let Some(v) = scope.strip_prefix("vpc ") {
+        format!("VPC {v}")
+    } else if let Some(s) = scope.strip_prefix("subnets ") {
+        format!("サブネット {s}")
+    } else {
+        "リージョンのすべてのプローブ、ロール、セキュリティグループ".into()
+    }
+}
+
 impl Render for UninstallResult {
-    fn text(&self, _lang: Lang) -> String {
+    fn text(&self, lang: Lang) -> String {
         let mut s = String::new();
-        let head = if self.dry_run {
-            "Uninstall plan (dry run, nothing removed)"
-        } else {
-            "Uninstall"
+        let head = match (self.dry_run, lang) {
+            (true, Lang::En) => "Uninstall plan (dry run, nothing removed)",
+            (true, Lang::Ja) => "アンインストール計画（ドライラン、削除なし）",
+            (false, Lang::En) => "Uninstall",
+            (false, Lang::Ja) => "アンインストール",
         };
-        let _ = writeln!(
-            s,
-            "{head} in account {}, Region {} ({})",
-            self.account, self.region, self.scope
-        );
+        s.push_str(&output::wrap(
+            "",
+            2,
+            &match lang {
+                Lang::En => format!(
+                    "{head} in account {}, Region {} ({})",
+                    self.account, self.region, self.scope
+                ),
+                Lang::Ja => format!(
+                    "{head}: アカウント {}、リージョン {}（{}）",
+                    self.account,
+                    self.region,
+                    scope_text(&self.scope, lang)
+                ),
+            },
+        ));
         if self.removals.is_empty() {
-            let _ = writeln!(s, "Nothing of egress-probe's here.");
+            s.push_str(tr(
+                lang,
+                "Nothing of egress-probe's here.\n",
+                "egress-probe のリソースはありません。\n",
+            ));
             return s;
         }
+        let kind_w = self
+            .removals
+            .iter()
+            .map(|r| output::width(&kind_text(&r.kind, lang)))
+            .max()
+            .unwrap_or(0);
         for r in &self.removals {
-            let _ = writeln!(s, "{:<15} {:<45} {}", r.kind, r.id, r.status);
+            let kind = kind_text(&r.kind, lang);
+            let pad = " ".repeat(kind_w.saturating_sub(output::width(&kind)));
+            s.push_str(&output::wrap(
+                &format!("  {kind}{pad}  "),
+                kind_w + 6,
+                &format!("{}  {}", r.id, status_text(&r.status, lang)),
+            ));
         }
         let failures = self.failures();
-        if self.declined {
-            let _ = writeln!(s, "Not confirmed: nothing removed.");
-        } else if self.dry_run {
-            let _ = writeln!(
-                s,
-                "{} resource(s) would be removed; run without --dry-run to remove them.",
-                self.removals.len()
-            );
-        } else if failures == 0 {
-            let _ = writeln!(s, "{} resource(s) removed.", self.removed());
-        } else {
-            let _ = writeln!(
-                s,
-                "{} removed, {failures} not removed (see above); re-run uninstall to finish (security groups stay in use until Lambda releases its network interfaces, which can take up to 20 minutes).",
-                self.removed()
-            );
-        }
+        let removed = self.removed();
+        let total = self.removals.len();
+        let summary = match (lang, self.declined, self.dry_run, failures) {
+            (Lang::En, true, _, _) => "Not confirmed: nothing removed.".to_string(),
+            (Lang::Ja, true, _, _) => "確認されなかったため、何も削除していません。".to_string(),
+            (Lang::En, false, true, _) => format!(
+                "{total} resource(s) would be removed; run without --dry-run to remove them."
+            ),
+            (Lang::Ja, false, true, _) => format!(
+                "{total} 個のリソースを削除します。削除するには --dry-run なしで実行してください。"
+            ),
+            (Lang::En, false, false, 0) => format!("{removed} resource(s) removed."),
+            (Lang::Ja, false, false, 0) => format!("{removed} 個のリソースを削除しました。"),
+            (Lang::En, false, false, _) => format!(
+                "{removed} removed, {failures} not removed (see above); re-run uninstall to finish (security groups stay in use until Lambda releases its network interfaces, which can take up to 20 minutes)."
+            ),
+            (Lang::Ja, false, false, _) => format!(
+                "{removed} 個を削除、{failures} 個は削除できませんでした（上記）。uninstall を再実行すると完了します（Lambda がネットワークインターフェイスを解放するまで、最大 20 分ほどセキュリティグループは使用中のままです）。"
+            ),
+        };
+        s.push_str(&output::wrap("", 0, &summary));
         s
     }
 }
@@ -184,12 +260,18 @@ pub async fn run(ctx: &mut Ctx, args: &UninstallArgs) -> Result<Outcome> {
         }
         let mut shown = result.clone();
         shown.dry_run = true;
-        let question = format!(
-            "{}Remove these {to_remove} resource(s) from account {} in {}? [y/N] ",
-            shown.text(ctx.global.lang),
-            result.account,
-            result.region
-        );
+        let lang = ctx.global.lang;
+        let ask = match lang {
+            Lang::En => format!(
+                "Remove these {to_remove} resource(s) from account {} in {}? [y/N] ",
+                result.account, result.region
+            ),
+            Lang::Ja => format!(
+                "アカウント {} の {} からこれら {to_remove} 個のリソースを削除しますか? [y/N] ",
+                result.account, result.region
+            ),
+        };
+        let question = format!("{}{ask}", shown.text(lang));
         if !confirm(question).await {
             result.declined = true;
             return Ok(outcome(ctx, &result, exit::ERROR));
@@ -552,5 +634,49 @@ mod tests {
         assert!(t.contains("account 123456789012, Region us-east-1"), "{t}");
         assert!(t.contains("egress-probe-subnet-1"), "{t}");
         assert!(t.contains("1 removed, 1 not removed"), "{t}");
+    }
+
+    #[test]
+    fn uninstall_text_fits_80_columns_and_is_translated() {
+        let r = UninstallResult {
+            dry_run: false,
+            region: "ap-southeast-2".into(),
+            account: "123456789012".into(),
+            scope: "subnets subnet-0123456789abcdef0, subnet-0fedcba9876543210".into(),
+            declined: false,
+            removals: vec![
+                Removal {
+                    kind: "function".into(),
+                    id: "egress-probe-subnet-0123456789abcdef0".into(),
+                    status: "removed".into(),
+                },
+                Removal {
+                    kind: "security_group".into(),
+                    id: "sg-0123456789abcdef0".into(),
+                    status: "FAILED: DependencyViolation: resource sg-0123456789abcdef0 has a dependent object (a network interface that Lambda has not released yet)".into(),
+                },
+            ],
+        };
+        for lang in [Lang::En, Lang::Ja] {
+            let t = r.text(lang);
+            for line in t.lines() {
+                assert!(output::width(line) <= 80, "{lang:?}: {line:?}\n{t}");
+            }
+            assert!(t.contains("DependencyViolation"), "{t}");
+            assert!(t.contains("123456789012"), "{t}");
+        }
+        let ja = r.text(Lang::Ja);
+        for w in [
+            "アンインストール",
+            "アカウント",
+            "リージョン",
+            "関数",
+            "削除済み",
+            "失敗",
+            "セキュリティグループ",
+        ] {
+            assert!(ja.contains(w), "{w} missing\n{ja}");
+        }
+        assert!(!ja.contains("removed"), "{ja}");
     }
 }

@@ -126,19 +126,24 @@ impl LabOptions {
 /// it sits in the system temp dir under `eplab-bin-<pid>-`). A shared target directory can
 /// be rewritten by another worktree's build between our build and our run; the copy cannot.
 pub fn build_private_copy(name: &str, package: &str) -> Result<PathBuf> {
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "-q", "-p", package, "--bin", name])
-        .current_dir(crate::moto::workspace_root())
-        .stdin(Stdio::null())
-        .status()
-        .with_context(|| format!("building {name}"))?;
-    if !status.success() {
-        bail!("cargo build -p {package} --bin {name} failed ({status})");
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate::moto::workspace_root().join("target"));
-    let built = target.join("debug").join(name);
+    let built = match crate::moto::prebuilt_bin(name) {
+        Some(prebuilt) => prebuilt?,
+        None => {
+            let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .args(["build", "-q", "-p", package, "--bin", name])
+                .current_dir(crate::moto::workspace_root())
+                .stdin(Stdio::null())
+                .status()
+                .with_context(|| format!("building {name}"))?;
+            if !status.success() {
+                bail!("cargo build -p {package} --bin {name} failed ({status})");
+            }
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| crate::moto::workspace_root().join("target"));
+            target.join("debug").join(name)
+        }
+    };
     let dir = std::env::temp_dir().join(format!("eplab-bin-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let copy = dir.join(name);

@@ -1,0 +1,214 @@
+//! The StackSet's manager (issue 14) against moto: each pass is `install --prune` in place.
+//! Tagged subnets get a probe; a subnet created later gets one on its CloudTrail event; a
+//! subnet deleted loses its probe; a pass with nothing to do changes nothing; a function
+//! named like a probe but not tagged by egress-probe is never touched; `lambda-subnets`
+//! follows the subnets functions use.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
+mod installer_common;
+
+use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+use egress_probe_e2e::moto::MotoServer;
+use egress_probe_installer::artifact::Arch;
+use egress_probe_installer::aws::Clients;
+use egress_probe_installer::manager::{self, ManagerConfig, Trigger, env};
+use installer_common::*;
+use std::collections::HashMap;
+
+fn config_of(pairs: &[(&str, &str)]) -> ManagerConfig {
+    let m: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    ManagerConfig::from_env(|k| m.get(k).cloned()).unwrap()
+}
+
+#[tokio::test]
+async fn the_manager_keeps_one_probe_per_selected_subnet() {
+    let server = MotoServer::start().unwrap();
+    let config = server.sdk_config().await;
+    let clients = Clients::new(config.clone()).unwrap();
+    let topo = build_vpc(&config, 4, &["us-east-1a", "us-east-1b"])
+        .await
+        .unwrap();
+    // build_vpc tags the even subnets tier=app.
+    let tagged: Vec<String> = topo
+        .subnets
+        .iter()
+        .step_by(2)
+        .map(|(s, _)| s.clone())
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let zip = write_zip(dir.path(), "bootstrap.zip", Arch::Arm64, "manager");
+    let zip_path = zip.to_str().unwrap();
+    let cfg = config_of(&[
+        (env::SELECT, "tag:tier=app"),
+        (env::ZIP, zip_path),
+        (env::SCHEDULE, "rate(5 minutes)"),
+    ]);
+    let zip = cfg.load_zip().unwrap();
+    let probes = |names: Vec<String>| -> Vec<String> {
+        names
+            .into_iter()
+            .filter(|n| n.starts_with("egress-probe-subnet-") && !n.contains("foreign"))
+            .collect()
+    };
+
+    // First pass: one probe per tagged subnet, scheduled.
+    let pass = manager::reconcile(&clients, &cfg, zip.clone(), Trigger::Schedule)
+        .await
+        .unwrap();
+    assert_eq!(
+        (pass.subnets, pass.created, pass.failed),
+        (2, 2, 0),
+        "{pass:#?}"
+    );
+    let mut want: Vec<String> = tagged.iter().map(|s| format!("egress-probe-{s}")).collect();
+    want.sort();
+    assert_eq!(probes(function_names(&config).await), want);
+    assert_eq!(
+        rule_names(&config).await,
+        want,
+        "each probe has its schedule"
+    );
+    assert!(!pass.changes.is_empty(), "{pass:#?}");
+
+    // A function named like a probe, not tagged by egress-probe: never touched.
+    let role = aws_sdk_iam::Client::new(&config)
+        .create_role()
+        .role_name("someone-else")
+        .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
+        .send()
+        .await
+        .unwrap();
+    aws_sdk_lambda::Client::new(&config)
+        .create_function()
+        .function_name("egress-probe-subnet-0foreign")
+        .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+        .handler("bootstrap")
+        .role(role.role().unwrap().arn())
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(aws_sdk_lambda::primitives::Blob::new(
+                    std::fs::read(zip_path).unwrap(),
+                ))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    // A tagged subnet created later: the CloudTrail event's pass gives it a probe.
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let new = ec2
+        .create_subnet()
+        .vpc_id(&topo.vpc_id)
+        .cidr_block("10.0.20.0/24")
+        .availability_zone("us-east-1b")
+        .tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::Subnet)
+                .tags(Tag::builder().key("tier").value("app").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let new_id = new.subnet().unwrap().subnet_id().unwrap().to_string();
+    let event = serde_json::json!({
+        "detail-type": "AWS API Call via CloudTrail", "source": "aws.ec2",
+        "detail": {"eventSource": "ec2.amazonaws.com", "eventName": "CreateSubnet",
+                   "responseElements": {"subnet": {"subnetId": new_id}}}
+    });
+    let trigger = manager::trigger(&event);
+    assert_eq!(trigger, Trigger::SubnetCreated(Some(new_id.clone())));
+    let pass = manager::reconcile(&clients, &cfg, zip.clone(), trigger)
+        .await
+        .unwrap();
+    assert_eq!(
+        (pass.subnets, pass.created, pass.unchanged, pass.failed),
+        (3, 1, 2, 0),
+        "{pass:#?}"
+    );
+    assert!(
+        function_names(&config)
+            .await
+            .contains(&format!("egress-probe-{new_id}"))
+    );
+
+    // A subnet deleted: its probe and rule are removed; the untagged function stays.
+    let gone = tagged[0].clone();
+    ec2.delete_subnet().subnet_id(&gone).send().await.unwrap();
+    let event = serde_json::json!({
+        "detail-type": "AWS API Call via CloudTrail",
+        "detail": {"eventName": "DeleteSubnet", "requestParameters": {"subnetId": gone}}
+    });
+    let pass = manager::reconcile(&clients, &cfg, zip.clone(), manager::trigger(&event))
+        .await
+        .unwrap();
+    assert_eq!(
+        (pass.pruned, pass.created, pass.failed),
+        (1, 0, 0),
+        "{pass:#?}"
+    );
+    let names = function_names(&config).await;
+    assert!(
+        !names.contains(&format!("egress-probe-{gone}")),
+        "{names:?}"
+    );
+    assert!(
+        !rule_names(&config)
+            .await
+            .contains(&format!("egress-probe-{gone}"))
+    );
+    assert!(names.contains(&"egress-probe-subnet-0foreign".to_string()));
+
+    // Nothing to do: nothing changes.
+    let pass = manager::reconcile(&clients, &cfg, zip.clone(), Trigger::Schedule)
+        .await
+        .unwrap();
+    assert_eq!(
+        (pass.created, pass.changed, pass.pruned, pass.failed),
+        (0, 0, 0, 0),
+        "{pass:#?}"
+    );
+    assert!(pass.changes.is_empty(), "{pass:#?}");
+    assert_eq!(pass.unchanged, 2);
+
+    // lambda-subnets: an application function in the untagged subnet gets a probe there.
+    let app_subnet = topo.subnets[1].0.clone();
+    let app_group = security_group_ids(&config, &topo.vpc_id).await[0].clone();
+    aws_sdk_lambda::Client::new(&config)
+        .create_function()
+        .function_name("app")
+        .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+        .handler("bootstrap")
+        .role(role.role().unwrap().arn())
+        .vpc_config(
+            aws_sdk_lambda::types::VpcConfig::builder()
+                .subnet_ids(&app_subnet)
+                .security_group_ids(&app_group)
+                .build(),
+        )
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(aws_sdk_lambda::primitives::Blob::new(
+                    std::fs::read(zip_path).unwrap(),
+                ))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let lambda_cfg = config_of(&[(env::SELECT, "lambda-subnets"), (env::ZIP, zip_path)]);
+    let pass = manager::reconcile(&clients, &lambda_cfg, zip.clone(), Trigger::Other)
+        .await
+        .unwrap();
+    assert_eq!(pass.failed, 0, "{pass:#?}");
+    assert!(
+        function_names(&config)
+            .await
+            .contains(&format!("egress-probe-{app_subnet}")),
+        "{pass:#?}"
+    );
+}
