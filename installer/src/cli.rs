@@ -226,6 +226,23 @@ pub struct DiagnoseArgs {
     /// cannot read is reported as not visible, naming the owner account.
     #[arg(long, value_name = "ROLE_ARN", value_parser = parse_network_role)]
     pub network_role: Option<String>,
+    /// A change you are about to make (repeatable, applied in order): the AWS CLI command
+    /// line you would run (`aws ec2 delete-nat-gateway --nat-gateway-id nat-…`) or the
+    /// change as JSON. Prints what it would fix or break, per subnet and target, from a
+    /// simulation on a copy of the snapshot; nothing is changed.
+    #[arg(long = "what-if", value_name = "CHANGE", value_parser = parse_change)]
+    pub what_if: Vec<egress_probe::model::Change>,
+}
+
+/// A `--what-if` change: an AWS CLI command line or the change as JSON (issue 11).
+pub fn parse_change(s: &str) -> Result<egress_probe::model::Change, String> {
+    let t = s.trim();
+    if t.starts_with('{') {
+        return serde_json::from_str(t).map_err(|e| {
+            format!("not a change as JSON ({e}); e.g. {{\"change\":\"delete_nat_gateway\",\"nat\":\"nat-…\"}}")
+        });
+    }
+    egress_probe::model::Change::parse_cli(t).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Clone, Args)]

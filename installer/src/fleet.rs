@@ -605,7 +605,8 @@ fn diagnose_unit(results: &Vec<(serde_json::Value, u8)>) -> (UnitState, Vec<AzRo
         let gaps = v["gaps"].as_array().cloned().unwrap_or_default();
         row.errors += gaps.iter().filter(|g| g["kind"] != "unsupported").count();
         broken |= *code == crate::exit::FAILURES;
-        incomplete |= *code == crate::exit::ERROR;
+        // Issue 11: a partial analysis (a target or call not evaluated) is never Ok.
+        incomplete |= *code == crate::exit::ERROR || *code == crate::exit::NOT_EVALUATED;
         for f in v["findings"].as_array().cloned().unwrap_or_default() {
             if f["severity"] == "error" {
                 details.push(format!(

@@ -27,6 +27,11 @@ pub mod exit {
     /// Could not do it: usage, bad input (an unknown subnet, VPC or function, no probe to
     /// run), permission or API error, steps not done, an analysis without the data it needs.
     pub const ERROR: u8 = 2;
+    /// Not everything requested was evaluated, and nothing evaluated is broken: a target
+    /// the diagnosing side could not resolve (or no target at all), or a snapshot call the
+    /// endpoint does not support (the analysis is partial). Never "healthy".
+    /// The same number as the fleet's PARTIAL: both say "partial", never healthy.
+    pub const NOT_EVALUATED: u8 = 3;
     /// Fleet commands: partial results (some account-Regions not done).
     pub const PARTIAL: u8 = crate::fleet::matrix::code::PARTIAL;
     /// Fleet commands: partial results, and failures found in the others.

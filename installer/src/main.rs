@@ -1,5 +1,6 @@
 //! `egress-probe`: thin edge around the library. Exit codes: `egress_probe_installer::exit`
-//! (0 done/healthy, 1 failures found, 2 could not do it, 130/143 interrupted after printing
+//! (0 done/healthy, 1 failures found, 2 could not do it, 3 not evaluated (diagnose: an
+//! unresolved target or a partial analysis), 130/143 interrupted after printing
 //! what was done); a broken pipe exits quietly.
 
 use clap::Parser;

@@ -11,8 +11,8 @@ use crate::cli::{Lang, OutputFormat};
 use crate::commands::diagnose::DiagnoseResult;
 use crate::lang::{self, tr};
 use egress_probe::model::{
-    Direction, Finding, HopVerdict, Observation, PathEvaluation, PathVerdict, Report, Status,
-    Verdict,
+    Direction, Finding, GapKind, HopVerdict, Observation, PathEvaluation, PathVerdict, Report,
+    Status, Verdict,
 };
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -1282,7 +1282,7 @@ pub fn diagnose_text(d: &DiagnoseResult, style: &Style) -> String {
                 "読み取れた範囲に検出事項はありませんが、分析は不完全です：ギャップとして示した呼び出しが拒否または失敗しました（呼び出し元にその権限を付与するか、再試行してください）。",
             ),
         ));
-    } else if d.findings.is_empty() {
+    } else if d.findings.is_empty() && !d.partial() {
         s.push('\n');
         s.push_str(&wrap(
             "",
@@ -1295,11 +1295,120 @@ pub fn diagnose_text(d: &DiagnoseResult, style: &Style) -> String {
         ));
     } else {
         heading(&mut s, style, "Findings", "検出事項");
-        for f in &d.findings {
+        for (i, f) in d.findings.iter().enumerate() {
             s.push_str(&finding(f, style));
+            // Issue 11: what the simulation of the printed fix found.
+            if let Some(p) = d.fix_proofs.iter().find(|p| p.finding == i) {
+                let tone = if p.proven() { Tone::Good } else { Tone::Warn };
+                let text = p.text(lang == Lang::Ja);
+                s.push_str(&style.paint(&wrap("    ", 6, &text), tone));
+            } else if !f.fix_commands.is_empty()
+                && egress_probe::diagnosis::not_simulated(&f.code).is_some()
+            {
+                // Said, so that a fix nobody simulated is never taken for a proven one.
+                let text = tr(
+                    lang,
+                    "not simulated: the simulator does not model this change yet (its command is checked against a test fixture only)",
+                    "未シミュレーション：この変更はまだシミュレーターの対象外です（コマンドはテスト用の構成でのみ確認済み）",
+                );
+                s.push_str(&style.paint(&wrap("    ", 6, text), Tone::Warn));
+            }
         }
     }
+    if let Some(w) = &d.what_if {
+        s.push_str(&what_if_text(w, style));
+    }
+    if d.partial() {
+        s.push_str(&not_evaluated_text(d, lang));
+    }
     s
+}
+
+/// `--what-if`: per subnet and target, what the changes fix or break (issue 11).
+fn what_if_text(w: &egress_probe::diagnosis::simulate::WhatIf, style: &Style) -> String {
+    let lang = style.lang;
+    let mut s = String::new();
+    heading(&mut s, style, "What if", "変更した場合");
+    if let Some(r) = &w.refused {
+        let text = match lang {
+            Lang::En => format!("The change cannot be applied: {r}. Nothing was simulated."),
+            Lang::Ja => format!("この変更は適用できません：{r}。シミュレーションしていません。"),
+        };
+        s.push_str(&style.paint(&wrap("  ", 4, &text), Tone::Bad));
+        return s;
+    }
+    if w.effects.is_empty() {
+        let text = match lang {
+            Lang::En => format!(
+                "Breaks nothing and fixes nothing on the {} subnet(s) whose paths it crosses.",
+                w.evaluated_subnets
+            ),
+            Lang::Ja => format!(
+                "経路が通る {} 個のサブネットで、壊すものも直すものもありません。",
+                w.evaluated_subnets
+            ),
+        };
+        s.push_str(&style.paint(&wrap("  ", 4, &text), Tone::Good));
+        return s;
+    }
+    for e in &w.effects {
+        let (word, tone) = match (e.effect, lang) {
+            ("breaks", Lang::En) => ("breaks", Tone::Bad),
+            ("breaks", Lang::Ja) => ("壊す", Tone::Bad),
+            (_, Lang::En) => ("fixes", Tone::Good),
+            (_, Lang::Ja) => ("直す", Tone::Good),
+        };
+        let text = format!("{} {} {}: {}", e.subnet_id, e.target, word, e.detail);
+        s.push_str(&style.paint(&wrap("  ", 4, &text), tone));
+    }
+    s
+}
+
+/// Issue 11: what was not evaluated is named, and never reported healthy (exit 3 when
+/// nothing else is wrong).
+fn not_evaluated_text(d: &DiagnoseResult, lang: Lang) -> String {
+    let mut what: Vec<String> = Vec::new();
+    if !d.not_evaluated.is_empty() {
+        let names = d.not_evaluated.join(", ");
+        what.push(match lang {
+            Lang::En => format!("{names} could not be resolved here"),
+            Lang::Ja => format!("{names} をここで名前解決できませんでした"),
+        });
+    } else if d.paths.is_empty() {
+        what.push(
+            tr(
+                lang,
+                "no target gave a path to evaluate",
+                "評価できる経路を生んだターゲットがありません",
+            )
+            .to_string(),
+        );
+    }
+    let calls: Vec<&str> = d
+        .gaps
+        .iter()
+        .filter(|g| g.kind == GapKind::Unsupported)
+        .map(|g| g.call.as_str())
+        .collect();
+    if !calls.is_empty() {
+        let calls = calls.join(", ");
+        what.push(match lang {
+            Lang::En => format!("the endpoint does not support {calls}"),
+            Lang::Ja => format!("エンドポイントが {calls} に対応していません"),
+        });
+    }
+    let what = what.join(tr(lang, "; ", "。"));
+    let text = match (lang, d.exit_code()) {
+        (Lang::En, 3) => format!(
+            "Not evaluated: {what}. What was evaluated has no error, but this is not a healthy result (exit 3)."
+        ),
+        (Lang::En, _) => format!("Not evaluated: {what}."),
+        (Lang::Ja, 3) => format!(
+            "未評価：{what}。評価した範囲にエラーはありませんが、正常という結果ではありません（終了コード 3）。"
+        ),
+        (Lang::Ja, _) => format!("未評価：{what}。"),
+    };
+    format!("\n{}", wrap("", 0, &text))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod dns64;
 mod dns_forward;
 mod dns_resolution;
 mod firewall_policy;
+mod fix_changes;
 mod fixes;
 mod function;
 mod index;
@@ -18,6 +19,7 @@ mod reconcile;
 mod routes;
 mod security_groups;
 mod services;
+pub mod simulate;
 mod state;
 mod step;
 mod walk;
@@ -31,6 +33,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 
 pub use catalog::CODES as FINDING_CODES;
+pub use fix_changes::{ADVICE_ONLY, NOT_SIMULATED, advice_only, not_simulated};
 
 /// Whose egress is analysed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -59,6 +62,9 @@ pub struct Flow {
 pub struct Diagnosis {
     pub findings: Vec<Finding>,
     pub paths: Vec<PathEvaluation>,
+    /// For each finding (same index): its fix as changes, alternatives in order of
+    /// preference (issue 11); empty for advice. `fix_commands` render the first.
+    pub fix_changes: Vec<Vec<Vec<crate::model::Change>>>,
 }
 
 /// Evaluates every (subnet, flow) of `subject`, and reconciles the prediction with
@@ -83,6 +89,21 @@ pub fn diagnose_names(
     names: &[String],
     observations: &[Observation],
 ) -> Diagnosis {
+    let ix = index::Index::new(snapshot);
+    diagnose_with(&ix, subject, flows, names, observations)
+}
+
+/// [`diagnose_names`] with the snapshot's index already built (the simulation re-diagnoses
+/// one copy several times). The body keeps `&ix` as `diagnose` had it (merge-friendly).
+#[allow(clippy::needless_borrow)]
+pub(crate) fn diagnose_with(
+    ix: &index::Index<'_>,
+    subject: &Subject,
+    flows: &[Flow],
+    names: &[String],
+    observations: &[Observation],
+) -> Diagnosis {
+    let snapshot = ix.snap;
     let mut all_names: Vec<(String, bool)> = names
         .iter()
         .map(|n| (crate::model::normalise_name(n), true))
@@ -95,7 +116,6 @@ pub fn diagnose_names(
     }
     let mut name_evals: Vec<dns_resolution::NameEval> = Vec::new();
     let mut forward = dns_forward::Cache::default();
-    let ix = index::Index::new(snapshot);
     let function = subject
         .function
         .as_deref()
@@ -132,6 +152,23 @@ pub fn diagnose_names(
             continue;
         };
         vpc.get_or_insert_with(|| subnet.vpc_id.clone());
+        // Issue 11 (R9, R12): with no function, a subnet that hosts a NAT gateway (or uses
+        // its subnet's route table) is public by design: say so, and evaluate no Lambda
+        // egress from it (its only "fix" would re-route the NAT gateway's own subnet). A
+        // subnet named alone is evaluated as asked (what a function there would get).
+        if function.is_none()
+            && subnet_ids.len() > 1
+            && let Some(nat) = hosts_nat_gateway(&ix, sid)
+        {
+            add(
+                &mut slots,
+                catalog::Issue::SubnetHostsNatGateway {
+                    subnet: sid.clone(),
+                    nat,
+                },
+            );
+            continue;
+        }
         let src = function::source(&ix, subnet, function, &subject.security_group_ids);
         for flow in flows {
             let (eval, issues) = walk::evaluate(&ix, &src, flow);
@@ -193,22 +230,92 @@ pub fn diagnose_names(
             .filter(|e| !e.dns)
             .map(|e| &e.eval)
             .collect();
-        if let Some(i) =
-            function::subnets_differ(function, &subject.security_group_ids, &flow_paths)
-        {
-            add(&mut slots, i);
+        if function.is_some() {
+            if let Some(i) =
+                function::subnets_differ(function, &subject.security_group_ids, &flow_paths)
+            {
+                add(&mut slots, i);
+            }
+        } else {
+            // R4 is about one function's subnets: with no function subject, compare only
+            // the subnets each function of the snapshot has (issue 11).
+            for f in &snapshot.functions {
+                let own: Vec<&PathEvaluation> = flow_paths
+                    .iter()
+                    .copied()
+                    .filter(|p| f.subnet_ids.contains(&p.subnet_id))
+                    .collect();
+                if let Some(i) = function::subnets_differ(Some(f), &[], &own) {
+                    add(&mut slots, i);
+                }
+            }
         }
     }
     reconcile::reconcile(observations, &evaluated, &mut slots, vpc, &name_evals);
+    let explicit = |subnet: &str| {
+        snapshot
+            .route_tables
+            .iter()
+            .any(|t| t.subnet_ids.iter().any(|s| s == subnet))
+    };
+    let (findings, fix_changes) = render(slots, &explicit);
     Diagnosis {
-        findings: render(slots),
+        findings,
         paths: evaluated.into_iter().map(|e| e.eval).collect(),
+        fix_changes,
     }
 }
 
+/// The NAT gateway a subnet hosts, or whose subnet's route table it uses (R12): such a
+/// subnet is public by design.
+pub(crate) fn hosts_nat_gateway(ix: &index::Index<'_>, subnet_id: &str) -> Option<String> {
+    let live = |n: &&crate::model::NatGateway| !matches!(n.state.as_str(), "deleted" | "deleting");
+    if let Some(n) = ix
+        .snap
+        .nat_gateways
+        .iter()
+        .filter(live)
+        .find(|n| n.subnet_id.as_deref() == Some(subnet_id))
+    {
+        return Some(n.id.clone());
+    }
+    let rtb = ix.effective_route_table(subnet_id)?;
+    ix.snap
+        .nat_gateways
+        .iter()
+        .filter(live)
+        .find(|n| {
+            n.subnet_id
+                .as_deref()
+                .and_then(|s| ix.effective_route_table(s))
+                .is_some_and(|t| t.id == rtb.id)
+        })
+        .map(|n| n.id.clone())
+}
+
+/// A finding with its fix as changes: the command lines are rendered from the first
+/// alternative (issue 11: one renderer). A comment the catalogue adds to a single command
+/// (a side effect in words) is kept after it.
+fn with_changes(mut f: Finding, alternatives: &[Vec<crate::model::Change>]) -> Finding {
+    if let Some(first) = alternatives.first() {
+        let comment = match f.fix_commands.as_slice() {
+            [one] if first.len() == 1 => one.split_once("  # ").map(|(_, c)| c.to_string()),
+            _ => None,
+        };
+        f.fix_commands = first.iter().map(crate::model::Change::cli).collect();
+        if let (Some(c), Some(last)) = (comment, f.fix_commands.last_mut()) {
+            last.push_str("  # ");
+            last.push_str(&c);
+        }
+    }
+    f
+}
+
 /// Merges issues raised by several flows/subnets into one finding each, and orders them.
-fn render(slots: Vec<Slot>) -> Vec<Finding> {
-    let mut merged: Vec<Finding> = Vec::new();
+type Alternatives = Vec<Vec<crate::model::Change>>;
+
+fn render(slots: Vec<Slot>, explicit: &dyn Fn(&str) -> bool) -> (Vec<Finding>, Vec<Alternatives>) {
+    let mut merged: Vec<(Finding, Alternatives)> = Vec::new();
     let mut by_key: HashMap<String, usize> = HashMap::new();
     for s in slots {
         let confirmation = s.issue.fixed_confirmation().unwrap_or_else(|| {
@@ -218,17 +325,18 @@ fn render(slots: Vec<Slot>) -> Vec<Finding> {
                 Confirmation::NotApplicable
             }
         });
-        let finding = s.issue.render(confirmation, Vec::new());
+        let alternatives = s.issue.changes(explicit);
+        let finding = with_changes(s.issue.render(confirmation, Vec::new()), &alternatives);
         let key = catalog::dedup_key(&finding);
         let index = match by_key.get(&key) {
             Some(i) => *i,
             None => {
                 by_key.insert(key, merged.len());
-                merged.push(finding);
+                merged.push((finding, alternatives));
                 merged.len() - 1
             }
         };
-        if let Some(m) = merged.get_mut(index) {
+        if let Some((m, _)) = merged.get_mut(index) {
             for id in s.explains {
                 if !m.explains.contains(&id) {
                     m.explains.push(id);
@@ -245,10 +353,10 @@ fn render(slots: Vec<Slot>) -> Vec<Finding> {
             }
         }
     }
-    for f in &mut merged {
+    for (f, _) in &mut merged {
         f.explains.sort();
     }
-    merged.sort_by(|a, b| {
+    merged.sort_by(|(a, _), (b, _)| {
         (a.severity, &a.code, &a.subnet_id, &a.resources, &a.summary).cmp(&(
             b.severity,
             &b.code,
@@ -257,7 +365,7 @@ fn render(slots: Vec<Slot>) -> Vec<Finding> {
             &b.summary,
         ))
     });
-    merged
+    merged.into_iter().unzip()
 }
 
 /// The flows behind a probe's observations (one per TCP/HTTPS address tried). DNS

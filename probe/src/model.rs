@@ -1,5 +1,6 @@
 //! Plain, serialisable data shared by every module: no SDK types, no I/O.
 
+pub mod change;
 pub mod dns;
 pub mod finding;
 pub mod firewall;
@@ -9,6 +10,7 @@ pub mod report;
 pub mod snapshot;
 pub mod transit;
 
+pub use change::{Change, ChangeError, VpcAttribute};
 pub use dns::*;
 pub use finding::{
     Confirmation, Direction, Finding, Hop, HopVerdict, PathEvaluation, PathVerdict, Remediation,

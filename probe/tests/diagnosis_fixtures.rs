@@ -4,8 +4,8 @@
 
 #![allow(clippy::unwrap_used)]
 
-use egress_probe::diagnosis::{FINDING_CODES, Flow, Subject, diagnose_names};
-use egress_probe::model::{Confirmation, NetworkSnapshot, Observation, Protocol};
+use egress_probe::diagnosis::{FINDING_CODES, Flow, Subject, diagnose, diagnose_names};
+use egress_probe::model::{Confirmation, NetworkSnapshot, Observation, Protocol, Severity};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -43,6 +43,12 @@ struct Case {
     /// Code → a substring of one of its fix commands.
     #[serde(default)]
     fix_contains: BTreeMap<String, String>,
+    /// Code → a substring none of its fix commands may contain (harmful fixes).
+    #[serde(default)]
+    fix_lacks: BTreeMap<String, String>,
+    /// Code → the severity each of its findings must have.
+    #[serde(default)]
+    severity: BTreeMap<String, Severity>,
     #[serde(default)]
     paths: Vec<PathExpect>,
     #[serde(default)]
@@ -195,6 +201,22 @@ fn every_fixture_case_holds() {
                     failures.push(format!("{ctx}: {code} fixes {got:?} lack `{want}`"));
                 }
             }
+            for (code, bad) in &case.fix_lacks {
+                for c in by_code(&d.findings, code).flat_map(|f| f.fix_commands.iter()) {
+                    if c.contains(bad.as_str()) {
+                        failures.push(format!("{ctx}: {code} fix `{c}` contains `{bad}`"));
+                    }
+                }
+                if by_code(&d.findings, code).all(|f| f.fix_commands.is_empty()) {
+                    failures.push(format!("{ctx}: {code} has no fix to check"));
+                }
+            }
+            for (code, want) in &case.severity {
+                let got: Vec<Severity> = by_code(&d.findings, code).map(|f| f.severity).collect();
+                if got.is_empty() || got.iter().any(|s| s != want) {
+                    failures.push(format!("{ctx}: {code} severities {got:?}, want {want:?}"));
+                }
+            }
             for p in &case.paths {
                 let got: Vec<String> = d
                     .paths
@@ -270,6 +292,115 @@ fn every_code_has_a_raising_case_and_a_near_miss() {
         }
     }
     assert!(gaps.is_empty(), "{}", gaps.join("\n"));
+}
+
+/// R25: where the account already has a DHCP option set with AmazonProvidedDNS and the same
+/// domain name, the fix associates that set (never `default`, which turns DNS off).
+#[test]
+fn r25_custom_dns_fix_reuses_an_amazon_dns_set() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let text = std::fs::read_to_string(dir.join("custom_dns.json")).unwrap();
+    let mut snapshot: NetworkSnapshot = serde_json::from_str(&text).unwrap();
+    let mut set = snapshot.dhcp_options[0].clone();
+    set.id = "dopt-amazon-corp".into();
+    set.domain_name_servers = vec!["AmazonProvidedDNS".into()];
+    set.domain_name = Some("corp.example".into());
+    snapshot.dhcp_options.push(set);
+    let subject = Subject {
+        function: Some("probe".into()),
+        subnet_ids: vec![],
+        security_group_ids: vec![],
+    };
+    let obs: Fixture = serde_json::from_str(&text).unwrap();
+    let d = diagnose(&snapshot, &subject, &[], &obs.cases[0].observations);
+    let fixes: Vec<&String> = by_code(&d.findings, "CUSTOM_DNS_UNREACHABLE")
+        .flat_map(|f| f.fix_commands.iter())
+        .collect();
+    assert!(!fixes.is_empty(), "no CUSTOM_DNS_UNREACHABLE fix");
+    for c in &fixes {
+        assert!(!c.contains("default"), "{c}");
+        assert!(!c.contains("create-dhcp-options"), "{c}");
+    }
+    assert!(
+        fixes.iter().any(|c| c
+            .contains("associate-dhcp-options --dhcp-options-id dopt-amazon-corp --vpc-id vpc-1")),
+        "{fixes:?}"
+    );
+}
+
+fn subject_and_flows(case: &Case) -> (Subject, Vec<Flow>) {
+    let subject = Subject {
+        function: case.subject.function.clone(),
+        subnet_ids: case.subject.subnet_ids.clone(),
+        security_group_ids: case.subject.security_group_ids.clone(),
+    };
+    let flows = case
+        .flows
+        .iter()
+        .map(|f| Flow {
+            target: f.target.clone(),
+            host: f.host.clone(),
+            destination: f.destination,
+            protocol: Protocol::parse(&f.protocol).unwrap(),
+            port: f.port,
+        })
+        .collect();
+    (subject, flows)
+}
+
+/// Issue 11 (simulation, first cut): every printed NACL fix, parsed back into a `Change`
+/// and applied to a copy of its fixture's snapshot, clears its finding and introduces no
+/// new error finding anywhere in the case's subnets and flows.
+#[test]
+fn printed_nacl_fixes_clear_their_finding_and_break_nothing() {
+    use egress_probe::model::Change;
+    let mut simulated = 0;
+    let mut failures = Vec::new();
+    for (file, text) in fixtures() {
+        let snapshot: NetworkSnapshot = serde_json::from_str(&text).unwrap();
+        let fixture: Fixture = serde_json::from_str(&text).unwrap();
+        for case in &fixture.cases {
+            let (subject, flows) = subject_and_flows(case);
+            // Configuration only: the simulation asks what the configuration allows.
+            let before = diagnose(&snapshot, &subject, &flows, &[]);
+            let errors = |d: &egress_probe::diagnosis::Diagnosis| -> BTreeSet<String> {
+                d.findings
+                    .iter()
+                    .filter(|f| f.severity == Severity::Error)
+                    .map(|f| format!("{}@{}", f.code, f.subnet_id.as_deref().unwrap_or("-")))
+                    .collect()
+            };
+            let errors_before = errors(&before);
+            for f in &before.findings {
+                let nacl = |c: &&String| c.contains("-network-acl-entry ");
+                if f.fix_commands.is_empty() || !f.fix_commands.iter().all(|c| nacl(&c)) {
+                    continue;
+                }
+                let ctx = format!("{file} / {} / {}: {:?}", case.name, f.code, f.fix_commands);
+                let mut copy = snapshot.clone();
+                for c in &f.fix_commands {
+                    match Change::parse_cli(c).map(|ch| ch.apply(&mut copy)) {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) | Err(e) => failures.push(format!("{ctx}: {e}")),
+                    }
+                }
+                let after = diagnose(&copy, &subject, &flows, &[]);
+                simulated += 1;
+                let key = format!("{}@{}", f.code, f.subnet_id.as_deref().unwrap_or("-"));
+                if after.findings.iter().any(|g| {
+                    g.code == f.code && g.subnet_id == f.subnet_id && g.summary == f.summary
+                }) {
+                    failures.push(format!("{ctx}: does not clear {key}"));
+                }
+                let new: Vec<String> = errors(&after).difference(&errors_before).cloned().collect();
+                if !new.is_empty() {
+                    failures.push(format!("{ctx}: introduces {new:?}"));
+                }
+            }
+        }
+    }
+    assert!(simulated >= 4, "only {simulated} NACL fixes simulated");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 /// Every code of the catalogue has a Japanese summary (`--lang ja`, issue 12 item 20):

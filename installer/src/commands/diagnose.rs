@@ -7,6 +7,7 @@ use crate::output::{self, Render};
 use crate::target;
 use crate::{Ctx, Outcome, exit, outcome};
 use anyhow::{Context, Result, anyhow, bail};
+use egress_probe::diagnosis::simulate::{Baseline, FixProof, WhatIf, prove_with};
 use egress_probe::diagnosis::{self, Flow, Subject};
 use egress_probe::model::{
     Finding, GapKind, NetworkSnapshot, PathEvaluation, PathVerdict, Protocol, Severity,
@@ -29,9 +30,21 @@ pub struct DiagnoseResult {
     pub targets: Vec<String>,
     /// Targets not evaluated as flows, and why (DNS targets, names that did not resolve).
     pub notes: Vec<String>,
+    /// Requested targets that produced no path (their name did not resolve here): not
+    /// evaluated, so never reported healthy.
+    pub not_evaluated: Vec<String>,
+    /// `healthy`, `broken`, `incomplete` (calls denied or failed) or `not_evaluated`
+    /// (a target or a snapshot call could not be evaluated), as the exit code says.
+    pub status: &'static str,
     pub findings: Vec<Finding>,
     pub paths: Vec<PathEvaluation>,
     pub gaps: Vec<SnapshotGap>,
+    /// Each printed fix, simulated on a copy of the snapshot (issue 11).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fix_proofs: Vec<FixProof>,
+    /// `--what-if`: what the given changes would fix or break.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub what_if: Option<WhatIf>,
 }
 
 impl DiagnoseResult {
@@ -47,15 +60,58 @@ impl DiagnoseResult {
         self.gaps.iter().any(|g| g.kind != GapKind::Unsupported)
     }
 
+    /// Some requested path was not evaluated: a target did not resolve here, no path was
+    /// evaluated at all, or a snapshot call is unsupported (partial analysis).
+    pub fn partial(&self) -> bool {
+        !self.not_evaluated.is_empty()
+            || (self.paths.is_empty() && !self.targets.is_empty() && !self.only_dns_targets())
+            || self.gaps.iter().any(|g| g.kind == GapKind::Unsupported)
+    }
+
+    fn only_dns_targets(&self) -> bool {
+        self.targets.iter().all(|t| t.starts_with("dns:"))
+    }
+
     /// 1 when something is broken; 2 when nothing broken was found but the analysis lacks
-    /// data (denied or failed calls); 0 otherwise.
+    /// data (denied or failed calls); 3 when a requested path was not evaluated (an
+    /// unresolved target, an unsupported call); 0 only when every requested path was
+    /// evaluated and is healthy.
     pub fn exit_code(&self) -> u8 {
+        // `--what-if`: the answer is about the change. 2 when it cannot be applied (AWS
+        // would refuse it), 1 when it breaks a path or adds an error, else as below for
+        // what could be evaluated.
+        if let Some(w) = &self.what_if {
+            if w.refused.is_some() {
+                return exit::ERROR;
+            }
+            if w.effects.iter().any(|e| e.effect == "breaks") {
+                return exit::FAILURES;
+            }
+            return if self.incomplete() {
+                exit::ERROR
+            } else if self.partial() {
+                exit::NOT_EVALUATED
+            } else {
+                exit::OK
+            };
+        }
         if self.broken() {
             exit::FAILURES
         } else if self.incomplete() {
             exit::ERROR
+        } else if self.partial() {
+            exit::NOT_EVALUATED
         } else {
             exit::OK
+        }
+    }
+
+    pub fn status_word(&self) -> &'static str {
+        match self.exit_code() {
+            exit::FAILURES => "broken",
+            exit::ERROR => "incomplete",
+            exit::NOT_EVALUATED => "not_evaluated",
+            _ => "healthy",
         }
     }
 }
@@ -115,8 +171,14 @@ pub async fn run(ctx: &mut Ctx, args: &DiagnoseArgs) -> Result<Outcome> {
     let (scope, subject) = subject(&snapshot, args)?;
     let (flows, notes) = flows(&targets).await;
     let names = dns_names(&targets);
-    let d = diagnosis::diagnose_names(&snapshot, &subject, &flows, &names, &[]);
-    let result = DiagnoseResult {
+    let not_evaluated = not_evaluated(&targets, &flows);
+    let mut d = diagnosis::diagnose_names(&snapshot, &subject, &flows, &names, &[]);
+    // Issue 11: every printed fix is simulated first (and a safer alternative chosen
+    // where the first breaks something); --what-if simulates the operator's changes.
+    let base = Baseline::from_diagnosis(&snapshot, &subject, &flows, &names, &d);
+    let fix_proofs = prove_with(&base, &mut d);
+    let what_if = (!args.what_if.is_empty()).then(|| base.what_if(&args.what_if));
+    let mut result = DiagnoseResult {
         scope,
         source,
         saved_snapshot: saved,
@@ -124,10 +186,15 @@ pub async fn run(ctx: &mut Ctx, args: &DiagnoseArgs) -> Result<Outcome> {
         security_group_ids: subject.security_group_ids.clone(),
         targets,
         notes,
+        not_evaluated,
+        status: "healthy",
         findings: d.findings,
         paths: d.paths,
         gaps: snapshot.gaps.clone(),
+        fix_proofs,
+        what_if,
     };
+    result.status = result.status_word();
     let code = result.exit_code();
     Ok(outcome(ctx, &result, code))
 }
@@ -235,6 +302,18 @@ pub fn dns_names(targets: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// The requested targets (other than `dns:` ones, whose resolution is predicted from the
+/// snapshot) that gave no flow: not valid, or their host name did not resolve on the
+/// diagnosing side.
+pub fn not_evaluated(targets: &[String], flows: &[Flow]) -> Vec<String> {
+    targets
+        .iter()
+        .filter(|t| !t.starts_with("dns:"))
+        .filter(|t| !flows.iter().any(|f| &f.target == *t))
+        .cloned()
+        .collect()
+}
+
 /// Flows to the targets: IP literals as they are, host names resolved here (up to four
 /// addresses each). DNS targets are not flows: the Amazon resolver is not filtered by
 /// security groups or NACLs (R25); the engine checks the DNS settings itself.
@@ -291,6 +370,91 @@ pub async fn flows(targets: &[String]) -> (Vec<Flow>, Vec<String>) {
 mod tests {
     use super::*;
 
+    fn evaluated(targets: &[&str], not_evaluated: &[&str], paths: usize) -> DiagnoseResult {
+        let path = PathEvaluation {
+            subnet_id: "subnet-1".into(),
+            target: Some("tcp://192.0.2.10:443".into()),
+            destination: "192.0.2.10".parse().unwrap(),
+            protocol: "tcp".into(),
+            port: 443,
+            family: egress_probe::model::Family::Ipv4,
+            verdict: PathVerdict::Reachable,
+            hops: vec![],
+        };
+        DiagnoseResult {
+            scope: "vpc vpc-1".into(),
+            source: "test".into(),
+            saved_snapshot: None,
+            subnet_ids: vec!["subnet-1".into()],
+            security_group_ids: vec![],
+            targets: targets.iter().map(|s| s.to_string()).collect(),
+            notes: vec![],
+            not_evaluated: not_evaluated.iter().map(|s| s.to_string()).collect(),
+            status: "healthy",
+            findings: vec![],
+            paths: vec![path; paths],
+            gaps: vec![],
+            fix_proofs: vec![],
+            what_if: None,
+        }
+    }
+
+    /// Issue 11: a target that did not resolve here is "not evaluated" (exit 3), never
+    /// "No findings" with exit 0 — also when no target resolved at all.
+    #[tokio::test]
+    async fn unresolved_target_is_not_evaluated_not_healthy() {
+        let targets = vec![
+            "https://no-such-host.invalid/".to_string(),
+            "tcp://192.0.2.10:443".to_string(),
+        ];
+        let (flows, _) = flows(&targets).await;
+        assert_eq!(
+            not_evaluated(&targets, &flows),
+            vec!["https://no-such-host.invalid/".to_string()]
+        );
+        let r = evaluated(
+            &["https://no-such-host.invalid/", "tcp://192.0.2.10:443"],
+            &["https://no-such-host.invalid/"],
+            1,
+        );
+        assert_eq!(r.exit_code(), exit::NOT_EVALUATED);
+        assert_eq!(r.status_word(), "not_evaluated");
+        let text = r.text(Lang::En);
+        assert!(!text.contains("No findings:"), "{text}");
+        assert!(
+            text.contains("Not evaluated: https://no-such-host.invalid/ could"),
+            "{text}"
+        );
+        // None resolved: no path at all.
+        let none = evaluated(
+            &["https://no-such-host.invalid/"],
+            &["https://no-such-host.invalid/"],
+            0,
+        );
+        assert_eq!(none.exit_code(), exit::NOT_EVALUATED);
+        // Everything evaluated and reachable: 0.
+        let ok = evaluated(&["tcp://192.0.2.10:443"], &[], 1);
+        assert_eq!(ok.exit_code(), exit::OK);
+        assert!(ok.text(Lang::En).contains("No findings:"));
+    }
+
+    /// Issue 11: a partial analysis (a call the endpoint does not support) is not 0; a
+    /// denied call stays 2.
+    #[test]
+    fn partial_analysis_is_not_zero() {
+        let gap = |kind| SnapshotGap {
+            call: "DescribeVpcBlockPublicAccessOptions".into(),
+            kind,
+            reason: "x".into(),
+            account: None,
+        };
+        let mut r = evaluated(&["tcp://192.0.2.10:443"], &[], 1);
+        r.gaps = vec![gap(GapKind::Unsupported)];
+        assert_eq!(r.exit_code(), exit::NOT_EVALUATED);
+        r.gaps = vec![gap(GapKind::Denied)];
+        assert_eq!(r.exit_code(), exit::ERROR);
+    }
+
     fn result(gaps: &[GapKind], error_finding: bool) -> DiagnoseResult {
         let finding: Finding = serde_json::from_value(serde_json::json!({
             "code": "NO_DEFAULT_ROUTE", "severity": "error", "confirmation": "predicted",
@@ -305,6 +469,8 @@ mod tests {
             security_group_ids: vec![],
             targets: vec![],
             notes: vec![],
+            not_evaluated: vec![],
+            status: "healthy",
             findings: if error_finding { vec![finding] } else { vec![] },
             paths: vec![],
             gaps: gaps
@@ -316,14 +482,20 @@ mod tests {
                     .unwrap()
                 })
                 .collect(),
+            fix_proofs: vec![],
+            what_if: None,
         }
     }
 
     #[test]
     fn exit_codes_say_whether_the_analysis_could_be_made() {
         assert_eq!(result(&[], false).exit_code(), 0);
-        // An action the endpoint does not implement (BPA outside AWS) is only a note.
-        assert_eq!(result(&[GapKind::Unsupported], false).exit_code(), 0);
+        // Issue 11: an action the endpoint does not implement (BPA outside AWS) leaves
+        // part of the analysis undone: a partial analysis is never 0 (exit 3).
+        assert_eq!(
+            result(&[GapKind::Unsupported], false).exit_code(),
+            exit::NOT_EVALUATED
+        );
         for kind in [
             GapKind::Denied,
             GapKind::Throttled,

@@ -17,9 +17,12 @@ pub const CODES: &[(&str, Severity)] = &[
     ("FUNCTION_NOT_IN_VPC", Severity::Info),
     ("FUNCTION_NOT_ACTIVE", Severity::Error),
     ("FUNCTION_UPDATE_IN_PROGRESS", Severity::Info),
-    ("LAMBDA_ENI_MISSING", Severity::Error),
+    // A warning: an Active function (R1) has its ENIs; not seeing one is a gap in what the
+    // snapshot shows, not proof the function cannot run (R3).
+    ("LAMBDA_ENI_MISSING", Severity::Warning),
     ("FUNCTION_SUBNETS_DIFFER", Severity::Error),
     ("SUBNET_NOT_IN_SNAPSHOT", Severity::Info),
+    ("SUBNET_HOSTS_NAT_GATEWAY", Severity::Info),
     ("NO_DEFAULT_ROUTE", Severity::Error),
     ("NAT_ROUTE_BLACKHOLE", Severity::Error),
     ("ROUTE_BLACKHOLE", Severity::Error),
@@ -54,6 +57,8 @@ pub const CODES: &[(&str, Severity)] = &[
     ("TIMEOUT_BEYOND_VPC", Severity::Error),
     ("DNS_FAILURE_BEYOND_VPC", Severity::Error),
     ("ANALYSIS_INCONSISTENT", Severity::Warning),
+    ("DEST_SUBNET_NACL_DENIED", Severity::Error),
+    ("DEST_SG_INGRESS_DENIED", Severity::Error),
     ("DESTINATION_REFUSED", Severity::Error),
     ("DESTINATION_RESET", Severity::Error),
     ("DESTINATION_TLS_ERROR", Severity::Error),
@@ -131,12 +136,53 @@ pub(crate) struct NaclFix {
     pub protocol: Protocol,
     pub ports: PortRange,
     pub cidr: String,
+    /// The explicit deny that blocks the flow (its entry text): the fix removes entry
+    /// `rule_number` instead of inserting an allow in front of it.
+    pub remove_deny: Option<String>,
 }
 
 impl NaclFix {
+    /// The fix as data (issue 11): its command line comes from `Change::cli`. `None` when
+    /// the CIDR is a placeholder (no address known).
+    pub fn change(&self) -> Option<crate::model::Change> {
+        use crate::model::{Change, RuleAction};
+        if self.remove_deny.is_some() {
+            return Some(Change::DeleteNaclEntry {
+                acl: self.acl.clone(),
+                egress: self.egress,
+                rule_number: self.rule_number,
+            });
+        }
+        let cidr: ipnet::IpNet = self.cidr.parse().ok()?;
+        let entry = Change::nacl_entry(
+            self.egress,
+            self.rule_number,
+            self.protocol,
+            self.ports,
+            cidr,
+            RuleAction::Allow,
+        );
+        let acl = self.acl.clone();
+        Some(if self.replace {
+            Change::ReplaceNaclEntry { acl, entry }
+        } else {
+            Change::CreateNaclEntry { acl, entry }
+        })
+    }
+
     fn command(&self) -> String {
-        let verb = if self.replace { "replace" } else { "create" };
+        if let Some(change) = self.change() {
+            return match &self.remove_deny {
+                Some(deny) => format!(
+                    "{}  # the deliberate deny ({deny}) blocks this flow; side effect: it stops blocking everything else it covers too, not only {}",
+                    change.cli(),
+                    self.cidr
+                ),
+                None => change.cli(),
+            };
+        }
         let dir = if self.egress { "--egress" } else { "--ingress" };
+        let verb = if self.replace { "replace" } else { "create" };
         let cidr_flag = if self.cidr.contains(':') {
             "--ipv6-cidr-block"
         } else {
@@ -309,6 +355,31 @@ pub(crate) enum Issue {
     FunctionUpdateInProgress {
         function: String,
     },
+    /// The in-VPC destination's subnet NACL drops the flow or its return (R20, R21).
+    DestSubnetNaclDenied {
+        subnet: String,
+        dest_subnet: String,
+        destination: IpAddr,
+        result: Rc<NaclResult>,
+        fix: NaclFix,
+    },
+    /// The in-VPC destination ENI's security groups admit nothing of the flow (R18).
+    DestSgIngressDenied {
+        subnet: String,
+        eni: String,
+        dest_sgs: Vec<String>,
+        function_sgs: Vec<String>,
+        source_cidr: String,
+        destination: IpAddr,
+        protocol: Protocol,
+        port: u16,
+    },
+    /// A subnet that hosts a NAT gateway (or uses its subnet's route table): public by
+    /// design, not a place for functions (R9, R12). Raised only with no function subject.
+    SubnetHostsNatGateway {
+        subnet: String,
+        nat: String,
+    },
     LambdaEniMissing {
         function: String,
         subnet: String,
@@ -480,6 +551,10 @@ pub(crate) enum Issue {
         dhcp: Option<String>,
         vpc: String,
         blockers: Vec<String>,
+        /// An existing DHCP option set with AmazonProvidedDNS and the same domain name (R25).
+        amazon_dhcp: Option<String>,
+        /// The current set's domain name, kept when a new set is created.
+        domain_name: Option<String>,
     },
     EndpointPrivateDnsCapture {
         subnet: String,
@@ -788,6 +863,26 @@ struct Text {
     fixes: Vec<String>,
 }
 
+/// Back to AmazonProvidedDNS without turning DNS off: `--dhcp-options-id default` associates
+/// *no* options, and a VPC with no DHCP options has no DNS at all (R25). Associate a set
+/// that names AmazonProvidedDNS (an existing one, else a new one keeping the domain name).
+fn amazon_dns_fix(vpc: &str, existing: Option<&str>, domain: Option<&str>) -> Vec<String> {
+    if let Some(id) = existing {
+        return vec![format!(
+            "aws ec2 associate-dhcp-options --dhcp-options-id {id} --vpc-id {vpc}  # alternative: back to AmazonProvidedDNS"
+        )];
+    }
+    let domain = domain
+        .map(|d| format!(" \"Key=domain-name,Values={d}\""))
+        .unwrap_or_default();
+    vec![
+        format!(
+            "DOPT=$(aws ec2 create-dhcp-options --dhcp-configurations \"Key=domain-name-servers,Values=AmazonProvidedDNS\"{domain} --query DhcpOptions.DhcpOptionsId --output text)  # alternative: back to AmazonProvidedDNS"
+        ),
+        format!("aws ec2 associate-dhcp-options --dhcp-options-id \"$DOPT\" --vpc-id {vpc}"),
+    ]
+}
+
 fn sev(code: &str) -> Severity {
     CODES
         .iter()
@@ -816,6 +911,7 @@ impl Issue {
             Issue::FunctionNotInVpc { .. }
                 | Issue::FunctionUpdateInProgress { .. }
                 | Issue::SubnetNotInSnapshot { .. }
+                | Issue::SubnetHostsNatGateway { .. }
                 | Issue::NatCrossAz { .. }
                 | Issue::BpaNotVerifiable { .. }
                 | Issue::DestinationInVpc { .. }
@@ -942,6 +1038,38 @@ impl Issue {
             Issue::FunctionUpdateInProgress { function } => {
                 format!("{function} は更新中です。呼び出しはまだ以前の設定で実行されます")
             }
+            Issue::DestSubnetNaclDenied {
+                subnet,
+                dest_subnet,
+                destination,
+                result,
+                ..
+            } => format!(
+                "{dest_subnet}（{destination} のサブネット）のネットワーク ACL {} が {subnet} {}を拒否しています: {}",
+                result.acl_id,
+                if result.egress {
+                    "への戻りの通信（アウトバウンド）"
+                } else {
+                    "からの通信（インバウンド）"
+                },
+                result.decided_by()
+            ),
+            Issue::DestSgIngressDenied {
+                subnet,
+                eni,
+                dest_sgs,
+                destination,
+                protocol,
+                port,
+                ..
+            } => format!(
+                "{eni}（{destination}）のセキュリティグループ {} は {subnet} からの {} {port} を許可していません",
+                dest_sgs.join("、"),
+                protocol.name()
+            ),
+            Issue::SubnetHostsNatGateway { subnet, nat } => format!(
+                "{subnet} は NAT ゲートウェイ {nat} のためにインターネットゲートウェイへルーティングされています。設計上のパブリックサブネットで、関数を置く場所ではありません"
+            ),
             Issue::LambdaEniMissing {
                 function,
                 subnet,
@@ -1144,7 +1272,7 @@ impl Issue {
                 subnet,
                 destination,
             } => format!(
-                "{destination} は VPC 内（ローカルルート）にあります。評価したのは送信側（セキュリティグループのアウトバウンド、{subnet} のネットワーク ACL）だけです"
+                "{destination} は VPC 内（ローカルルート）にあります。送信側（セキュリティグループのアウトバウンド、{subnet} のネットワーク ACL）と、スナップショットにある宛先側（サブネットのネットワーク ACL、ENI のセキュリティグループ）を評価しました"
             ),
             Issue::VpcDnsSupportDisabled { vpc } => {
                 format!(
@@ -1525,14 +1653,55 @@ impl Issue {
                 ja: "LastUpdateStatus が Successful になるまでは以前の VPC 設定で実行されます。完了後に再度確認してください。".into(),
                 fixes: vec![format!("aws lambda wait function-updated-v2 --function-name {function}")],
             },
+            Issue::DestSubnetNaclDenied { subnet, dest_subnet, destination, result, fix } => {
+                let way = if result.egress { "outbound replies to" } else { "inbound traffic from" };
+                let way_ja = if result.egress { "への戻りの通信（アウトバウンド）" } else { "からの通信（インバウンド）" };
+                Text {
+                    code: "DEST_SUBNET_NACL_DENIED",
+                    summary: format!("{} on {dest_subnet} (the subnet of {destination}) blocks {way} {subnet}: {}", result.acl_id, result.decided_by()),
+                    subnet: Some(subnet.clone()),
+                    resources: vec![result.acl_id.clone(), dest_subnet.clone()],
+                    rules: r(&["R20", "R21", "R6"]),
+                    en: format!("The destination's own subnet NACL {} must allow {way} {subnet}.", result.acl_id),
+                    ja: format!("宛先サブネットの NACL {} で {subnet} {way_ja}を許可してください。", result.acl_id),
+                    fixes: vec![fix.command()],
+                }
+            }
+            Issue::DestSgIngressDenied { subnet, eni, dest_sgs, function_sgs, source_cidr, destination, protocol, port } => {
+                let dsg = dest_sgs.first().cloned().unwrap_or_else(|| "<destination-sg-id>".into());
+                let src = match function_sgs.first() {
+                    Some(sg) => format!("--source-group {sg}"),
+                    None => format!("--cidr {source_cidr}"),
+                };
+                Text {
+                    code: "DEST_SG_INGRESS_DENIED",
+                    summary: format!("security groups {} of {eni} ({destination}) do not allow {} {port} from {subnet}", dest_sgs.join(", "), protocol.name()),
+                    subnet: Some(subnet.clone()),
+                    resources: [vec![eni.clone()], dest_sgs.clone()].concat(),
+                    rules: r(&["R18", "R6"]),
+                    en: format!("Allow inbound {} {port} on {dsg} from the function's security group or subnet.", protocol.name()),
+                    ja: format!("{dsg} で関数のセキュリティグループまたはサブネットからの {} {port} のインバウンドを許可してください。", protocol.name()),
+                    fixes: vec![format!("aws ec2 authorize-security-group-ingress --group-id {dsg} --protocol {} --port {port} {src}", protocol.name())],
+                }
+            }
+            Issue::SubnetHostsNatGateway { subnet, nat } => Text {
+                code: "SUBNET_HOSTS_NAT_GATEWAY",
+                summary: format!("{subnet} routes to the internet gateway for NAT gateway {nat}: a public subnet by design, not a place for functions"),
+                subnet: Some(subnet.clone()),
+                resources: vec![subnet.clone(), nat.clone()],
+                rules: r(&["R9", "R12"]),
+                en: format!("Leave {subnet}'s routes as they are: {nat} needs them (R12). A Lambda ENI has no public IP (R9), so attach functions to the private subnets behind {nat} instead."),
+                ja: format!("{subnet} のルートは {nat} に必要なので変更しないでください（R12）。Lambda の ENI にはパブリック IP がない（R9）ため、関数は {nat} の背後のプライベートサブネットに接続してください。"),
+                fixes: vec![],
+            },
             Issue::LambdaEniMissing { function, subnet, security_groups } => Text {
                 code: "LAMBDA_ENI_MISSING",
-                summary: format!("no Lambda Hyperplane ENI of {function} in {subnet} (security groups {})", security_groups.join(",")),
+                summary: format!("{function} is Active but no Lambda Hyperplane ENI with security groups {} is visible in {subnet}", security_groups.join(",")),
                 subnet: Some(subnet.clone()),
                 resources: vec![function.clone(), subnet.clone()],
                 rules: r(&["R3", "R1", "R2"]),
-                en: format!("Lambda has no network interface for {function} in {subnet}: the function cannot run there. Check the function state and reason code (R1/R2), free IPs in the subnet and the ENI quota."),
-                ja: format!("{subnet} に {function} 用の Lambda ネットワークインターフェイスがありません。関数の状態と理由コード（R1/R2）、サブネットの空き IP、ENI のクォータを確認してください。"),
+                en: format!("Not seen: a network interface of type lambda in {subnet} with exactly the security groups {} (R3). The function is Active (R1), so Lambda reports its ENIs as ready; the interface may be owned elsewhere or not listed to this principal. If invocations in this subnet fail, check free IPs and the ENI quota (R2).", security_groups.join(",")),
+                ja: format!("見えなかったもの: {subnet} にあるタイプ lambda で、セキュリティグループが {} と一致するネットワークインターフェイス（R3）。関数は Active（R1）で、Lambda は ENI を準備済みとしています。別の所有者のものか、この権限では一覧できない可能性があります。このサブネットで呼び出しが失敗する場合は空き IP と ENI のクォータ（R2）を確認してください。", security_groups.join(",")),
                 fixes: vec![format!("aws ec2 describe-network-interfaces --filters Name=interface-type,Values=lambda Name=subnet-id,Values={subnet} Name=group-id,Values={}", security_groups.join(","))],
             },
             Issue::FunctionSubnetsDiffer { function, good, bad, targets, security_groups } => {
@@ -1865,12 +2034,12 @@ impl Issue {
             },
             Issue::DestinationInVpc { subnet, destination } => Text {
                 code: "DESTINATION_IN_VPC",
-                summary: format!("{destination} is inside the VPC (local route): only the source side (security group egress, {subnet} NACLs) was evaluated"),
+                summary: format!("{destination} is inside the VPC (local route): the source side (security group egress, {subnet} NACLs) and the destination side the snapshot knows (its subnet's NACL, its ENI's security groups) were evaluated"),
                 subnet: Some(subnet.clone()),
                 resources: vec![],
                 rules: r(&["R6"]),
-                en: "Also check the destination's own security group ingress and its subnet's NACL.".into(),
-                ja: "宛先側のセキュリティグループのインバウンドとサブネットの NACL も確認してください。".into(),
+                en: "Where the destination is not an ENI of the snapshot, also check its own security group ingress by hand.".into(),
+                ja: "宛先がスナップショットにない ENI の場合は、宛先側のセキュリティグループのインバウンドも手作業で確認してください。".into(),
                 fixes: vec![],
             },
             Issue::VpcDnsSupportDisabled { vpc } => Text {
@@ -1883,7 +2052,7 @@ impl Issue {
                 ja: format!("{vpc} の DNS サポート（enableDnsSupport）を有効にしてください（インターフェイスエンドポイントのプライベート DNS には enableDnsHostnames も必要です）。"),
                 fixes: vec![format!("aws ec2 modify-vpc-attribute --vpc-id {vpc} --enable-dns-support \"{{\\\"Value\\\":true}}\"")],
             },
-            Issue::CustomDnsUnreachable { subnet, server, dhcp, vpc, blockers } => Text {
+            Issue::CustomDnsUnreachable { subnet, server, dhcp, vpc, blockers, amazon_dhcp, domain_name } => Text {
                 code: "CUSTOM_DNS_UNREACHABLE",
                 summary: format!("custom DNS server {server}{} is not reachable on port 53 from {subnet}: {}", dhcp.as_deref().map(|d| format!(" (DHCP options {d})")).unwrap_or_default(), blockers.join("; ")),
                 subnet: Some(subnet.clone()),
@@ -1891,7 +2060,7 @@ impl Issue {
                 rules: r(&["R25", "R19"]),
                 en: format!("Security groups and NACLs do filter traffic to custom DNS servers: allow UDP and TCP 53 to {server} (see the findings on that path), or return {vpc} to AmazonProvidedDNS."),
                 ja: format!("カスタム DNS サーバーへの通信はセキュリティグループと NACL でフィルタされます。{server} への UDP/TCP 53 を許可する（この経路の他の指摘を参照）か、{vpc} を AmazonProvidedDNS に戻してください。"),
-                fixes: vec![format!("aws ec2 associate-dhcp-options --dhcp-options-id default --vpc-id {vpc}  # alternative: back to AmazonProvidedDNS")],
+                fixes: amazon_dns_fix(vpc, amazon_dhcp.as_deref(), domain_name.as_deref()),
             },
             Issue::EndpointPrivateDnsCapture { subnet, host, endpoint, service } => Text {
                 code: "ENDPOINT_PRIVATE_DNS_CAPTURE",

@@ -34,6 +34,8 @@ pub(crate) struct Resolvers {
     pub amazon: bool,
     pub custom: Vec<IpAddr>,
     pub dhcp: Option<String>,
+    /// The domain name of the associated set, if any.
+    pub domain_name: Option<String>,
 }
 
 pub(crate) fn resolvers(ix: &Index<'_>, vpc_id: &str, observations: &[Observation]) -> Resolvers {
@@ -77,7 +79,22 @@ pub(crate) fn resolvers(ix: &Index<'_>, vpc_id: &str, observations: &[Observatio
         amazon,
         custom,
         dhcp: dhcp.map(|d| d.id.clone()),
+        domain_name: dhcp.and_then(|d| d.domain_name.clone()),
     }
+}
+
+/// An existing DHCP option set whose only name server is AmazonProvidedDNS and whose domain
+/// name is `domain`: associating it restores Amazon DNS and keeps the search domain (R25).
+fn amazon_dhcp_set(ix: &Index<'_>, domain: Option<&str>) -> Option<String> {
+    ix.snap
+        .dhcp_options
+        .iter()
+        .find(|o| {
+            o.id != "default"
+                && matches!(o.domain_name_servers.as_slice(), [s] if s.eq_ignore_ascii_case("AmazonProvidedDNS"))
+                && o.domain_name.as_deref() == domain
+        })
+        .map(|o| o.id.clone())
 }
 
 /// R24/R25 for one subnet: DNS support, and the path to each custom DNS server over UDP
@@ -129,6 +146,8 @@ pub(crate) fn analyse<'a>(
                 dhcp: res.dhcp.clone(),
                 vpc: vpc_id.clone(),
                 blockers,
+                amazon_dhcp: amazon_dhcp_set(ix, res.domain_name.as_deref()),
+                domain_name: res.domain_name.clone(),
             });
         }
     }

@@ -46,6 +46,10 @@ pub(crate) fn nacl_fix(
         && let (Some(n), Some(c), Some(p)) = (only.rule_number, only.cidr, only.protocol)
         && matches!(p.0, 6 | 17)
         && deny_first.is_some_and(|d| d.rule_number.is_none())
+        // Widen in place only an entry no wider than the flow's peer: widening the ports
+        // of a `0.0.0.0/0` entry would open them for every source (issue 11); else a new,
+        // narrow entry below.
+        && c.to_string() == cidr
     {
         return NaclFix {
             acl: acl.acl.id.clone(),
@@ -55,17 +59,35 @@ pub(crate) fn nacl_fix(
             protocol: p,
             ports,
             cidr: c.to_string(),
+            remove_deny: None,
         };
     }
-    let before = deny_first.and_then(|d| d.rule_number);
+    // R20/R21: an explicit (numbered) deny is what blocks the flow. Never insert an allow
+    // in front of a deliberate deny: name the deny and propose removing it, with its side
+    // effect in words (issue 11).
+    if let Some(d) = deny_first
+        && let Some(n) = d.rule_number
+    {
+        return NaclFix {
+            acl: acl.acl.id.clone(),
+            egress: result.egress,
+            replace: false,
+            rule_number: n,
+            protocol,
+            ports,
+            cidr,
+            remove_deny: Some(d.entry_text.clone()),
+        };
+    }
     NaclFix {
         acl: acl.acl.id.clone(),
         egress: result.egress,
         replace: false,
-        rule_number: free_rule_number(acl, result.egress, before),
+        rule_number: free_rule_number(acl, result.egress, None),
         protocol,
         ports,
         cidr,
+        remove_deny: None,
     }
 }
 
@@ -84,11 +106,19 @@ pub(crate) fn is_public(addr: &IpAddr) -> bool {
     }
 }
 
-/// The CIDR a fix opens for `addr`: the whole internet for public addresses, else the host.
+/// The CIDR a security-group fix opens for `addr`: the whole internet for public
+/// addresses, else the host.
 pub(crate) fn fix_cidr(addr: &IpAddr) -> String {
     if is_public(addr) {
         any_cidr(addr).to_string()
     } else {
         IpNet::from(*addr).to_string()
     }
+}
+
+/// The CIDR a NACL fix opens for `addr`: the narrowest entry, the destination's (or
+/// peer's) own address — never `0.0.0.0/0` (issue 11: a NACL is shared by the subnet,
+/// and a fix must not open more than the flow it repairs).
+pub(crate) fn nacl_cidr(addr: &IpAddr) -> String {
+    IpNet::from(*addr).to_string()
 }

@@ -341,6 +341,9 @@ pub(crate) enum Next<'a> {
     SecurityGroupEgress { remote_groups: Option<Vec<String>> },
     /// R20: the function subnet's NACL, outbound to the destination.
     FunctionNaclOut,
+    /// R6/R18/R20/R21 on the destination side of an in-VPC destination: its subnet's NACL
+    /// inbound and outbound (return), and its ENI's security group ingress (issue 11).
+    DestinationInVpc,
     /// R21: the function subnet's NACL, inbound replies from `from`.
     FunctionNaclIn { from: IpAddr },
     /// R5-R9, R15: the function subnet's route for the destination.

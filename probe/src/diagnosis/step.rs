@@ -2,6 +2,7 @@
 //! what comes next; no step calls another, and none imports the dispatcher (`walk.rs`).
 
 pub(crate) mod block_public_access;
+pub(crate) mod destination;
 pub(crate) mod egress_only_igw;
 pub(crate) mod endpoint;
 pub(crate) mod firewall_endpoint;

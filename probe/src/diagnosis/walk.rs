@@ -56,6 +56,7 @@ fn dispatch<'a>(w: &mut Walk<'a, '_>, next: Next<'a>) -> Vec<Next<'a>> {
             step::security_group::run(w, remote_groups.as_deref())
         }
         Next::FunctionNaclOut => step::subnet_nacl::outbound(w),
+        Next::DestinationInVpc => step::destination::run(w),
         Next::FunctionNaclIn { from } => step::subnet_nacl::inbound(w, from),
         Next::FunctionRoute => step::route_table::function_route(w),
         Next::NatGateway { nat, route, from } => step::nat_gateway::run(w, &nat, route, from),

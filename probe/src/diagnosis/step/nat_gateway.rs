@@ -5,7 +5,7 @@
 
 use crate::diagnosis::bpa::Via;
 use crate::diagnosis::catalog::{Issue, NatChoice, NatLeg, RouteRef};
-use crate::diagnosis::fixes::{fix_cidr, is_public, nacl_fix};
+use crate::diagnosis::fixes::{is_public, nacl_cidr, nacl_fix};
 use crate::diagnosis::nacl::Peer;
 use crate::diagnosis::nat_choice::{choose, covers, public_subnet_in_az};
 use crate::diagnosis::routes;
@@ -251,7 +251,7 @@ pub(crate) fn run<'a>(
                             true,
                             &[Peer::Addr(dest)],
                             port,
-                            fix_cidr(&dest),
+                            nacl_cidr(&dest),
                         );
                     }
                     next.push(Next::InternetGateway {
@@ -292,7 +292,7 @@ pub(crate) fn run<'a>(
                             true,
                             &[Peer::Addr(dest)],
                             port,
-                            fix_cidr(&dest),
+                            nacl_cidr(&dest),
                         );
                     }
                 }
@@ -323,7 +323,7 @@ pub(crate) fn reply<'a>(w: &mut Walk<'a, '_>, nat_id: &str, nat_subnet: &str) ->
         false,
         &[Peer::Addr(dest)],
         PortRange::EPHEMERAL,
-        fix_cidr(&dest),
+        nacl_cidr(&dest),
     );
     nat_leg(
         w,

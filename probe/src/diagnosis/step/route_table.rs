@@ -93,7 +93,7 @@ pub(crate) fn function_route<'a>(w: &mut Walk<'a, '_>) -> Vec<Next<'a>> {
                 Some(&subnet),
                 HopVerdict::Pass,
                 format!(
-                    "{} is inside the VPC: the destination's own security group and NACL are not evaluated",
+                    "{} is inside the VPC: the local route carries it to the destination side",
                     w.dest
                 ),
                 &["R6"],
@@ -102,7 +102,7 @@ pub(crate) fn function_route<'a>(w: &mut Walk<'a, '_>) -> Vec<Next<'a>> {
                 subnet,
                 destination: w.dest,
             });
-            vec![]
+            vec![Next::DestinationInVpc]
         }
         RouteTarget::InternetGateway(igw) => {
             if w.family == Family::Ipv4 {

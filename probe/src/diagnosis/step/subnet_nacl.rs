@@ -2,7 +2,7 @@
 //! replies on 1024-65535 (R21). A destination inside the subnet crosses no NACL (§F).
 
 use crate::diagnosis::catalog::Issue;
-use crate::diagnosis::fixes::{fix_cidr, nacl_fix};
+use crate::diagnosis::fixes::{nacl_cidr, nacl_fix};
 use crate::diagnosis::nacl::Peer;
 use crate::diagnosis::state::{Next, Walk};
 use crate::model::{Direction, HopVerdict, PortRange};
@@ -37,7 +37,7 @@ pub(crate) fn outbound<'a>(w: &mut Walk<'a, '_>) -> Vec<Next<'a>> {
         &["R20"],
     ) && result.verdict != HopVerdict::Pass
     {
-        let fix = nacl_fix(acl, &result, w.flow.protocol, ports, fix_cidr(&dest));
+        let fix = nacl_fix(acl, &result, w.flow.protocol, ports, nacl_cidr(&dest));
         w.issues.push(Issue::NaclOutboundDenied {
             subnet,
             result,
@@ -70,7 +70,7 @@ pub(crate) fn inbound<'a>(w: &mut Walk<'a, '_>, from: IpAddr) -> Vec<Next<'a>> {
             &result,
             w.flow.protocol,
             PortRange::EPHEMERAL,
-            fix_cidr(&from),
+            nacl_cidr(&from),
         );
         w.issues.push(Issue::NaclInboundEphemeral {
             subnet,

@@ -4,7 +4,7 @@
 //! appliance mode for stateful appliances).
 
 use crate::diagnosis::catalog::{Issue, RouteRef};
-use crate::diagnosis::fixes::{fix_cidr, nacl_fix};
+use crate::diagnosis::fixes::{nacl_cidr, nacl_fix};
 use crate::diagnosis::lookup;
 use crate::diagnosis::nacl::Peer;
 use crate::diagnosis::state::{Next, Role, Walk};
@@ -246,7 +246,7 @@ pub(crate) fn attachment_nacl<'a>(
     let (peers, cidr) = if peer_is_function {
         (w.src.peers(w.family).to_vec(), w.src.cidr(w.family))
     } else {
-        (vec![Peer::Addr(w.dest)], fix_cidr(&w.dest))
+        (vec![Peer::Addr(w.dest)], nacl_cidr(&w.dest))
     };
     // Requests travel to the destination port; replies to the function's ephemeral ports.
     let ports = if direction == Direction::Forward {

@@ -1,0 +1,292 @@
+//! Issue 11: every printed fix is proven. The whole catalogue is walked: each code either
+//! has a fix as changes that, applied to a copy of its fixture's snapshot, clears the
+//! finding and introduces no new error on any subnet of the snapshot, or is declared
+//! advice-only with its reason (`diagnosis::ADVICE_ONLY`). A new code with neither fails
+//! here. The printed command lines are the changes' own rendering, and parse back to
+//! them. The harmful fixes of the issue are regression tests.
+
+#![allow(clippy::unwrap_used)]
+
+use egress_probe::diagnosis::simulate::{Baseline, prove_fixes};
+use egress_probe::diagnosis::{
+    FINDING_CODES, Flow, NOT_SIMULATED, Subject, advice_only, diagnose_names, not_simulated,
+};
+use egress_probe::model::{Change, NetworkSnapshot, Protocol, RouteTarget, Severity};
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+#[derive(Deserialize)]
+struct Fixture {
+    cases: Vec<Case>,
+}
+
+#[derive(Deserialize)]
+struct Case {
+    name: String,
+    subject: CaseSubject,
+    #[serde(default)]
+    flows: Vec<CaseFlow>,
+    /// Names whose resolution is predicted (`dns:` targets, R58-R62).
+    #[serde(default)]
+    names: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct CaseSubject {
+    #[serde(default)]
+    function: Option<String>,
+    #[serde(default)]
+    subnet_ids: Vec<String>,
+    #[serde(default)]
+    security_group_ids: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct CaseFlow {
+    target: String,
+    #[serde(default)]
+    host: Option<String>,
+    destination: IpAddr,
+    protocol: String,
+    port: u16,
+}
+
+fn fixtures() -> Vec<(String, NetworkSnapshot, Fixture)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut out = Vec::new();
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    entries.sort();
+    for p in entries {
+        let text = std::fs::read_to_string(&p).unwrap();
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        out.push((
+            name,
+            serde_json::from_str(&text).unwrap(),
+            serde_json::from_str(&text).unwrap(),
+        ));
+    }
+    out
+}
+
+fn subject_and_flows(case: &Case) -> (Subject, Vec<Flow>) {
+    let subject = Subject {
+        function: case.subject.function.clone(),
+        subnet_ids: case.subject.subnet_ids.clone(),
+        security_group_ids: case.subject.security_group_ids.clone(),
+    };
+    let flows = case
+        .flows
+        .iter()
+        .map(|f| Flow {
+            target: f.target.clone(),
+            host: f.host.clone(),
+            destination: f.destination,
+            protocol: Protocol::parse(&f.protocol).unwrap(),
+            port: f.port,
+        })
+        .collect();
+    (subject, flows)
+}
+
+/// The catalogue walk: every code is proven somewhere or declared advice-only.
+#[test]
+fn every_code_has_a_proven_fix_or_is_declared_advice_only() {
+    let mut proven: BTreeSet<String> = BTreeSet::new();
+    let mut failures = Vec::new();
+    let mut simulated = 0;
+    for (file, snapshot, fixture) in fixtures() {
+        for case in &fixture.cases {
+            let (subject, flows) = subject_and_flows(case);
+            let mut d = diagnose_names(&snapshot, &subject, &flows, &case.names, &[]);
+            let proofs = prove_fixes(&snapshot, &subject, &flows, &case.names, &mut d);
+            for (i, f) in d.findings.iter().enumerate() {
+                let ctx = format!("{file} / {} / {}", case.name, f.code);
+                if let Some(why) = advice_only(&f.code) {
+                    assert!(!why.is_empty());
+                    if !d.fix_changes[i].is_empty() {
+                        failures.push(format!("{ctx}: advice-only, but carries changes"));
+                    }
+                    continue;
+                }
+                if let Some(why) = not_simulated(&f.code) {
+                    // Proven by tests/dns_fixes.rs on its fixture instead (named there).
+                    assert!(!why.is_empty());
+                    if !d.fix_changes[i].is_empty() {
+                        failures.push(format!(
+                            "{ctx}: carries changes now: leave NOT_SIMULATED and be simulated"
+                        ));
+                    }
+                    continue;
+                }
+                let Some(p) = proofs.iter().find(|p| p.finding == i) else {
+                    // A fix that needs data the snapshot lacks (no public subnet for a
+                    // new NAT gateway) is not printed as a change: it must say so.
+                    if f.severity == Severity::Error
+                        && f.fix_commands.iter().any(|c| !c.contains('<'))
+                    {
+                        failures.push(format!(
+                            "{ctx}: prints {:?} without a change",
+                            f.fix_commands
+                        ));
+                    }
+                    continue;
+                };
+                simulated += 1;
+                // Every alternative was tried; one that still breaks something is printed
+                // with its side effect (the proof's text), never as if it were safe.
+                if p.refused.is_some() || !p.clears {
+                    failures.push(format!("{ctx}: {} ({:?})", p.text(false), p.changes));
+                    continue;
+                }
+                if !p.breaks.is_empty() {
+                    assert!(p.text(false).contains("but breaks"), "{ctx}");
+                    assert!(p.text(true).contains("次を壊します"), "{ctx}");
+                }
+                // The printed lines are the chosen changes, rendered by the one renderer.
+                let parsed: Vec<Change> = f
+                    .fix_commands
+                    .iter()
+                    .map(|c| Change::parse_cli(c).unwrap_or_else(|e| panic!("{ctx}: {c}: {e}")))
+                    .collect();
+                if parsed != p.changes {
+                    failures.push(format!(
+                        "{ctx}: printed {:?} is not the proven {:?}",
+                        f.fix_commands, p.changes
+                    ));
+                }
+                if p.proven() {
+                    proven.insert(f.code.clone());
+                }
+            }
+        }
+    }
+    let dns_fixes = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/dns_fixes.rs"),
+    )
+    .unwrap();
+    for (code, _) in NOT_SIMULATED {
+        if !dns_fixes.contains(&format!("\"{code}\"")) {
+            failures.push(format!(
+                "{code}: not simulated, and tests/dns_fixes.rs does not prove its fix"
+            ));
+        }
+    }
+    for (code, _) in FINDING_CODES {
+        if advice_only(code).is_none() && not_simulated(code).is_none() && !proven.contains(*code) {
+            failures.push(format!(
+                "{code}: no fixture proves its fix, and it is not declared advice-only"
+            ));
+        }
+    }
+    assert!(simulated >= 10, "only {simulated} fixes simulated");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Harmful fixes of issue 11, as regressions: no fix associates `default` DHCP options
+/// (no DNS at all, R25), no NACL fix opens `0.0.0.0/0` or `::/0`, and no fix re-routes a
+/// subnet that hosts a NAT gateway.
+#[test]
+fn no_printed_fix_is_one_of_the_harmful_ones() {
+    for (file, snapshot, fixture) in fixtures() {
+        for case in &fixture.cases {
+            let (subject, flows) = subject_and_flows(case);
+            let mut d = diagnose_names(&snapshot, &subject, &flows, &case.names, &[]);
+            let proofs = prove_fixes(&snapshot, &subject, &flows, &case.names, &mut d);
+            for f in &d.findings {
+                let ctx = format!("{file} / {} / {}", case.name, f.code);
+                for c in &f.fix_commands {
+                    assert!(!c.contains("--dhcp-options-id default"), "{ctx}: {c}");
+                    if c.contains("network-acl-entry") && c.contains("--rule-action allow") {
+                        assert!(
+                            !c.contains("--cidr-block 0.0.0.0/0")
+                                && !c.contains("--ipv6-cidr-block ::/0"),
+                            "{ctx}: {c}"
+                        );
+                    }
+                }
+                // A fix that re-routes the table of a NAT gateway's own subnet to a NAT
+                // gateway is never printed as safe: its proof names what it breaks.
+                let Some(p) = proofs
+                    .iter()
+                    .find(|p| std::ptr::eq(&d.findings[p.finding], f))
+                else {
+                    continue;
+                };
+                for c in &p.changes {
+                    let Change::ReplaceRoute {
+                        rtb,
+                        target: RouteTarget::NatGateway(_),
+                        ..
+                    } = c
+                    else {
+                        continue;
+                    };
+                    for n in &snapshot.nat_gateways {
+                        let Some(s) = n.subnet_id.as_deref() else {
+                            continue;
+                        };
+                        if snapshot
+                            .effective_route_table(s)
+                            .is_some_and(|t| &t.id == rtb)
+                        {
+                            assert!(
+                                !p.proven(),
+                                "{ctx}: {c:?} re-routes {s}, the subnet of {}",
+                                n.id
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `--what-if` on the fixtures: the printed fix of a finding, given back as the operator
+/// would type it, fixes that subnet's error and breaks nothing; deleting the NAT gateway
+/// a private subnet uses breaks it.
+#[test]
+fn what_if_names_what_a_change_fixes_and_breaks() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let text = std::fs::read_to_string(dir.join("healthy.json")).unwrap();
+    let snapshot: NetworkSnapshot = serde_json::from_str(&text).unwrap();
+    let fixture: Fixture = serde_json::from_str(&text).unwrap();
+    let (subject, flows) = subject_and_flows(&fixture.cases[0]);
+    let base = Baseline::new(&snapshot, &subject, &flows, &[]);
+    let nat = &snapshot.nat_gateways[0].id;
+    let w = base.what_if(&[Change::parse_cli(&format!(
+        "aws ec2 delete-nat-gateway --nat-gateway-id {nat}"
+    ))
+    .unwrap()]);
+    assert!(w.refused.is_none());
+    let broken: BTreeMap<&str, &str> = w
+        .effects
+        .iter()
+        .filter(|e| e.effect == "breaks")
+        .map(|e| (e.subnet_id.as_str(), e.detail.as_str()))
+        .collect();
+    assert!(!broken.is_empty(), "{w:?}");
+    assert!(w.evaluated_subnets >= 1);
+    // A change AWS would refuse is named, and nothing is evaluated.
+    let w = base
+        .what_if(&[
+            Change::parse_cli("aws ec2 delete-nat-gateway --nat-gateway-id nat-nosuch").unwrap(),
+        ]);
+    assert_eq!(
+        w.refused.as_deref(),
+        Some("delete-nat-gateway: nat-nosuch is not in the snapshot")
+    );
+    // A change to something no path crosses changes nothing.
+    let sg = &snapshot.security_groups[0].id;
+    let w = base.what_if(&[Change::parse_cli(&format!(
+        "aws ec2 authorize-security-group-ingress --group-id {sg} --protocol tcp --port 22 --cidr 192.0.2.0/24"
+    ))
+    .unwrap()]);
+    assert!(w.effects.is_empty(), "{w:?}");
+}
