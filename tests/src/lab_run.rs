@@ -106,6 +106,12 @@ impl LabRun {
         std::fs::create_dir_all(&bin)?;
         let copy = |name: &str| -> Result<PathBuf> {
             let from = workspace_binary(name)?;
+            // Prebuilt for this run (scripts/run_suites.py): used in place, never copied
+            // (a copy still open for writing while another thread forks makes its exec
+            // fail with ETXTBSY).
+            if crate::moto::prebuilt_bins().is_some() {
+                return Ok(from);
+            }
             let to = bin.join(name);
             std::fs::copy(&from, &to)
                 .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
