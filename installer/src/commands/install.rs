@@ -962,11 +962,7 @@ pub fn public_subnet_reason(snapshot: &NetworkSnapshot, subnet: &str) -> Option<
     let nat_ja = nat
         .map(|n| format!("。NAT ゲートウェイ {} のサブネットです", n.id))
         .unwrap_or_default();
-    let ja = finding
-        .summary_ja
-        .as_deref()
-        .filter(|j| !j.is_empty())
-        .unwrap_or(&finding.summary);
+    let ja = output::summary(finding, Lang::Ja);
     Some(Said::new(
         format!("{}{nat_en} (R9)", finding.summary),
         format!("{ja}{nat_ja}（R9）"),
