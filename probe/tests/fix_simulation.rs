@@ -7,11 +7,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-use egress_probe::diagnosis::simulate::{Baseline, prove_fixes};
-use egress_probe::diagnosis::{
-    FINDING_CODES, Flow, NOT_SIMULATED, Subject, advice_only, diagnose_names, not_simulated,
-};
-use egress_probe::model::{Change, NetworkSnapshot, Protocol, RouteTarget, Severity};
+use egress_probe::diagnosis::simulate::{Baseline, prove_fixes, prove_fixes_observed};
+use egress_probe::diagnosis::{FINDING_CODES, Flow, Subject, advice_only, diagnose_names};
+use egress_probe::model::{Change, NetworkSnapshot, Observation, Protocol, RouteTarget, Severity};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -31,6 +29,10 @@ struct Case {
     /// Names whose resolution is predicted (`dns:` targets, R58-R62).
     #[serde(default)]
     names: Vec<String>,
+    /// What the probe saw: findings raised to explain an observation (DNS Firewall
+    /// failing closed, R61) are proven against it.
+    #[serde(default)]
+    observations: Vec<Observation>,
 }
 
 #[derive(Deserialize)]
@@ -103,24 +105,22 @@ fn every_code_has_a_proven_fix_or_is_declared_advice_only() {
     for (file, snapshot, fixture) in fixtures() {
         for case in &fixture.cases {
             let (subject, flows) = subject_and_flows(case);
-            let mut d = diagnose_names(&snapshot, &subject, &flows, &case.names, &[]);
-            let proofs = prove_fixes(&snapshot, &subject, &flows, &case.names, &mut d);
+            let mut d =
+                diagnose_names(&snapshot, &subject, &flows, &case.names, &case.observations);
+            let proofs = prove_fixes_observed(
+                &snapshot,
+                &subject,
+                &flows,
+                &case.names,
+                &case.observations,
+                &mut d,
+            );
             for (i, f) in d.findings.iter().enumerate() {
                 let ctx = format!("{file} / {} / {}", case.name, f.code);
                 if let Some(why) = advice_only(&f.code) {
                     assert!(!why.is_empty());
                     if !d.fix_changes[i].is_empty() {
                         failures.push(format!("{ctx}: advice-only, but carries changes"));
-                    }
-                    continue;
-                }
-                if let Some(why) = not_simulated(&f.code) {
-                    // Proven by tests/dns_fixes.rs on its fixture instead (named there).
-                    assert!(!why.is_empty());
-                    if !d.fix_changes[i].is_empty() {
-                        failures.push(format!(
-                            "{ctx}: carries changes now: leave NOT_SIMULATED and be simulated"
-                        ));
                     }
                     continue;
                 }
@@ -166,19 +166,8 @@ fn every_code_has_a_proven_fix_or_is_declared_advice_only() {
             }
         }
     }
-    let dns_fixes = std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/dns_fixes.rs"),
-    )
-    .unwrap();
-    for (code, _) in NOT_SIMULATED {
-        if !dns_fixes.contains(&format!("\"{code}\"")) {
-            failures.push(format!(
-                "{code}: not simulated, and tests/dns_fixes.rs does not prove its fix"
-            ));
-        }
-    }
     for (code, _) in FINDING_CODES {
-        if advice_only(code).is_none() && not_simulated(code).is_none() && !proven.contains(*code) {
+        if advice_only(code).is_none() && !proven.contains(*code) {
             failures.push(format!(
                 "{code}: no fixture proves its fix, and it is not declared advice-only"
             ));

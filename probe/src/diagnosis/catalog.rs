@@ -102,6 +102,7 @@ pub const CODES: &[(&str, Severity)] = &[
     ("DNS_OUTBOUND_ENDPOINT_NOT_READY", Severity::Error),
     ("DNS_CONFIG_NOT_VISIBLE", Severity::Warning),
     ("DNS64_DISABLED", Severity::Error),
+    ("DHCP_OPTIONS_NONE", Severity::Error),
     ("NAT64_ROUTE_MISSING", Severity::Error),
 ];
 

@@ -13,7 +13,7 @@
 
 use super::index::Index;
 use super::{Diagnosis, Flow, Subject, diagnose_with};
-use crate::model::{Change, Finding, NetworkSnapshot, PathVerdict, Severity};
+use crate::model::{Change, Finding, NetworkSnapshot, Observation, PathVerdict, Severity};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -270,6 +270,10 @@ pub struct Baseline<'a> {
     /// Names whose resolution is predicted (`dns:` targets, R58-R62): a change that
     /// breaks one is a side effect like a blocked path.
     names: &'a [String],
+    /// What the probe observed (the subject's): a finding raised to explain an
+    /// observation (DNS Firewall failing closed, R61) is cleared only if, with the same
+    /// observations, the changed configuration no longer gives it as the explanation.
+    observations: &'a [Observation],
     state: State,
 }
 
@@ -287,8 +291,15 @@ impl<'a> Baseline<'a> {
             subject,
             flows,
             names,
+            observations: &[],
             state,
         }
+    }
+
+    /// The same baseline, with the observations the subject's findings explain.
+    pub fn with_observations(mut self, observations: &'a [Observation]) -> Self {
+        self.observations = observations;
+        self
     }
 
     /// The baseline from the subject's own diagnosis `d`, when the subject is every
@@ -327,6 +338,7 @@ impl<'a> Baseline<'a> {
             subject,
             flows,
             names,
+            observations: &[],
             state,
         }
     }
@@ -504,7 +516,10 @@ impl<'a> Baseline<'a> {
             Some(s) => now.subnets.contains_key(s),
             None => now.subnets.len() == self.state.subnets.len(),
         };
-        proof.clears = if self.subject.function.is_none() && covered {
+        // A finding that explains observations is judged with them (R61 fail-closed is
+        // raised only to explain an observed failure).
+        let observed = !finding.explains.is_empty();
+        proof.clears = if self.subject.function.is_none() && covered && !observed {
             !now.all.contains(&finding_key(finding))
         } else {
             let mut sub = self.subject.clone();
@@ -513,7 +528,8 @@ impl<'a> Baseline<'a> {
             {
                 sub.subnet_ids = vec![s.clone()];
             }
-            let after = diagnose_with(&ix, &sub, self.flows, self.names, &[]);
+            let obs = if observed { self.observations } else { &[] };
+            let after = diagnose_with(&ix, &sub, self.flows, self.names, obs);
             !after
                 .findings
                 .iter()
@@ -543,6 +559,21 @@ pub fn prove_fixes(
     d: &mut Diagnosis,
 ) -> Vec<FixProof> {
     let base = Baseline::from_diagnosis(snapshot, subject, flows, names, d);
+    prove_with(&base, d)
+}
+
+/// [`prove_fixes`] for a diagnosis that reconciled `observations` (a probe's report):
+/// findings raised to explain them are proven against them too.
+pub fn prove_fixes_observed(
+    snapshot: &NetworkSnapshot,
+    subject: &Subject,
+    flows: &[Flow],
+    names: &[String],
+    observations: &[Observation],
+    d: &mut Diagnosis,
+) -> Vec<FixProof> {
+    let base = Baseline::from_diagnosis(snapshot, subject, flows, names, d)
+        .with_observations(observations);
     prove_with(&base, d)
 }
 
