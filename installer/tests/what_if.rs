@@ -201,3 +201,44 @@ fn printed_fixes_carry_their_simulation() {
         .unwrap_or_else(|| panic!("{v:#}"));
     assert!(!igw["breaks"].as_array().unwrap().is_empty(), "{igw:#}");
 }
+
+/// R25, issue 11: `--dhcp-options-id default` associates *no* DHCP options; DNS stops for
+/// the whole VPC. The simulation says so for every subnet it evaluates (both private
+/// subnets here, not only one), in both accepted forms, and the `dns:` target breaks.
+#[test]
+fn associating_default_dhcp_options_breaks_dns_in_every_subnet() {
+    for change in [
+        "aws ec2 associate-dhcp-options --dhcp-options-id default --vpc-id vpc-1",
+        r#"{"change":"associate_dhcp_options","vpc":"vpc-1","dhcp_options":"default"}"#,
+    ] {
+        let (code, v) = json(&["--target", "dns:example.com", "--what-if", change]);
+        assert_eq!(code, 1, "{change}: {v:#}");
+        let e = effects(&v);
+        for subnet in ["subnet-priv-a", "subnet-priv-b"] {
+            assert!(
+                e.iter().any(|(s, eff, d)| s == subnet
+                    && eff == "breaks"
+                    && d == &format!("DHCP_OPTIONS_NONE on {subnet}")),
+                "{change}: {e:?}"
+            );
+        }
+        let targets: Vec<&Value> = v["what_if"]["effects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["target"] == "dns:example.com" && x["effect"] == "breaks")
+            .collect();
+        assert_eq!(targets.len(), 2, "{change}: {v:#}");
+        assert!(!e.iter().any(|(_, eff, _)| eff == "fixes"), "{e:?}");
+    }
+    // The text says it in words within 80 columns.
+    let o = run(&[
+        "--what-if",
+        "aws ec2 associate-dhcp-options --dhcp-options-id default --vpc-id vpc-1",
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("DHCP_OPTIONS_NONE"), "{text}");
+    for line in text.lines() {
+        assert!(line.chars().count() <= 80, "over 80 columns: {line}");
+    }
+}
