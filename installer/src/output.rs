@@ -1345,6 +1345,8 @@ fn what_if_text(w: &egress_probe::diagnosis::simulate::WhatIf, style: &Style) ->
         let (word, tone) = match (e.effect, lang) {
             ("breaks", Lang::En) => ("breaks", Tone::Bad),
             ("breaks", Lang::Ja) => ("壊す", Tone::Bad),
+            ("opens", Lang::En) => ("opens", Tone::Warn),
+            ("opens", Lang::Ja) => ("開く", Tone::Warn),
             (_, Lang::En) => ("fixes", Tone::Good),
             (_, Lang::Ja) => ("直す", Tone::Good),
         };

@@ -172,7 +172,7 @@ pub fn advice_only(code: &str) -> Option<&'static str> {
 }
 
 fn nacl(fix: &NaclFix) -> Vec<Vec<Change>> {
-    fix.change().map(|c| vec![vec![c]]).unwrap_or_default()
+    fix.alternatives().into_iter().map(|c| vec![c]).collect()
 }
 
 /// A NAT gateway to point routes at: an existing one, or a new one (allocate + create).
