@@ -46,8 +46,8 @@ pub(crate) fn resolvers(ix: &Index<'_>, vpc_id: &str, observations: &[Observatio
     let mut custom = Vec::new();
     let vpc = ix.vpc(vpc_id);
     let dhcp_id = vpc.and_then(|v| v.dhcp_options_id.clone());
-    // R25: `default` is no options at all, not AmazonProvidedDNS.
-    let none = dhcp_id.as_deref() == Some("default");
+    // R25: no options at all is not AmazonProvidedDNS (see `DnsConfig::no_dhcp_options`).
+    let none = ix.snap.dns.no_dhcp_options.iter().any(|v| v == vpc_id);
     let dhcp = dhcp_id
         .as_deref()
         .filter(|d| *d != "default")

@@ -969,6 +969,13 @@ impl Change {
                     .find(|v| &v.id == vpc)
                     .ok_or_else(|| nf(vpc))?;
                 v.dhcp_options_id = Some(dhcp_options.clone());
+                // R25: `default` is no options at all, which the model tells apart from
+                // AmazonProvidedDNS: no DNS server for the whole VPC.
+                let none = &mut snap.dns.no_dhcp_options;
+                none.retain(|x| x != vpc);
+                if dhcp_options == "default" {
+                    none.push(vpc.clone());
+                }
             }
             Change::ModifyVpcAttribute {
                 vpc,
