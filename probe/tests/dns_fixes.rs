@@ -271,3 +271,47 @@ fn r25_an_amazon_dns_set_ends_no_dhcp_options() {
     let after = run(&s, "subnet-priv-a", &["example.com"], &[]);
     assert!(!has(&after, "DHCP_OPTIONS_NONE"), "{:?}", after.findings);
 }
+
+/// R61, issue 11: a wildcard entry blocks more than the name. With a free priority in
+/// front of the blocking rule, the narrowest fix comes first: a new domain list holding
+/// only the name and an ALLOW rule for it just before the block; the rest of the wildcard
+/// stays blocked. The printed lines run as they are in one shell (the list's ID is
+/// captured), and they are what the simulation proved.
+#[test]
+fn r61_a_wildcard_block_gets_an_allow_rule_for_the_name_alone() {
+    use egress_probe::diagnosis::simulate::prove_fixes;
+    let mut s = fixture("dns_path");
+    let g = &mut s.dns.firewall_rule_groups[0];
+    g.rules
+        .iter_mut()
+        .find(|r| r.name.as_deref() == Some("override-ads"))
+        .unwrap()
+        .priority = 20;
+    let names = vec!["x.ads.test".to_string()];
+    let mut d = diagnose_names(&s, &subject("subnet-priv-a"), &[], &names, &[]);
+    let proofs = prove_fixes(&s, &subject("subnet-priv-a"), &[], &names, &mut d);
+    let i = d
+        .findings
+        .iter()
+        .position(|f| f.code == "DNS_FIREWALL_BLOCKS")
+        .unwrap();
+    let p = proofs.iter().find(|p| p.finding == i).unwrap();
+    assert!(p.proven() && p.alternative == 0, "{}", p.text(false));
+    let cmds = &d.findings[i].fix_commands;
+    assert_eq!(cmds.len(), 3, "{cmds:?}");
+    assert!(cmds[0].starts_with("RSLVR_FDL_NEW=$(aws route53resolver create-firewall-domain-list --name allow-x-ads-test"), "{cmds:?}");
+    assert!(
+        cmds[1].ends_with(
+            "--firewall-domain-list-id \"$RSLVR_FDL_NEW\" --operation ADD --domains x.ads.test"
+        ),
+        "{cmds:?}"
+    );
+    assert!(cmds[2].contains("--firewall-rule-group-id rslvr-frg-1 --firewall-domain-list-id \"$RSLVR_FDL_NEW\" --priority 19 --action ALLOW"), "{cmds:?}");
+    for c in cmds {
+        apply(&mut s, c);
+    }
+    let after = run(&s, "subnet-priv-a", &["x.ads.test"], &[]);
+    assert!(!has(&after, "DNS_FIREWALL_BLOCKS"), "{:?}", after.findings);
+    let other = run(&s, "subnet-priv-a", &["y.ads.test"], &[]);
+    assert!(has(&other, "DNS_FIREWALL_BLOCKS"), "{:?}", other.findings);
+}
