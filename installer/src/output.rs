@@ -1302,16 +1302,6 @@ pub fn diagnose_text(d: &DiagnoseResult, style: &Style) -> String {
                 let tone = if p.proven() { Tone::Good } else { Tone::Warn };
                 let text = p.text(lang == Lang::Ja);
                 s.push_str(&style.paint(&wrap("    ", 6, &text), tone));
-            } else if !f.fix_commands.is_empty()
-                && egress_probe::diagnosis::not_simulated(&f.code).is_some()
-            {
-                // Said, so that a fix nobody simulated is never taken for a proven one.
-                let text = tr(
-                    lang,
-                    "not simulated: the simulator does not model this change yet (its command is checked against a test fixture only)",
-                    "未シミュレーション：この変更はまだシミュレーターの対象外です（コマンドはテスト用の構成でのみ確認済み）",
-                );
-                s.push_str(&style.paint(&wrap("    ", 6, text), Tone::Warn));
             }
         }
     }
@@ -1355,6 +1345,8 @@ fn what_if_text(w: &egress_probe::diagnosis::simulate::WhatIf, style: &Style) ->
         let (word, tone) = match (e.effect, lang) {
             ("breaks", Lang::En) => ("breaks", Tone::Bad),
             ("breaks", Lang::Ja) => ("壊す", Tone::Bad),
+            ("opens", Lang::En) => ("opens", Tone::Warn),
+            ("opens", Lang::Ja) => ("開く", Tone::Warn),
             (_, Lang::En) => ("fixes", Tone::Good),
             (_, Lang::Ja) => ("直す", Tone::Good),
         };

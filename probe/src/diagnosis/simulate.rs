@@ -13,7 +13,7 @@
 
 use super::index::Index;
 use super::{Diagnosis, Flow, Subject, diagnose_with};
-use crate::model::{Change, Finding, NetworkSnapshot, PathVerdict, Severity};
+use crate::model::{Change, Finding, NetworkSnapshot, Observation, PathVerdict, Severity};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -37,6 +37,10 @@ pub struct FixProof {
     pub refused: Option<String>,
     /// Subnets re-evaluated (incremental re-evaluation).
     pub evaluated_subnets: usize,
+    /// What the change opens beyond the finding's flow, in words (a deleted NACL deny
+    /// stops blocking everything it covered, R20/R21): said even when nothing breaks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub side_effects: Vec<String>,
 }
 
 impl FixProof {
@@ -57,7 +61,14 @@ impl FixProof {
             Some(s) => format!("{s} の {}", self.code),
             None => self.code.clone(),
         };
-        match (ja, self.clears, self.breaks.is_empty()) {
+        let side = if self.side_effects.is_empty() {
+            String::new()
+        } else if ja {
+            format!("。副作用: {}", self.side_effects.join("、"))
+        } else {
+            format!("; side effect: {}", self.side_effects.join("; "))
+        };
+        let text = match (ja, self.clears, self.breaks.is_empty()) {
             (false, true, true) => format!("simulated: clears {what}, breaks nothing"),
             (false, true, false) => {
                 format!(
@@ -84,7 +95,8 @@ impl FixProof {
                 "シミュレーション: {what_ja} は解消せず、次を壊します: {}",
                 self.breaks.join("、")
             ),
-        }
+        };
+        format!("{text}{side}")
     }
 
     /// Proven: the finding goes and nothing breaks.
@@ -270,6 +282,10 @@ pub struct Baseline<'a> {
     /// Names whose resolution is predicted (`dns:` targets, R58-R62): a change that
     /// breaks one is a side effect like a blocked path.
     names: &'a [String],
+    /// What the probe observed (the subject's): a finding raised to explain an
+    /// observation (DNS Firewall failing closed, R61) is cleared only if, with the same
+    /// observations, the changed configuration no longer gives it as the explanation.
+    observations: &'a [Observation],
     state: State,
 }
 
@@ -287,8 +303,15 @@ impl<'a> Baseline<'a> {
             subject,
             flows,
             names,
+            observations: &[],
             state,
         }
+    }
+
+    /// The same baseline, with the observations the subject's findings explain.
+    pub fn with_observations(mut self, observations: &'a [Observation]) -> Self {
+        self.observations = observations;
+        self
     }
 
     /// The baseline from the subject's own diagnosis `d`, when the subject is every
@@ -327,6 +350,7 @@ impl<'a> Baseline<'a> {
             subject,
             flows,
             names,
+            observations: &[],
             state,
         }
     }
@@ -435,6 +459,15 @@ impl<'a> Baseline<'a> {
                 });
             }
         }
+        // What the change opens beyond any path evaluated, in words (R20/R21).
+        for detail in side_effects(self.snap, changes) {
+            effects.push(Effect {
+                subnet_id: "-".into(),
+                target: "-".into(),
+                effect: "opens",
+                detail,
+            });
+        }
         effects.sort_by(|a, b| {
             (&a.subnet_id, &a.target, a.effect, &a.detail).cmp(&(
                 &b.subnet_id,
@@ -469,6 +502,7 @@ impl<'a> Baseline<'a> {
             breaks: vec![],
             refused: None,
             evaluated_subnets: 0,
+            side_effects: side_effects(self.snap, changes),
         };
         let copy = match self.apply(changes) {
             Ok(c) => c,
@@ -504,7 +538,10 @@ impl<'a> Baseline<'a> {
             Some(s) => now.subnets.contains_key(s),
             None => now.subnets.len() == self.state.subnets.len(),
         };
-        proof.clears = if self.subject.function.is_none() && covered {
+        // A finding that explains observations is judged with them (R61 fail-closed is
+        // raised only to explain an observed failure).
+        let observed = !finding.explains.is_empty();
+        proof.clears = if self.subject.function.is_none() && covered && !observed {
             !now.all.contains(&finding_key(finding))
         } else {
             let mut sub = self.subject.clone();
@@ -513,7 +550,8 @@ impl<'a> Baseline<'a> {
             {
                 sub.subnet_ids = vec![s.clone()];
             }
-            let after = diagnose_with(&ix, &sub, self.flows, self.names, &[]);
+            let obs = if observed { self.observations } else { &[] };
+            let after = diagnose_with(&ix, &sub, self.flows, self.names, obs);
             !after
                 .findings
                 .iter()
@@ -522,6 +560,46 @@ impl<'a> Baseline<'a> {
         proof.breaks = breaks.into_iter().collect();
         proof
     }
+}
+
+/// What `changes` open that a path evaluation does not show, in words: a NACL deny that
+/// is deleted (or replaced by an allow) stops blocking everything it covered (R20/R21;
+/// issue 11: the side effect of deleting a deliberate deny is said, never hidden).
+fn side_effects(snap: &NetworkSnapshot, changes: &[Change]) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in changes {
+        let (acl, egress, n) = match c {
+            Change::DeleteNaclEntry {
+                acl,
+                egress,
+                rule_number,
+            } => (acl, *egress, *rule_number),
+            Change::ReplaceNaclEntry { acl, entry }
+                if entry.action == crate::model::RuleAction::Allow =>
+            {
+                (acl, entry.egress, entry.rule_number)
+            }
+            _ => continue,
+        };
+        let Some(e) = snap
+            .network_acls
+            .iter()
+            .find(|a| &a.id == acl)
+            .and_then(|a| {
+                a.entries
+                    .iter()
+                    .find(|e| e.egress == egress && e.rule_number == n)
+            })
+            .filter(|e| e.action == crate::model::RuleAction::Deny)
+        else {
+            continue;
+        };
+        out.push(format!(
+            "{acl} no longer denies {} (rule {n})",
+            super::fixes::deny_scope(e)
+        ));
+    }
+    out
 }
 
 fn verb(c: &Change) -> String {
@@ -543,6 +621,21 @@ pub fn prove_fixes(
     d: &mut Diagnosis,
 ) -> Vec<FixProof> {
     let base = Baseline::from_diagnosis(snapshot, subject, flows, names, d);
+    prove_with(&base, d)
+}
+
+/// [`prove_fixes`] for a diagnosis that reconciled `observations` (a probe's report):
+/// findings raised to explain them are proven against them too.
+pub fn prove_fixes_observed(
+    snapshot: &NetworkSnapshot,
+    subject: &Subject,
+    flows: &[Flow],
+    names: &[String],
+    observations: &[Observation],
+    d: &mut Diagnosis,
+) -> Vec<FixProof> {
+    let base = Baseline::from_diagnosis(snapshot, subject, flows, names, d)
+        .with_observations(observations);
     prove_with(&base, d)
 }
 
