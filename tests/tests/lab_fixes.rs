@@ -1,4 +1,5 @@
-//! Issue 11's proof in the VPC lab: for each lab scenario of issue 7 (lab_scenarios.rs),
+//! Issue 11's proof in the VPC lab: for each lab scenario of issue 7 (lab_scenarios.rs)
+//! and of issue 10 (lab_tgw.rs, centralised egress behind a transit gateway),
 //! build the broken VPC through the EC2 API (moto), let the lab build the data plane, run
 //! the real probe in the function subnet and see it fail on real packets; then run the
 //! real `egress-probe diagnose --output json` against the lab's EC2 API, take each printed
@@ -15,7 +16,7 @@
 //!
 //! Which scenarios have a fix the CLI applies, and why the others have none, is the table
 //! [`SCENARIOS`]; `every_lab_scenario_is_in_the_table` fails for a scenario of
-//! lab_scenarios.rs missing there, and checks each row against the product's own lists
+//! lab_scenarios.rs or lab_tgw.rs missing there, and checks each row against the product's own lists
 //! (`ADVICE_ONLY`, `NOT_SIMULATED` in diagnosis/fix_changes.rs).
 //!
 //! Each lab has its own pid-unique namespaces, so the scenarios run concurrently (at most
@@ -25,7 +26,10 @@
 
 use egress_probe::diagnosis::{advice_only, not_simulated};
 use egress_probe::model::{Finding, Report, Severity, Verdict};
+use egress_probe_e2e::invoke_front::{FrontConfig, InvokeFront};
+use egress_probe_e2e::lab::centralised::{self, Central, FirewallPlacement, WORKLOAD_CIDR};
 use egress_probe_e2e::lab::cli_fix::{AwsCli, diagnose_json};
+use egress_probe_e2e::lab::nfw::NfwData;
 use egress_probe_e2e::lab::probe::ProbeRun;
 use egress_probe_e2e::lab::scenarios::{self, BaseOptions, BaseVpc, NaclSpec};
 use egress_probe_e2e::lab::{Lab, LabOptions, ready_or_skip};
@@ -46,6 +50,15 @@ enum Plan {
     AdviceOnly,
     /// Nothing is broken in the scenario: no fix is printed.
     Healthy,
+    /// A known gap (open, reported on issue 11): the printed fix names a resource the
+    /// snapshot cannot know and carries a `<placeholder>`, so it has no structured change,
+    /// no simulation and cannot run as printed. The test named asserts exactly that on the
+    /// lab (so it fails, and the row must move to `Applied`, once the product derives the
+    /// resource).
+    PlaceholderFix {
+        test: &'static str,
+        why: &'static str,
+    },
 }
 
 /// Every scenario of lab_scenarios.rs: (its test, the code it raises, the rule, plan).
@@ -165,6 +178,92 @@ const SCENARIOS: &[(&str, &str, &str, Plan)] = &[
         Plan::AdviceOnly,
     ),
     ("lab_cleans_up_its_namespaces", "-", "-", Plan::Healthy),
+    // lab_tgw.rs: centralised egress behind a transit gateway (issue 10).
+    (
+        "t01_healthy_centralised_egress_two_azs",
+        "-",
+        "-",
+        Plan::Healthy,
+    ),
+    (
+        "t02_tgw_route_table_without_default_route",
+        "TGW_NO_ROUTE",
+        "R39",
+        Plan::PlaceholderFix {
+            test: "g02_tgw_no_default_route",
+            why: "with no route out of the spoke table the snapshot walk never reads the egress VPC or its attachment, so the fix prints <egress-vpc-attachment-id>",
+        },
+    ),
+    (
+        "t03_tgw_blackhole_route",
+        "TGW_ROUTE_BLACKHOLE",
+        "R40",
+        Plan::Applied {
+            test: "g03_tgw_blackhole_route",
+        },
+    ),
+    (
+        "t04_function_az_without_attachment_subnet",
+        "TGW_NO_SUBNET_IN_AZ",
+        "R37",
+        Plan::Applied {
+            test: "g04_az_without_attachment_subnet",
+        },
+    ),
+    (
+        "t05_egress_nat_subnet_without_return_route",
+        "EGRESS_VPC_NO_RETURN_ROUTE",
+        "R41",
+        Plan::Applied {
+            test: "g05_nat_subnet_without_return_route",
+        },
+    ),
+    (
+        "t06_egress_attachment_table_cannot_reach_workload",
+        "TGW_RETURN_ROUTE_MISSING",
+        "R41",
+        Plan::Applied {
+            test: "g06_return_propagation_missing",
+        },
+    ),
+    (
+        "t07_firewall_domain_allowlist_without_the_sni",
+        "FIREWALL_DOMAIN_NOT_ALLOWED",
+        "R51",
+        Plan::AdviceOnly,
+    ),
+    (
+        "t08_firewall_reject_rule_resets",
+        "FIREWALL_RULE_REJECT",
+        "R53",
+        Plan::AdviceOnly,
+    ),
+    (
+        "t09_inspection_across_azs_without_appliance_mode",
+        "TGW_APPLIANCE_MODE_DISABLED",
+        "R44",
+        Plan::Applied {
+            test: "g09_appliance_mode_disabled",
+        },
+    ),
+    (
+        "t10_nacl_on_egress_attachment_subnet",
+        "TGW_ATTACHMENT_NACL_DENIED",
+        "R43",
+        Plan::Applied {
+            test: "g10_nacl_on_egress_attachment_subnet",
+        },
+    ),
+    (
+        "t11_peering_used_as_default_route",
+        "PEERING_AS_EGRESS",
+        "R56",
+        Plan::PlaceholderFix {
+            test: "g11_peering_as_default_route",
+            why: "the fix points the route at a NAT gateway of the workload VPC, which has no public subnet for one (<public-subnet-id>); the transit gateway it is attached to is not offered",
+        },
+    ),
+    ("tgw_lab_cleans_up_its_namespaces", "-", "-", Plan::Healthy),
     (
         "ec2_interface_endpoint_reaches_the_api_when_egress_is_broken",
         "LAMBDA_SUBNET_ROUTES_TO_IGW",
@@ -178,10 +277,12 @@ const SCENARIOS: &[(&str, &str, &str, Plan)] = &[
 
 #[test]
 fn every_lab_scenario_is_in_the_table() {
-    let src = std::fs::read_to_string(
-        egress_probe_e2e::moto::workspace_root().join("tests/tests/lab_scenarios.rs"),
-    )
-    .expect("lab_scenarios.rs");
+    let root = egress_probe_e2e::moto::workspace_root();
+    let src = ["lab_scenarios.rs", "lab_tgw.rs"]
+        .iter()
+        .map(|f| std::fs::read_to_string(root.join("tests/tests").join(f)).expect(f))
+        .collect::<Vec<_>>()
+        .join("\n");
     let own = include_str!("lab_fixes.rs");
     // The names of the scenario tests: each `async fn` right after `#[tokio::test(…)]`.
     let tests: Vec<&str> = src
@@ -190,7 +291,7 @@ fn every_lab_scenario_is_in_the_table() {
         .filter_map(|rest| rest.split_once("async fn "))
         .filter_map(|(_, name)| name.split('(').next())
         .collect();
-    assert!(tests.len() >= 15, "{tests:?}");
+    assert!(tests.len() >= 27, "{tests:?}");
     for t in &tests {
         assert!(
             SCENARIOS.iter().any(|(s, ..)| s == t),
@@ -216,6 +317,14 @@ fn every_lab_scenario_is_in_the_table() {
                 );
             }
             Plan::Healthy => assert_eq!(*code, "-"),
+            Plan::PlaceholderFix { test, why } => {
+                assert_eq!(advice_only(code), None, "{scenario}: {code} is advice-only");
+                assert!(!why.is_empty());
+                assert!(
+                    own.contains(&format!("async fn {test}(")),
+                    "{scenario}: no test {test} shows the placeholder"
+                );
+            }
         }
     }
 }
@@ -308,6 +417,53 @@ const V4: Check = Check {
     probe_targets: "tcp://203.0.113.10:443 tcp://203.0.113.10:80 https://www.lab.example/",
 };
 
+/// A lab whose printed fixes are proven: where `diagnose` and the AWS CLI point, which
+/// function subnets and security group the probe uses. The base VPC (`Env`) and the
+/// centralised egress (`TgwEnv`) implement it.
+trait Site {
+    fn lab(&self) -> &Lab;
+    fn lab_mut(&mut self) -> &mut Lab;
+    /// `diagnose`'s endpoint (moto, or the API front that adds Network Firewall).
+    fn diagnose_endpoint(&self) -> String;
+    /// The AWS CLI's endpoint: the lab's EC2 API (moto).
+    fn cli_endpoint(&self) -> String;
+    /// The function subnets, the broken one first.
+    fn function_subnets(&self) -> Vec<String>;
+    fn security_group(&self) -> String;
+
+    fn probe(&self, subnet: &str, targets: &str) -> Report {
+        let run = ProbeRun {
+            targets: targets.into(),
+            diagnose: Some("never".into()),
+            ..Default::default()
+        };
+        self.lab()
+            .run_probe_once(subnet, &serde_json::json!({}), &run)
+            .expect("probe report")
+    }
+}
+
+impl Site for Env {
+    fn lab(&self) -> &Lab {
+        &self.lab
+    }
+    fn lab_mut(&mut self) -> &mut Lab {
+        &mut self.lab
+    }
+    fn diagnose_endpoint(&self) -> String {
+        self.moto.endpoint.clone()
+    }
+    fn cli_endpoint(&self) -> String {
+        self.moto.endpoint.clone()
+    }
+    fn function_subnets(&self) -> Vec<String> {
+        self.base.function_subnets.clone()
+    }
+    fn security_group(&self) -> String {
+        self.base.sg.clone()
+    }
+}
+
 impl Env {
     fn ec2(&self) -> &aws_sdk_ec2::Client {
         self.lab.ec2()
@@ -317,141 +473,164 @@ impl Env {
         self.base.function_subnets[0].clone()
     }
 
-    fn probe(&self, subnet: &str, targets: &str) -> Report {
-        let run = ProbeRun {
-            targets: targets.into(),
-            diagnose: Some("never".into()),
-            ..Default::default()
-        };
-        self.lab
-            .run_probe_once(subnet, &serde_json::json!({}), &run)
-            .expect("probe report")
-    }
-
-    /// The real `egress-probe diagnose` for both function subnets and the probe's group.
-    async fn diagnose(&self, check: &Check) -> (i32, serde_json::Value, Vec<Finding>) {
-        let mut args: Vec<String> = Vec::new();
-        for s in &self.base.function_subnets {
-            args.extend(["--subnet".to_string(), s.clone()]);
-        }
-        args.extend(["--security-group".to_string(), self.base.sg.clone()]);
-        for t in check.diagnose_targets {
-            args.extend(["--target".to_string(), t.to_string()]);
-        }
-        let bin = tokio::task::spawn_blocking(egress_probe_bin)
-            .await
-            .expect("binary");
-        let (code, json) = diagnose_json(&bin, &self.moto.endpoint, &args)
-            .await
-            .expect("egress-probe diagnose");
-        let findings: Vec<Finding> =
-            serde_json::from_value(json["findings"].clone()).expect("findings in the JSON");
-        (code, json, findings)
-    }
-
-    /// The proof: the probe fails in the broken subnet; each printed fix for `check.code`
-    /// is run by the AWS CLI (one at a time, re-diagnosing between); after a re-sync the
-    /// probe is healthy in every function subnet and `diagnose` reports no error.
-    /// Returns the command lines run.
     async fn prove(&mut self, check: &Check) -> Vec<String> {
-        let broken = self.fsub();
-        let before = self.probe(&broken, check.probe_targets);
-        assert_ne!(
-            before.verdict,
-            Verdict::Healthy,
-            "{}: the fault must show on real packets first: {:#?}",
-            check.code,
-            before.observations
-        );
-        self.apply_printed_fixes(check).await
+        prove(self, check).await
     }
 
-    /// Runs the printed fixes for `check.code` and asserts everything healthy after.
     async fn apply_printed_fixes(&mut self, check: &Check) -> Vec<String> {
-        let mut cli = AwsCli::new(&self.moto.endpoint).expect("the AWS CLI");
-        let mut applied: Vec<String> = Vec::new();
-        for round in 0..4 {
-            let (_, json, findings) = self.diagnose(check).await;
-            let reported: Vec<(usize, &Finding)> = findings
-                .iter()
-                .enumerate()
-                .filter(|(_, f)| f.code == check.code)
-                .collect();
-            if reported.is_empty() {
-                assert!(round > 0, "{} not reported: {findings:#?}", check.code);
-                break;
-            }
-            // Every finding of the code (one per broken subnet) prints a fix the simulation
-            // proved: it clears the finding and breaks nothing.
-            for (index, f) in &reported {
-                assert!(
-                    !f.fix_commands.is_empty(),
-                    "{}: no fix command printed: {f:#?}",
-                    check.code
-                );
-                let proof = json["fix_proofs"]
-                    .as_array()
-                    .and_then(|ps| {
-                        ps.iter()
-                            .find(|p| p["finding"].as_u64() == Some(*index as u64))
-                    })
-                    .unwrap_or_else(|| {
-                        panic!("{}: no fix proof for {f:#?} in {json:#}", check.code)
-                    });
-                assert_eq!(proof["clears"], true, "{}: {proof:#}", check.code);
-                assert_eq!(
-                    proof["breaks"],
-                    serde_json::json!([]),
-                    "{}: {proof:#}",
-                    check.code
-                );
-            }
-            let f = reported[0].1;
-            let mut vars = BTreeMap::new();
-            for line in &f.fix_commands {
-                if let Err(e) = cli.run_line(line, &mut vars).await {
-                    panic!("{}: printed fix line failed: {e:#}", check.code);
-                }
-                applied.push(line.clone());
-            }
-        }
-        assert!(!applied.is_empty(), "{}: nothing applied", check.code);
-        self.lab.sync().await.expect("re-sync after the fix");
-        let (code, json, findings) = self.diagnose(check).await;
-        assert!(
-            !findings.iter().any(|f| f.code == check.code),
-            "{} still reported after {applied:#?}",
-            check.code
-        );
-        let errors: Vec<&str> = findings
+        apply_printed_fixes(self, check).await
+    }
+}
+
+/// The real `egress-probe diagnose` for the site's function subnets and group.
+async fn diagnose(site: &impl Site, check: &Check) -> (i32, serde_json::Value, Vec<Finding>) {
+    let mut args: Vec<String> = Vec::new();
+    for s in site.function_subnets() {
+        args.extend(["--subnet".to_string(), s]);
+    }
+    args.extend(["--security-group".to_string(), site.security_group()]);
+    for t in check.diagnose_targets {
+        args.extend(["--target".to_string(), t.to_string()]);
+    }
+    let bin = tokio::task::spawn_blocking(egress_probe_bin)
+        .await
+        .expect("binary");
+    let (code, json) = diagnose_json(&bin, &site.diagnose_endpoint(), &args)
+        .await
+        .expect("egress-probe diagnose");
+    let findings: Vec<Finding> =
+        serde_json::from_value(json["findings"].clone()).expect("findings in the JSON");
+    (code, json, findings)
+}
+
+/// The proof: the probe fails in the broken subnet; each printed fix for `check.code` is
+/// run by the AWS CLI (one at a time, re-diagnosing between); after a re-sync the probe is
+/// healthy in every function subnet and `diagnose` reports no error. Returns the command
+/// lines run.
+async fn prove(site: &mut impl Site, check: &Check) -> Vec<String> {
+    let broken = site.function_subnets()[0].clone();
+    let before = site.probe(&broken, check.probe_targets);
+    assert_ne!(
+        before.verdict,
+        Verdict::Healthy,
+        "{}: the fault must show on real packets first: {:#?}",
+        check.code,
+        before.observations
+    );
+    apply_printed_fixes(site, check).await
+}
+
+/// A `Plan::PlaceholderFix` row: the fault shows on packets, the code is reported, and
+/// its printed fix has a `<placeholder>` and no simulation (no fix proof); the AWS CLI
+/// is not run (the line cannot run as printed).
+async fn shows_placeholder_fix(site: &mut impl Site, check: &Check) {
+    let broken = site.function_subnets()[0].clone();
+    let before = site.probe(&broken, check.probe_targets);
+    assert_ne!(before.verdict, Verdict::Healthy, "{}", check.code);
+    let (_, json, findings) = diagnose(site, check).await;
+    let (index, f) = findings
+        .iter()
+        .enumerate()
+        .find(|(_, f)| f.code == check.code)
+        .unwrap_or_else(|| panic!("{} not reported: {findings:#?}", check.code));
+    assert!(
+        f.fix_commands
             .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .map(|f| f.code.as_str())
+            .any(|l| l.contains('<') && l.contains('>')),
+        "{}: the printed fix has no placeholder any more: move its row to Plan::Applied: {:#?}",
+        check.code,
+        f.fix_commands
+    );
+    let proved = json["fix_proofs"].as_array().is_some_and(|ps| {
+        ps.iter()
+            .any(|p| p["finding"].as_u64() == Some(index as u64))
+    });
+    assert!(!proved, "{}: a placeholder fix was simulated", check.code);
+}
+
+/// Runs the printed fixes for `check.code` and asserts everything healthy after.
+async fn apply_printed_fixes(site: &mut impl Site, check: &Check) -> Vec<String> {
+    let mut cli = AwsCli::new(&site.cli_endpoint()).expect("the AWS CLI");
+    let mut applied: Vec<String> = Vec::new();
+    for round in 0..4 {
+        let (_, json, findings) = diagnose(site, check).await;
+        let reported: Vec<(usize, &Finding)> = findings
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.code == check.code)
             .collect();
-        assert!(
-            errors.is_empty(),
-            "{}: errors after the fix {errors:?} (exit {code}): {json:#}",
-            check.code
-        );
-        for subnet in self.base.function_subnets.clone() {
-            let after = self.probe(&subnet, check.probe_targets);
+        if reported.is_empty() {
+            assert!(round > 0, "{} not reported: {findings:#?}", check.code);
+            break;
+        }
+        // Every finding of the code (one per broken subnet) prints a fix the simulation
+        // proved: it clears the finding and breaks nothing.
+        for (index, f) in &reported {
+            assert!(
+                !f.fix_commands.is_empty(),
+                "{}: no fix command printed: {f:#?}",
+                check.code
+            );
+            let proof = json["fix_proofs"]
+                .as_array()
+                .and_then(|ps| {
+                    ps.iter()
+                        .find(|p| p["finding"].as_u64() == Some(*index as u64))
+                })
+                .unwrap_or_else(|| panic!("{}: no fix proof for {f:#?} in {json:#}", check.code));
+            assert_eq!(proof["clears"], true, "{}: {proof:#}", check.code);
             assert_eq!(
-                after.verdict,
-                Verdict::Healthy,
-                "{} fixed by {applied:#?}: probe in {subnet}: {:#?}",
-                check.code,
-                after.observations
+                proof["breaks"],
+                serde_json::json!([]),
+                "{}: {proof:#}",
+                check.code
             );
         }
-        eprintln!(
-            "{}: applied with {} ({} AWS CLI calls):\n  {}",
-            check.code,
-            cli.exe().display(),
-            cli.calls.len(),
-            applied.join("\n  ")
-        );
-        applied
+        let f = reported[0].1;
+        let mut vars = BTreeMap::new();
+        for line in &f.fix_commands {
+            if let Err(e) = cli.run_line(line, &mut vars).await {
+                panic!("{}: printed fix line failed: {e:#}", check.code);
+            }
+            applied.push(line.clone());
+        }
     }
+    assert!(!applied.is_empty(), "{}: nothing applied", check.code);
+    site.lab_mut().sync().await.expect("re-sync after the fix");
+    let (code, json, findings) = diagnose(site, check).await;
+    assert!(
+        !findings.iter().any(|f| f.code == check.code),
+        "{} still reported after {applied:#?}",
+        check.code
+    );
+    let errors: Vec<&str> = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| f.code.as_str())
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{}: errors after the fix {errors:?} (exit {code}): {json:#}",
+        check.code
+    );
+    for subnet in site.function_subnets() {
+        let after = site.probe(&subnet, check.probe_targets);
+        assert_eq!(
+            after.verdict,
+            Verdict::Healthy,
+            "{} fixed by {applied:#?}: probe in {subnet}: {:#?}",
+            check.code,
+            after.observations
+        );
+    }
+    eprintln!(
+        "{}: applied with {} ({} AWS CLI calls):\n  {}",
+        check.code,
+        cli.exe().display(),
+        cli.calls.len(),
+        applied.join("\n  ")
+    );
+    applied
 }
 
 macro_rules! lab_test {
@@ -738,5 +917,267 @@ async fn f11b_sg_without_ipv6_egress() {
         code: "IPV6_SG_EGRESS_DENIED",
         ..V6
     })
+    .await;
+}
+
+// Centralised egress (lab_tgw.rs's scenarios): the same proof through a transit gateway.
+
+struct TgwEnv {
+    _front: InvokeFront,
+    lab: Lab,
+    c: Central,
+    /// The function subnet (AZ index) the fault breaks.
+    broken: usize,
+    _work: tempfile::TempDir,
+    // Dropped last: the lab's API bridge and the front point at it.
+    moto: MotoServer,
+    diagnose_endpoint: String,
+    _slot: Slot,
+}
+
+impl Site for TgwEnv {
+    fn lab(&self) -> &Lab {
+        &self.lab
+    }
+    fn lab_mut(&mut self) -> &mut Lab {
+        &mut self.lab
+    }
+    fn diagnose_endpoint(&self) -> String {
+        self.diagnose_endpoint.clone()
+    }
+    fn cli_endpoint(&self) -> String {
+        self.moto.endpoint.clone()
+    }
+    fn function_subnets(&self) -> Vec<String> {
+        let mut v = self.c.function_subnets.clone();
+        v.swap(0, self.broken);
+        v
+    }
+    fn security_group(&self) -> String {
+        self.c.sg.clone()
+    }
+}
+
+const TGW: Check = Check {
+    code: "",
+    diagnose_targets: &["tcp://203.0.113.14:443"],
+    probe_targets: "tcp://203.0.113.14:443 https://v4.lab.example/",
+};
+
+async fn tgw_setup(placement: FirewallPlacement) -> TgwEnv {
+    let slot = tokio::task::spawn_blocking(Slot::acquire)
+        .await
+        .expect("slot");
+    let moto = MotoServer::start().expect("moto");
+    let ec2 = aws_sdk_ec2::Client::new(&moto.sdk_config().await);
+    let mut c = centralised::build(&ec2, placement)
+        .await
+        .expect("centralised egress");
+    let data = if placement == FirewallPlacement::None {
+        NfwData::default()
+    } else {
+        c.allow_lab_policy()
+    };
+    let mut lab = Lab::start_multi(&moto, &c.vpc_ids(), LabOptions::discover().expect("lab"))
+        .await
+        .expect("lab");
+    lab.nfw().set(data);
+    lab.sync().await.expect("sync with the firewall");
+    let work = tempfile::tempdir().expect("tempdir");
+    // The API front: EC2 from moto, Network Firewall from the lab's stand-in (what
+    // `diagnose` reads; the AWS CLI changes EC2 in moto directly).
+    let front = InvokeFront::start(FrontConfig {
+        moto_endpoint: moto.endpoint.clone(),
+        sdk_config: moto.sdk_config().await,
+        probe_exe: work.path().join("unused"),
+        lab_runtime_exe: work.path().join("unused"),
+        work_dir: work.path().join("front"),
+        placement: std::sync::Arc::new(|_: &str| None),
+        nfw: lab.nfw().clone(),
+    })
+    .await
+    .expect("front");
+    TgwEnv {
+        diagnose_endpoint: front.endpoint(),
+        _front: front,
+        lab,
+        c,
+        broken: 0,
+        _work: work,
+        moto,
+        _slot: slot,
+    }
+}
+
+impl TgwEnv {
+    fn ec2(&self) -> &aws_sdk_ec2::Client {
+        self.lab.ec2()
+    }
+}
+
+/// R39: the spoke table without `0.0.0.0/0` (t02). Plan::PlaceholderFix: see the table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn g02_tgw_no_default_route() {
+    lab_test!(g02_tgw_no_default_route);
+    let mut env = tgw_setup(FirewallPlacement::None).await;
+    env.c.delete_spoke_default_route(env.ec2()).await.unwrap();
+    env.lab.sync().await.unwrap();
+    shows_placeholder_fix(
+        &mut env,
+        &Check {
+            code: "TGW_NO_ROUTE",
+            ..TGW
+        },
+    )
+    .await;
+}
+
+/// R40: a blackhole route in the spoke table is the longest match (t03).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn g03_tgw_blackhole_route() {
+    lab_test!(g03_tgw_blackhole_route);
+    let mut env = tgw_setup(FirewallPlacement::None).await;
+    env.c
+        .blackhole_in_spoke_table(env.ec2(), "203.0.113.0/28")
+        .await
+        .unwrap();
+    env.lab.sync().await.unwrap();
+    prove(
+        &mut env,
+        &Check {
+            code: "TGW_ROUTE_BLACKHOLE",
+            ..TGW
+        },
+    )
+    .await;
+}
+
+/// R37: the workload attachment has no subnet in the second function subnet's AZ (t04).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn g04_az_without_attachment_subnet() {
+    lab_test!(g04_az_without_attachment_subnet);
+    let mut env = tgw_setup(FirewallPlacement::None).await;
+    env.c
+        .remove_workload_attachment_az(env.ec2(), 1)
+        .await
+        .unwrap();
+    env.lab.sync().await.unwrap();
+    env.broken = 1;
+    prove(
+        &mut env,
+        &Check {
+            code: "TGW_NO_SUBNET_IN_AZ",
+            ..TGW
+        },
+    )
+    .await;
+}
+
+/// R41: the egress VPC's NAT subnets have no route back to the workload (t05).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn g05_nat_subnet_without_return_route() {
+    lab_test!(g05_nat_subnet_without_return_route);
+    let mut env = tgw_setup(FirewallPlacement::None).await;
+    env.c
+        .delete_nat_subnet_return_routes(env.ec2())
+        .await
+        .unwrap();
+    env.lab.sync().await.unwrap();
+    prove(
+        &mut env,
+        &Check {
+            code: "EGRESS_VPC_NO_RETURN_ROUTE",
+            ..TGW
+        },
+    )
+    .await;
+}
+
+/// R41: the egress attachment's table lost the workload's propagated route (t06).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn g06_return_propagation_missing() {
+    lab_test!(g06_return_propagation_missing);
+    let mut env = tgw_setup(FirewallPlacement::None).await;
+    env.c.disable_return_propagation(env.ec2()).await.unwrap();
+    env.lab.sync().await.unwrap();
+    prove(
+        &mut env,
+        &Check {
+            code: "TGW_RETURN_ROUTE_MISSING",
+            ..TGW
+        },
+    )
+    .await;
+}
+
+/// R44: inspection across AZs without appliance mode (t09): AZ b's flows break.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn g09_appliance_mode_disabled() {
+    lab_test!(g09_appliance_mode_disabled);
+    let mut env = tgw_setup(FirewallPlacement::InspectionVpc).await;
+    env.c
+        .set_firewall_appliance_mode(env.ec2(), false)
+        .await
+        .unwrap();
+    env.lab.sync().await.unwrap();
+    env.broken = 1;
+    prove(
+        &mut env,
+        &Check {
+            code: "TGW_APPLIANCE_MODE_DISABLED",
+            ..TGW
+        },
+    )
+    .await;
+}
+
+/// R43: the egress attachment subnets' NACL allows only the spoke range out (t10).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn g10_nacl_on_egress_attachment_subnet() {
+    lab_test!(g10_nacl_on_egress_attachment_subnet);
+    let mut env = tgw_setup(FirewallPlacement::None).await;
+    env.c
+        .nacl_on_egress_attachment_subnets(
+            env.ec2(),
+            &[
+                NaclSpec::allow_all(100, false),
+                NaclSpec {
+                    rule: 100,
+                    egress: true,
+                    protocol: "-1",
+                    allow: true,
+                    cidr: WORKLOAD_CIDR,
+                    ports: None,
+                },
+            ],
+        )
+        .await
+        .unwrap();
+    env.lab.sync().await.unwrap();
+    prove(
+        &mut env,
+        &Check {
+            code: "TGW_ATTACHMENT_NACL_DENIED",
+            ..TGW
+        },
+    )
+    .await;
+}
+
+/// R56: the function subnets' default route goes to a peering connection (t11).
+/// Plan::PlaceholderFix: see the table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn g11_peering_as_default_route() {
+    lab_test!(g11_peering_as_default_route);
+    let mut env = tgw_setup(FirewallPlacement::None).await;
+    env.c.default_route_via_peering(env.ec2()).await.unwrap();
+    env.lab.sync().await.unwrap();
+    shows_placeholder_fix(
+        &mut env,
+        &Check {
+            code: "PEERING_AS_EGRESS",
+            ..TGW
+        },
+    )
     .await;
 }
