@@ -260,7 +260,7 @@ const SCENARIOS: &[(&str, &str, &str, Plan)] = &[
         "R56",
         Plan::PlaceholderFix {
             test: "g11_peering_as_default_route",
-            why: "the fix points the route at a NAT gateway of the workload VPC, which has no public subnet for one (<public-subnet-id>); the transit gateway it is attached to is not offered",
+            why: "the fix points the route at a new NAT gateway of the workload VPC, which has no public subnet for one (<public-subnet-id>); its transit gateway is not offered: the snapshot reads a VPC's TGW attachments only when one of its routes names a TGW",
         },
     ),
     ("tgw_lab_cleans_up_its_namespaces", "-", "-", Plan::Healthy),
