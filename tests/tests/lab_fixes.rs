@@ -16,15 +16,15 @@
 //!
 //! Which scenarios have a fix the CLI applies, and why the others have none, is the table
 //! [`SCENARIOS`]; `every_lab_scenario_is_in_the_table` fails for a scenario of
-//! lab_scenarios.rs or lab_tgw.rs missing there, and checks each row against the product's own lists
-//! (`ADVICE_ONLY`, `NOT_SIMULATED` in diagnosis/fix_changes.rs).
+//! lab_scenarios.rs or lab_tgw.rs missing there, and checks each row against the product's own
+//! list of advice-only codes (`ADVICE_ONLY` in diagnosis/fix_changes.rs).
 //!
 //! Each lab has its own pid-unique namespaces, so the scenarios run concurrently (at most
 //! `EGRESS_PROBE_LAB_PARALLEL`, default 3, at once); every lab is removed on drop, also
 //! on failure and on panic. Needs root, iproute2 and nftables: skipped with a message
 //! locally, failing under CI=true. The AWS CLI missing is a failure, never a skip.
 
-use egress_probe::diagnosis::{advice_only, not_simulated};
+use egress_probe::diagnosis::advice_only;
 use egress_probe::model::{Finding, Report, Severity, Verdict};
 use egress_probe_e2e::invoke_front::{FrontConfig, InvokeFront};
 use egress_probe_e2e::lab::centralised::{self, Central, FirewallPlacement, WORKLOAD_CIDR};
@@ -303,7 +303,6 @@ fn every_lab_scenario_is_in_the_table() {
         match plan {
             Plan::Applied { test } => {
                 assert_eq!(advice_only(code), None, "{scenario}: {code} is advice-only");
-                assert_eq!(not_simulated(code), None, "{scenario}: {code}");
                 assert!(
                     own.contains(&format!("async fn {test}(")),
                     "{scenario}: no test {test} applies its fix"
