@@ -1194,6 +1194,12 @@ pub fn run_text(probes: &[ProbeRun], style: &Style) -> String {
         heading(&mut s, style, "Findings", "検出事項");
         for f in findings {
             s.push_str(&finding(f, style));
+            // The probe prints the fix its own diagnosis derived; only `diagnose`
+            // simulates it on the whole VPC (issue 11): said, never implied.
+            if !f.fix_commands.is_empty() {
+                let text = not_simulated_text(&f.fix_commands, style.lang, true);
+                s.push_str(&style.paint(&wrap("    ", 6, &text), Tone::Warn));
+            }
         }
     }
     if style.verbose {
@@ -1302,6 +1308,11 @@ pub fn diagnose_text(d: &DiagnoseResult, style: &Style) -> String {
                 let tone = if p.proven() { Tone::Good } else { Tone::Warn };
                 let text = p.text(lang == Lang::Ja);
                 s.push_str(&style.paint(&wrap("    ", 6, &text), tone));
+            } else if !f.fix_commands.is_empty() {
+                // A printed command with no change behind it (a value the snapshot does
+                // not hold) is never shown as if it were proven.
+                let text = not_simulated_text(&f.fix_commands, lang, false);
+                s.push_str(&style.paint(&wrap("    ", 6, &text), Tone::Warn));
             }
         }
     }
@@ -1312,6 +1323,57 @@ pub fn diagnose_text(d: &DiagnoseResult, style: &Style) -> String {
         s.push_str(&not_evaluated_text(d, lang));
     }
     s
+}
+
+/// Said under a fix whose commands were not simulated: the values they leave for the
+/// operator (`<…>`) are named, so nobody pastes them unchecked (issue 11). `from_probe`:
+/// a probe's report (`run`), which `diagnose` can simulate.
+fn not_simulated_text(commands: &[String], lang: Lang, from_probe: bool) -> String {
+    let mut holes: Vec<&str> = Vec::new();
+    for c in commands {
+        let mut rest = c.as_str();
+        while let Some(start) = rest.find('<') {
+            let Some(len) = rest[start..].find('>') else {
+                break;
+            };
+            let hole = &rest[start..start + len + 1];
+            if !holes.contains(&hole) {
+                holes.push(hole);
+            }
+            rest = &rest[start + len + 1..];
+        }
+    }
+    if from_probe {
+        let need = match (lang, holes.is_empty()) {
+            (_, true) => String::new(),
+            (Lang::En, false) => format!(" (the commands need {})", holes.join(", ")),
+            (Lang::Ja, false) => format!("（コマンドには {} が必要）", holes.join("、")),
+        };
+        return match lang {
+            Lang::En => format!(
+                "not simulated{need}: `egress-probe diagnose` simulates the fix on the \
+                 whole VPC before you run it"
+            ),
+            Lang::Ja => format!(
+                "シミュレーションしていません{need}：実行前に `egress-probe diagnose` で\
+                 VPC 全体に対してシミュレーションしてください"
+            ),
+        };
+    }
+    match (lang, holes.is_empty()) {
+        (Lang::En, true) => "not simulated: check the change before running it".into(),
+        (Lang::En, false) => format!(
+            "not simulated: the commands need {}, which the snapshot does not hold; fill it \
+             in and try it with --what-if first",
+            holes.join(", ")
+        ),
+        (Lang::Ja, true) => "シミュレーションしていません：実行前に変更を確認してください".into(),
+        (Lang::Ja, false) => format!(
+            "シミュレーションしていません：コマンドにはスナップショットにない値 {} が必要です。\
+             値を入れて、まず --what-if で試してください",
+            holes.join("、")
+        ),
+    }
 }
 
 /// `--what-if`: per subnet and target, what the changes fix or break (issue 11).
@@ -1891,6 +1953,34 @@ mod tests {
         let header_of_last = m.lines().filter(|l| l.contains(" 14")).count();
         assert!(header_of_last >= 1, "{m}");
         assert_fits(&run_text(&many, &plain()));
+    }
+
+    /// Issue 11: the findings of a probe's report come with the fix the probe derived,
+    /// which only `diagnose` simulates: `run` says so under each one with commands, in
+    /// both languages, within 80 columns.
+    #[test]
+    fn probe_fixes_are_said_to_be_unsimulated_in_run() {
+        let p = probes();
+        let with_fix = p
+            .iter()
+            .filter_map(|r| r.report.as_ref())
+            .flat_map(|r| &r.findings)
+            .filter(|f| !f.fix_commands.is_empty())
+            .count();
+        assert!(with_fix > 0, "the fixture has a finding with a fix");
+        let text = run_text(&p, &plain());
+        assert_fits(&text);
+        let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            flat.contains(
+                "not simulated: `egress-probe diagnose` simulates the fix on the whole VPC \
+                 before you run it"
+            ),
+            "{text}"
+        );
+        let ja = run_text(&p, &Style::plain(Lang::Ja));
+        assert_fits(&ja);
+        assert!(ja.contains("シミュレーションしていません"), "{ja}");
     }
 
     #[test]
