@@ -11,8 +11,8 @@ use crate::cli::{Lang, OutputFormat};
 use crate::commands::diagnose::DiagnoseResult;
 use crate::lang::{self, tr};
 use egress_probe::model::{
-    Direction, Finding, GapKind, HopVerdict, Observation, PathEvaluation, PathVerdict, Report,
-    Status, Verdict,
+    Direction, Finding, FixProof, GapKind, HopVerdict, Observation, PathEvaluation, PathVerdict,
+    Report, Status, Verdict,
 };
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -966,18 +966,20 @@ pub fn finding(f: &Finding, style: &Style) -> String {
 }
 
 /// Findings of several reports, once each (same code, subnet and resources).
-pub fn unique_findings<'a>(reports: impl Iterator<Item = &'a Report>) -> Vec<&'a Finding> {
+pub fn unique_findings<'a>(
+    reports: impl Iterator<Item = &'a Report>,
+) -> Vec<(&'a Finding, Option<&'a FixProof>)> {
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     for r in reports {
-        for f in &r.findings {
+        for (i, f) in r.findings.iter().enumerate() {
             let key = (f.code.clone(), f.subnet_id.clone(), f.resources.clone());
             if seen.insert(key) {
-                out.push(f);
+                out.push((f, r.fix_proofs.iter().find(|p| p.finding == i)));
             }
         }
     }
-    out.sort_by_key(|f| f.severity);
+    out.sort_by_key(|(f, _)| f.severity);
     out
 }
 
@@ -1192,14 +1194,9 @@ pub fn run_text(probes: &[ProbeRun], style: &Style) -> String {
     let findings = unique_findings(probes.iter().filter_map(|p| p.report.as_ref()));
     if !findings.is_empty() {
         heading(&mut s, style, "Findings", "検出事項");
-        for f in findings {
+        for (f, proof) in findings {
             s.push_str(&finding(f, style));
-            // The probe prints the fix its own diagnosis derived; only `diagnose`
-            // simulates it on the whole VPC (issue 11): said, never implied.
-            if !f.fix_commands.is_empty() {
-                let text = not_simulated_text(&f.fix_commands, style.lang, true);
-                s.push_str(&style.paint(&wrap("    ", 6, &text), Tone::Warn));
-            }
+            fix_proof_line(&mut s, f, proof, style, true);
         }
     }
     if style.verbose {
@@ -1304,16 +1301,8 @@ pub fn diagnose_text(d: &DiagnoseResult, style: &Style) -> String {
         for (i, f) in d.findings.iter().enumerate() {
             s.push_str(&finding(f, style));
             // Issue 11: what the simulation of the printed fix found.
-            if let Some(p) = d.fix_proofs.iter().find(|p| p.finding == i) {
-                let tone = if p.proven() { Tone::Good } else { Tone::Warn };
-                let text = p.text(lang == Lang::Ja);
-                s.push_str(&style.paint(&wrap("    ", 6, &text), tone));
-            } else if !f.fix_commands.is_empty() {
-                // A printed command with no change behind it (a value the snapshot does
-                // not hold) is never shown as if it were proven.
-                let text = not_simulated_text(&f.fix_commands, lang, false);
-                s.push_str(&style.paint(&wrap("    ", 6, &text), Tone::Warn));
-            }
+            let proof = d.fix_proofs.iter().find(|p| p.finding == i);
+            fix_proof_line(&mut s, f, proof, style, false);
         }
     }
     if let Some(w) = &d.what_if {
@@ -1323,6 +1312,36 @@ pub fn diagnose_text(d: &DiagnoseResult, style: &Style) -> String {
         s.push_str(&not_evaluated_text(d, lang));
     }
     s
+}
+
+/// Issue 11: under a finding, what the simulation of its printed fix found; a printed
+/// command with no proof (no change behind it, or a report of an older probe) is never
+/// shown as if it were proven.
+fn fix_proof_line(
+    s: &mut String,
+    f: &Finding,
+    proof: Option<&FixProof>,
+    style: &Style,
+    from_probe: bool,
+) {
+    if let Some(p) = proof {
+        let tone = if p.proven() { Tone::Good } else { Tone::Warn };
+        let text = p.text(style.lang == Lang::Ja);
+        s.push_str(&style.paint(&wrap("    ", 6, &text), tone));
+    } else if let Some(why) = egress_probe::diagnosis::advice_only(&f.code) {
+        // Advice (commands that look, or a change outside what the snapshot models):
+        // said as such, so it is not read as a proven change.
+        if !f.fix_commands.is_empty() {
+            let text = match style.lang {
+                Lang::En => format!("advice, not simulated: {why}"),
+                Lang::Ja => "助言のみ：シミュレーションの対象外です".to_string(),
+            };
+            s.push_str(&style.paint(&wrap("    ", 6, &text), Tone::Dim));
+        }
+    } else if !f.fix_commands.is_empty() {
+        let text = not_simulated_text(&f.fix_commands, style.lang, from_probe);
+        s.push_str(&style.paint(&wrap("    ", 6, &text), Tone::Warn));
+    }
 }
 
 /// Said under a fix whose commands were not simulated: the values they leave for the
@@ -1615,6 +1634,7 @@ pub(crate) mod fixtures {
             },
             findings,
             paths,
+            fix_proofs: vec![],
             analysis: Analysis {
                 status: AnalysisStatus::Complete,
                 reason: None,
@@ -1981,6 +2001,32 @@ mod tests {
         let ja = run_text(&p, &Style::plain(Lang::Ja));
         assert_fits(&ja);
         assert!(ja.contains("シミュレーションしていません"), "{ja}");
+        // A probe that simulated its fixes: the proof is said instead.
+        let mut p = p;
+        for r in p.iter_mut().filter_map(|r| r.report.as_mut()) {
+            r.fix_proofs = r
+                .findings
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| !f.fix_commands.is_empty())
+                .map(|(i, f)| FixProof {
+                    finding: i,
+                    code: f.code.clone(),
+                    subnet_id: f.subnet_id.clone(),
+                    alternative: 0,
+                    changes: vec![],
+                    clears: true,
+                    breaks: vec![],
+                    refused: None,
+                    evaluated_subnets: 2,
+                    side_effects: vec![],
+                })
+                .collect();
+        }
+        let text = run_text(&p, &plain());
+        assert_fits(&text);
+        assert!(text.contains("simulated: clears"), "{text}");
+        assert!(!text.contains("not simulated"), "{text}");
     }
 
     #[test]

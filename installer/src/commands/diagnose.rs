@@ -474,6 +474,10 @@ mod tests {
                 "NO_DEFAULT_ROUTE",
                 "aws ec2 create-route --route-table-id rtb-1",
             ),
+            finding(
+                "BPA_NOT_VERIFIABLE",
+                "aws ec2 describe-vpc-block-public-access-options",
+            ),
         ];
         d.status = "failing";
         for lang in [Lang::En, Lang::Ja] {
@@ -497,6 +501,17 @@ mod tests {
             };
             assert!(flat.contains(first), "{text}");
             assert!(flat.contains(second), "{text}");
+            // Advice-only codes are said to be advice, not an unsimulated change.
+            let advice = match lang {
+                Lang::En => "advice, not simulated: permissions to read Block Public Access",
+                Lang::Ja => "助言のみ：シミュレーションの対象外です",
+            };
+            assert!(flat.contains(advice), "{text}");
+            assert_eq!(
+                flat.matches(second).count(),
+                1,
+                "only the unproven change is said to need checking: {text}"
+            );
         }
         // With a proof, the proof is said instead.
         d.findings.truncate(1);
