@@ -22,6 +22,9 @@ What changes (each as the API reference says; listed in the README's "moto vs AW
 * SearchTransitGatewayRoutes applies route-search.exact-match / longest-prefix-match /
   subnet-of-match / supernet-of-match, type, state and attachment.* filters;
 * DescribeTransitGatewayAttachments applies state, association.* and attachment-id filters.
+* Lambda PutFunctionEventInvokeConfig overwrites the function's configuration (moto appends a
+  second one and GetFunctionEventInvokeConfig keeps answering the first; issue 14's manager
+  sets the probes' report destinations with it).
 """
 
 import ipaddress
@@ -299,6 +302,19 @@ def _disassociate(self, tgw_attach_id, tgw_rt_id):
 
 
 rtb_mod.TransitGatewayRouteTableBackend.disassociate_transit_gateway_route_table = _disassociate
+
+
+from moto.awslambda import models as lambda_mod
+
+_orig_put_eic = lambda_mod.LambdaBackend.put_function_event_invoke_config
+
+
+def _put_event_invoke_config(self, function_name, config):
+    self.get_function(function_name).event_invoke_config = []
+    return _orig_put_eic(self, function_name, config)
+
+
+lambda_mod.LambdaBackend.put_function_event_invoke_config = _put_event_invoke_config
 
 
 if __name__ == "__main__":
