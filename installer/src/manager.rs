@@ -354,14 +354,25 @@ async fn destinations(
         problems.push(format!("role {} report policy: {e:#}", result.role.name));
         return problems;
     }
-    let functions: Vec<&str> = result
+    // A probe created in this pass has no configuration yet: no read.
+    let functions: Vec<(&str, bool)> = result
         .probes
         .iter()
         .filter(|p| !p.status.failed())
-        .map(|p| p.function.as_str())
+        .map(|p| {
+            (
+                p.function.as_str(),
+                p.function_change == crate::plan::FunctionChange::Create,
+            )
+        })
         .collect();
     let outcomes: Vec<(String, Result<bool>)> = futures_util::stream::iter(functions)
-        .map(|f| async move { (f.to_string(), function_destinations(clients, f, bus).await) })
+        .map(|(f, fresh)| async move {
+            (
+                f.to_string(),
+                function_destinations(clients, f, bus, fresh).await,
+            )
+        })
         .buffer_unordered(concurrency.max(1) as usize)
         .collect()
         .await;
@@ -413,32 +424,41 @@ async fn report_role_policy(
 }
 
 /// Sets the function's on-success and on-failure destinations to `bus` unless they are
-/// already; whether it changed anything.
-async fn function_destinations(clients: &Clients, function: &str, bus: &str) -> Result<bool> {
+/// already (not read when `fresh`: created in this pass); whether it changed anything.
+async fn function_destinations(
+    clients: &Clients,
+    function: &str,
+    bus: &str,
+    fresh: bool,
+) -> Result<bool> {
     use aws_sdk_lambda::types::{DestinationConfig, OnFailure, OnSuccess};
-    let current = match clients
-        .lambda
-        .get_function_event_invoke_config()
-        .function_name(function)
-        .send()
-        .await
-    {
-        Ok(c) => c.destination_config().map(|d| {
-            (
-                d.on_success()
-                    .and_then(|s| s.destination())
-                    .map(str::to_string),
-                d.on_failure()
-                    .and_then(|f| f.destination())
-                    .map(str::to_string),
-            )
-        }),
-        Err(e) if crate::aws::code(&e) == Some("ResourceNotFoundException") => None,
-        Err(e) => {
-            return Err(crate::aws::api_error(
-                "lambda:GetFunctionEventInvokeConfig",
-                e,
-            ));
+    let current = if fresh {
+        None
+    } else {
+        match clients
+            .lambda
+            .get_function_event_invoke_config()
+            .function_name(function)
+            .send()
+            .await
+        {
+            Ok(c) => c.destination_config().map(|d| {
+                (
+                    d.on_success()
+                        .and_then(|s| s.destination())
+                        .map(str::to_string),
+                    d.on_failure()
+                        .and_then(|f| f.destination())
+                        .map(str::to_string),
+                )
+            }),
+            Err(e) if crate::aws::code(&e) == Some("ResourceNotFoundException") => None,
+            Err(e) => {
+                return Err(crate::aws::api_error(
+                    "lambda:GetFunctionEventInvokeConfig",
+                    e,
+                ));
+            }
         }
     };
     let wanted = (Some(bus.to_string()), Some(bus.to_string()));

@@ -366,3 +366,67 @@ async fn the_manager_points_every_probe_at_the_report_bus() {
         assert_eq!(destinations(p.clone()).await, want, "{p}");
     }
 }
+
+/// The calls a pass makes per probe (counted by the fault front in front of moto): a probe
+/// created in this pass costs no policy read and no destination read (it has neither yet);
+/// a pass with nothing to do reads each probe's destinations once and writes nothing.
+#[tokio::test]
+async fn a_new_probe_costs_no_policy_or_destination_read() {
+    let server = MotoServer::start().unwrap();
+    let front = egress_probe_e2e::fault_front::FaultFront::start(&server.endpoint)
+        .await
+        .unwrap();
+    let direct = server.sdk_config().await;
+    build_vpc(&direct, 6, &["us-east-1a", "us-east-1b"])
+        .await
+        .unwrap();
+    let config = direct.into_builder().endpoint_url(front.endpoint()).build();
+    let clients = Clients::new(config).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let zip_path = write_zip(dir.path(), "bootstrap.zip", Arch::Arm64, "calls");
+    let cfg = config_of(&[
+        (env::SELECT, "tag:tier=app"),
+        (env::ZIP, zip_path.to_str().unwrap()),
+        (env::SCHEDULE, "rate(5 minutes)"),
+        (
+            env::REPORT_BUS,
+            "arn:aws:events:us-east-1:123456789012:event-bus/default",
+        ),
+    ]);
+    let zip = cfg.load_zip().unwrap();
+
+    let pass = manager::reconcile(&clients, &cfg, zip.clone(), Trigger::Schedule)
+        .await
+        .unwrap();
+    assert_eq!((pass.created, pass.failed), (3, 0), "{pass:#?}");
+    let count = |op: &str| front.count(op);
+    assert_eq!(count("CreateFunction"), 3);
+    assert_eq!(count("AddPermission"), 3);
+    assert_eq!(count("GetPolicy"), 0, "{:?}", front.seen());
+    assert_eq!(count("PutFunctionEventInvokeConfig"), 3);
+    assert_eq!(
+        count("GetFunctionEventInvokeConfig"),
+        0,
+        "{:?}",
+        front.seen()
+    );
+
+    let before = front.seen().len();
+    let pass = manager::reconcile(&clients, &cfg, zip, Trigger::Schedule)
+        .await
+        .unwrap();
+    assert!(pass.changes.is_empty(), "{pass:#?}");
+    let second: Vec<String> = front.seen()[before..].to_vec();
+    let n = |op: &str| second.iter().filter(|o| *o == op).count();
+    assert_eq!(n("GetFunctionEventInvokeConfig"), 3, "{second:?}");
+    for write in [
+        "CreateFunction",
+        "AddPermission",
+        "PutRule",
+        "PutTargets",
+        "PutFunctionEventInvokeConfig",
+        "PutRolePolicy",
+    ] {
+        assert_eq!(n(write), 0, "{write}: {second:?}");
+    }
+}

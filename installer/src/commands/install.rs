@@ -1495,7 +1495,9 @@ async fn apply_probe(
             bail!("{} exists and is not tagged by egress-probe", spec.name)
         }
     }
-    apply_schedule(clients, spec, step, settings, arn, journal).await
+    // A function created in this pass has no resource policy yet.
+    let fresh = matches!(step.function_change, FunctionChange::Create);
+    apply_schedule(clients, spec, step, settings, arn, fresh, journal).await
 }
 
 async fn create_function(
@@ -1636,6 +1638,7 @@ async fn apply_schedule(
     step: &ProbeStep,
     settings: &ProbeSettings,
     arn: Option<String>,
+    fresh: bool,
     journal: &Journal,
 ) -> Result<()> {
     let rule = plan::rule_name(&spec.subnet.id);
@@ -1711,18 +1714,27 @@ async fn apply_schedule(
         bail!("events:PutTargets on {rule}: {}", why.join("; "));
     }
     journal.done(format!("pointed rule {rule} at {}", spec.name));
-    ensure_permission(clients, &spec.name, &rule_arn, journal).await
+    ensure_permission(clients, &spec.name, &rule_arn, fresh, journal).await
 }
 
 /// Makes sure rule `rule_arn` may invoke function `name`: nothing when our statement is
 /// there for that rule; a statement for another rule (or another principal) is replaced.
+/// `fresh`: the function was created in this pass, so it has no statement yet and the
+/// policy is not read (one call less per new probe; a statement added meanwhile by a lost
+/// attempt is still caught below, as ResourceConflictException).
 async fn ensure_permission(
     clients: &Clients,
     name: &str,
     rule_arn: &str,
+    fresh: bool,
     journal: &Journal,
 ) -> Result<()> {
-    match aws::permission_source(clients, name, plan::PERMISSION_SID).await? {
+    let current = if fresh {
+        None
+    } else {
+        aws::permission_source(clients, name, plan::PERMISSION_SID).await?
+    };
+    match current {
         Some(source) if source == rule_arn => return Ok(()),
         Some(_) => remove_permission(clients, name).await?,
         None => {}
