@@ -25,9 +25,6 @@
 //! `StreamExceptionPolicy` (midstream flows), TCP flag values of stateless rules (the
 //! model keeps only that flags are set, so such a rule is named not evaluable).
 
-// Until the path engine (issue 10) calls `evaluate`, only the tests use this module.
-#![cfg_attr(not(test), allow(dead_code))]
-
 mod domain;
 mod expr;
 mod suricata;
@@ -39,7 +36,9 @@ use crate::model::{
 use domain::{ListKind, TargetType};
 use expr::{AddrExpr, PortExpr, Vars};
 use ipnet::IpNet;
+use std::cell::OnceCell;
 use std::net::IpAddr;
+use std::rc::Rc;
 use suricata::{Action, M, Packet, PktApp, Rule};
 
 /// What the application layer of the flow carries, as far as the firewall can see.
@@ -74,7 +73,7 @@ pub(crate) struct FwContext<'a> {
     /// ARN, so a list of only the readable groups also works.
     pub groups: Vec<Option<&'a FirewallRuleGroup>>,
     /// The CIDRs of the VPC the firewall is deployed in: the default `HOME_NET` (R52).
-    pub firewall_vpc_cidrs: &'a [IpNet],
+    pub firewall_vpc_cidrs: Rc<[IpNet]>,
 }
 
 impl<'a> FwContext<'a> {
@@ -82,7 +81,7 @@ impl<'a> FwContext<'a> {
     pub(crate) fn new(
         policy: &'a FirewallPolicy,
         known: &'a [FirewallRuleGroup],
-        firewall_vpc_cidrs: &'a [IpNet],
+        firewall_vpc_cidrs: &[IpNet],
     ) -> Self {
         let groups = policy
             .stateless_rule_groups
@@ -93,7 +92,17 @@ impl<'a> FwContext<'a> {
         FwContext {
             policy,
             groups,
-            firewall_vpc_cidrs,
+            firewall_vpc_cidrs: firewall_vpc_cidrs.into(),
+        }
+    }
+
+    /// The policy's `HOME_NET`, else the firewall VPC's CIDRs (R52); `None` when neither
+    /// is known.
+    fn policy_home(&self) -> Option<Rc<[IpNet]>> {
+        match &self.policy.home_net {
+            Some(h) => Some(h.as_slice().into()),
+            None if !self.firewall_vpc_cidrs.is_empty() => Some(self.firewall_vpc_cidrs.clone()),
+            None => None,
         }
     }
 
@@ -166,8 +175,28 @@ pub(crate) struct FwDecision {
     pub not_evaluable: Vec<String>,
 }
 
-/// Evaluates `flow` against the policy (R49-R53).
+/// Evaluates `flow` against the policy (R49-R53), parsing its stateful rules for this
+/// flow only. [`evaluate_with`] reuses rules parsed once for many flows (the path engine).
+#[cfg(test)]
 pub(crate) fn evaluate(ctx: &FwContext<'_>, flow: &FwFlow<'_>) -> FwDecision {
+    evaluate_inner(ctx, flow, &OnceCell::new())
+}
+
+/// [`evaluate`] with the policy's stateful rules already parsed by [`StatefulRules::new`]
+/// for the same context.
+pub(crate) fn evaluate_with<'a>(
+    ctx: &FwContext<'a>,
+    flow: &FwFlow<'_>,
+    rules: &Rc<StatefulRules<'a>>,
+) -> FwDecision {
+    evaluate_inner(ctx, flow, &OnceCell::from(rules.clone()))
+}
+
+fn evaluate_inner<'a>(
+    ctx: &FwContext<'a>,
+    flow: &FwFlow<'_>,
+    rules: &OnceCell<Rc<StatefulRules<'a>>>,
+) -> FwDecision {
     let mut notes = Notes::default();
     let request = Leg {
         src: flow.src,
@@ -200,7 +229,10 @@ pub(crate) fn evaluate(ctx: &FwContext<'_>, flow: &FwFlow<'_>) -> FwDecision {
                 (SlAction::Pass, SlAction::Pass) => branches.push(Branch::pass()),
                 (SlAction::Forward, SlAction::Forward) => {
                     let sf = stateful_branches
-                        .get_or_insert_with(|| stateful(ctx, flow, &mut notes))
+                        .get_or_insert_with(|| {
+                            let rules = rules.get_or_init(|| Rc::new(StatefulRules::new(ctx)));
+                            stateful(ctx, rules, flow, &mut notes)
+                        })
                         .clone();
                     branches.extend(sf);
                 }
@@ -543,12 +575,13 @@ fn stateless(
 /// the policy's `HOME_NET` unless the group defines it.
 struct GroupVars<'a> {
     group: Option<&'a FirewallRuleGroup>,
-    policy_home: Option<&'a [IpNet]>,
+    policy_home: Option<Rc<[IpNet]>>,
 }
 
 impl GroupVars<'_> {
     fn policy_home_expr(&self) -> Option<AddrExpr> {
         self.policy_home
+            .as_deref()
             .map(|nets| AddrExpr::List(nets.iter().copied().map(AddrExpr::Net).collect()))
     }
 }
@@ -635,14 +668,25 @@ fn standard_rule_text(r: &StatefulRule) -> String {
     )
 }
 
+/// A policy's stateful rules parsed once, in the policy's evaluation order (R49, R50), with
+/// the variables each group's rules see (R52). Parsing is most of an evaluation's cost, so
+/// the path engine keeps one per policy and firewall VPC for every flow it checks.
+pub(crate) struct StatefulRules<'a> {
+    groups: Vec<GroupInfo<'a>>,
+    entries: Vec<Entry>,
+}
+
+impl<'a> StatefulRules<'a> {
+    pub(crate) fn new(ctx: &FwContext<'a>) -> Self {
+        let (groups, entries) = stateful_entries(ctx);
+        StatefulRules { groups, entries }
+    }
+}
+
 /// The entries of every stateful group, in the policy's evaluation order.
 fn stateful_entries<'a>(ctx: &FwContext<'a>) -> (Vec<GroupInfo<'a>>, Vec<Entry>) {
     let strict = ctx.policy.strict_order();
-    let policy_home: Option<&'a [IpNet]> = match &ctx.policy.home_net {
-        Some(h) => Some(h.as_slice()),
-        None if !ctx.firewall_vpc_cidrs.is_empty() => Some(ctx.firewall_vpc_cidrs),
-        None => None,
-    };
+    let policy_home = ctx.policy_home();
     let offset = ctx.policy.stateless_rule_groups.len();
     let refs: Vec<(usize, &RuleGroupRef)> = if strict {
         sorted_refs(&ctx.policy.stateful_rule_groups, offset)
@@ -687,7 +731,10 @@ fn stateful_entries<'a>(ctx: &FwContext<'a>) -> (Vec<GroupInfo<'a>>, Vec<Entry>)
         };
         groups.push(GroupInfo {
             name: name.clone(),
-            vars: GroupVars { group, policy_home },
+            vars: GroupVars {
+                group,
+                policy_home: policy_home.clone(),
+            },
             domain,
         });
         let texts = match texts {
@@ -1025,8 +1072,13 @@ fn eval_packet(
 }
 
 /// The possible outcomes of the stateful engine for the flow.
-fn stateful(ctx: &FwContext<'_>, flow: &FwFlow<'_>, notes: &mut Notes) -> Vec<Branch> {
-    let (groups, entries) = stateful_entries(ctx);
+fn stateful(
+    ctx: &FwContext<'_>,
+    rules: &StatefulRules<'_>,
+    flow: &FwFlow<'_>,
+    notes: &mut Notes,
+) -> Vec<Branch> {
+    let (groups, entries) = (&rules.groups, &rules.entries);
     let default = stateful_default(ctx.policy, notes);
     let mut done: Vec<Branch> = Vec::new();
     let mut pending = true;
@@ -1035,7 +1087,7 @@ fn stateful(ctx: &FwContext<'_>, flow: &FwFlow<'_>, notes: &mut Notes) -> Vec<Br
             break;
         }
         pending = false;
-        for o in eval_packet(&groups, &entries, &default, &pkt, what, notes) {
+        for o in eval_packet(groups, entries, &default, &pkt, what, notes) {
             match o {
                 PktOutcome::Continue => pending = true,
                 PktOutcome::PassFlow => done.push(Branch::pass()),
@@ -1066,11 +1118,7 @@ fn home_net_excludes(ctx: &FwContext<'_>, flow: &FwFlow<'_>, notes: &mut Notes) 
         PktApp::Tls { .. } => TargetType::TlsSni,
         _ => TargetType::HttpHost,
     };
-    let policy_home: Option<&[IpNet]> = match &ctx.policy.home_net {
-        Some(h) => Some(h.as_slice()),
-        None if !ctx.firewall_vpc_cidrs.is_empty() => Some(ctx.firewall_vpc_cidrs),
-        None => None,
-    };
+    let policy_home = ctx.policy_home();
     let offset = ctx.policy.stateless_rule_groups.len();
     let mut excluded = false;
     for (i, gref) in ctx.policy.stateful_rule_groups.iter().enumerate() {
@@ -1088,7 +1136,7 @@ fn home_net_excludes(ctx: &FwContext<'_>, flow: &FwFlow<'_>, notes: &mut Notes) 
         }
         let vars = GroupVars {
             group: Some(g),
-            policy_home,
+            policy_home: policy_home.clone(),
         };
         match vars.ip("HOME_NET").map(|h| h.matches(flow.src, &vars)) {
             Some(Ok(inside)) => excluded |= !inside,

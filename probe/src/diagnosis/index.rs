@@ -1,6 +1,7 @@
 //! Lookup tables built once per diagnosis, so that evaluating hundreds of (subnet, flow)
 //! pairs stays linear in the snapshot's size.
 
+use super::firewall_policy::StatefulRules;
 use super::nacl::{NaclResult, Peer};
 use crate::model::Protocol;
 use crate::model::{
@@ -13,6 +14,9 @@ use std::rc::Rc;
 
 /// A memoised NACL evaluation and the hop text it produced.
 pub(crate) type NaclMemo = (Rc<NaclResult>, Rc<str>);
+
+/// A firewall policy's ARN and the VPC its firewall is deployed in.
+pub(crate) type FirewallKey = (String, Option<String>);
 
 /// One NACL evaluation: which ACL, direction, protocol, peers and port range.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -83,6 +87,9 @@ pub(crate) struct Index<'a> {
     enis_by_subnet: HashMap<&'a str, Vec<&'a NetworkInterface>>,
     /// Memo of NACL evaluations and their hop text (pure: same input, same answer).
     pub nacl_cache: RefCell<HashMap<NaclKey, NaclMemo>>,
+    /// Stateful rules parsed once per (firewall policy ARN, firewall VPC), for every flow
+    /// that crosses the firewall (its `HOME_NET` default depends on the VPC, R52).
+    pub firewall_rules: RefCell<HashMap<FirewallKey, Rc<StatefulRules<'a>>>>,
 }
 
 impl<'a> Index<'a> {
@@ -169,6 +176,7 @@ impl<'a> Index<'a> {
             eni_by_ip,
             enis_by_subnet,
             nacl_cache: RefCell::new(HashMap::new()),
+            firewall_rules: RefCell::new(HashMap::new()),
         }
     }
     pub fn subnet(&self, id: &str) -> Option<&'a Subnet> {

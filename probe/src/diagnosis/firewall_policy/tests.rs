@@ -894,7 +894,7 @@ fn unreadable_groups_are_never_passed_over() {
     let ctx = FwContext {
         policy: &p,
         groups: vec![None, Some(&allow)],
-        firewall_vpc_cidrs: &vpc,
+        firewall_vpc_cidrs: vpc.as_slice().into(),
     };
     let d = evaluate(&ctx, &tls(Some("api.test")));
     assert_eq!((d.connect, d.application), (Unknown, Unknown));
@@ -939,7 +939,7 @@ fn groups_match_references_by_arn() {
     let ctx = FwContext {
         policy: &p,
         groups: vec![Some(&allow), Some(&deny)],
-        firewall_vpc_cidrs: &vpc,
+        firewall_vpc_cidrs: vpc.as_slice().into(),
     };
     let d = evaluate(&ctx, &tcp(22));
     assert_eq!(
@@ -1004,4 +1004,38 @@ fn r51_ipv6_flows() {
     };
     let d = run(&p, &[allow], &flow);
     assert_eq!((d.application, d.home_net_excludes_source), (Drop, true));
+}
+
+/// The path engine parses a policy's stateful rules once and reuses them for every flow
+/// (`evaluate_with`); the decisions must be those of a fresh parse for each flow, whichever
+/// flow comes first (R49-R52).
+#[test]
+fn rules_parsed_once_decide_every_flow_as_a_fresh_parse() {
+    let p = with_home(policy("STRICT_ORDER", &[], &["allow"]));
+    let allow = group("allow", domains("ALLOWLIST", &["api.test"], &["TLS_SNI"]));
+    let known = [allow];
+    let vpc = [net(FW_VPC)];
+    let ctx = FwContext::new(&p, &known, &vpc);
+    let flows = [
+        tls(Some("api.test")),
+        tls(Some("other.test")),
+        tls(None),
+        tcp(443),
+        udp(53),
+    ];
+    let rules = Rc::new(StatefulRules::new(&ctx));
+    for order in [[0, 1, 2, 3, 4], [4, 3, 2, 1, 0]] {
+        for i in order {
+            let flow = &flows[i];
+            assert_eq!(
+                evaluate_with(&ctx, flow, &rules),
+                evaluate(&ctx, flow),
+                "flow {flow:?}"
+            );
+        }
+    }
+    // The allowlist really decides these flows differently, so the comparison means something.
+    let allowed = evaluate_with(&ctx, &flows[0], &rules);
+    let denied = evaluate_with(&ctx, &flows[1], &rules);
+    assert_ne!(allowed.application, denied.application);
 }

@@ -5,11 +5,12 @@
 
 use crate::diagnosis::catalog::{FwBlock, FwRuleText, Issue, RouteRef};
 use crate::diagnosis::firewall_policy::{
-    self, FwAction, FwApp, FwContext, FwDecision, FwFlow, FwStage,
+    self, FwAction, FwApp, FwContext, FwDecision, FwFlow, FwStage, StatefulRules,
 };
 use crate::diagnosis::state::{Next, Role, Walk};
 use crate::model::{Direction, HopVerdict, NetworkFirewall, RulesSource, Subnet};
 use ipnet::IpNet;
+use std::rc::Rc;
 
 pub(crate) fn run<'a>(
     w: &mut Walk<'a, '_>,
@@ -135,7 +136,13 @@ pub(crate) fn run<'a>(
                 dst_port: w.flow.port,
                 app,
             };
-            let decision = firewall_policy::evaluate(&ctx, &flow);
+            let rules =
+                w.ix.firewall_rules
+                    .borrow_mut()
+                    .entry((policy.arn.clone(), fw.vpc_id.clone()))
+                    .or_insert_with(|| Rc::new(StatefulRules::new(&ctx)))
+                    .clone();
+            let decision = firewall_policy::evaluate_with(&ctx, &flow, &rules);
             judge(w, fw, &policy.arn, &decision, host.as_deref(), &cidrs, src);
         }
         None => w.not_visible(
