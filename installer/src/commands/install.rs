@@ -21,7 +21,7 @@ use egress_probe::model::{DiagnoseMode, NetworkSnapshot, Protocol, Target};
 use egress_probe::settings::{self, ProbeEnvironment};
 use egress_probe::snapshot::{self, Scope};
 use serde::Serialize;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
@@ -463,11 +463,21 @@ pub async fn execute(
 ) -> Result<InstallResult> {
     let clients = clients.clone();
     let journal = journal.clone();
-    let account = clients.account().await?;
-
-    let mut selection = select_subnets(&clients, args).await?;
+    // Reads that do not depend on each other run at the same time: the account with the
+    // subnet selection; the public-subnet screening (a snapshot per VPC, in rounds) with
+    // every chosen probe's current state; then the security groups with the role. At 50 ms
+    // per call the sequence of these reads bounded the whole install (README, issue 14).
+    let (account, mut selection) =
+        tokio::try_join!(clients.account(), select_subnets(&clients, args))?;
+    let chosen = selection.subnets.clone();
     let mut notes = Vec::new();
-    let skipped = screen_public_subnets(&clients, &mut selection, &mut notes).await;
+    let progress = Progress::new(chosen.len() as u64, "reading", visible);
+    let (skipped, existing_chosen) = tokio::join!(
+        screen_public_subnets(&clients, &mut selection, &mut notes),
+        read_existing(&clients, &chosen, args.concurrency, &progress)
+    );
+    progress.finish();
+    let existing_chosen = existing_chosen?;
     if selection.subnets.is_empty() && !args.selection.is_empty() {
         bail!(
             "every chosen subnet is public, and a Lambda function there never reaches the internet: {}",
@@ -478,13 +488,28 @@ pub async fn execute(
                 .join("; ")
         );
     }
-    let mut sgs = plan_security_groups(&clients, args, &selection).await?;
-    let mut role = plan_role(&clients, args).await?;
+    let (sgs, role) = tokio::try_join!(
+        plan_security_groups(&clients, args, &selection),
+        plan_role(&clients, args)
+    )?;
+    let (mut sgs, mut role) = (sgs, role);
 
-    // Read every probe's current state, concurrently.
-    let progress = Progress::new(selection.subnets.len() as u64, "reading", visible);
-    let existing = read_existing(&clients, &selection.subnets, args.concurrency, &progress).await?;
-    progress.finish();
+    // The current state of the subnets kept (public ones were screened out above; their
+    // reads are dropped), in the selection's order.
+    let mut by_subnet: HashMap<String, Current> = chosen
+        .iter()
+        .map(|s| s.id.clone())
+        .zip(existing_chosen)
+        .collect();
+    let existing: Vec<Current> = selection
+        .subnets
+        .iter()
+        .map(|s| {
+            by_subnet
+                .remove(&s.id)
+                .ok_or_else(|| anyhow!("the current state of {} was not read", s.id))
+        })
+        .collect::<Result<_>>()?;
 
     let inherited = Inherited::from_existing(&existing);
     if existing
