@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up everything egress-probe needs on a fresh Debian machine (idempotent):
-# system packages (iproute2, nftables, curl, dig), the Python environment with moto,
+# system packages (iproute2, nftables, curl, dig), the Python environment with moto, awscli,
 # cfn-lint, the AWS SAM CLI, cargo-lambda and zig (.venv), the aarch64 Rust target where it
 # can be installed, and the build of the whole workspace (tests and benchmarks included:
 # the one build that scripts/demo.sh, scripts/test.sh and the deployment checks reuse).
@@ -35,7 +35,7 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 if ! .venv/bin/python -c 'import moto' 2>/dev/null || [ requirements-dev.txt -nt .venv/.installed ]; then
-  say "installing Python tools into .venv (moto, cfn-lint, aws-sam-cli, cargo-lambda, ziglang)"
+  say "installing Python tools into .venv (moto, cfn-lint, aws-sam-cli, awscli, cargo-lambda, ziglang)"
   .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
   touch .venv/.installed
 fi

@@ -11,8 +11,8 @@ use crate::cli::{Lang, OutputFormat};
 use crate::commands::diagnose::DiagnoseResult;
 use crate::lang::{self, tr};
 use egress_probe::model::{
-    Direction, Finding, GapKind, HopVerdict, Observation, PathEvaluation, PathVerdict, Report,
-    Status, Verdict,
+    Direction, Finding, FixProof, GapKind, HopVerdict, Observation, PathEvaluation, PathVerdict,
+    Report, Status, Verdict,
 };
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -966,18 +966,20 @@ pub fn finding(f: &Finding, style: &Style) -> String {
 }
 
 /// Findings of several reports, once each (same code, subnet and resources).
-pub fn unique_findings<'a>(reports: impl Iterator<Item = &'a Report>) -> Vec<&'a Finding> {
+pub fn unique_findings<'a>(
+    reports: impl Iterator<Item = &'a Report>,
+) -> Vec<(&'a Finding, Option<&'a FixProof>)> {
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     for r in reports {
-        for f in &r.findings {
+        for (i, f) in r.findings.iter().enumerate() {
             let key = (f.code.clone(), f.subnet_id.clone(), f.resources.clone());
             if seen.insert(key) {
-                out.push(f);
+                out.push((f, r.fix_proofs.iter().find(|p| p.finding == i)));
             }
         }
     }
-    out.sort_by_key(|f| f.severity);
+    out.sort_by_key(|(f, _)| f.severity);
     out
 }
 
@@ -1192,8 +1194,9 @@ pub fn run_text(probes: &[ProbeRun], style: &Style) -> String {
     let findings = unique_findings(probes.iter().filter_map(|p| p.report.as_ref()));
     if !findings.is_empty() {
         heading(&mut s, style, "Findings", "検出事項");
-        for f in findings {
+        for (f, proof) in findings {
             s.push_str(&finding(f, style));
+            fix_proof_line(&mut s, f, proof, style, true);
         }
     }
     if style.verbose {
@@ -1298,21 +1301,8 @@ pub fn diagnose_text(d: &DiagnoseResult, style: &Style) -> String {
         for (i, f) in d.findings.iter().enumerate() {
             s.push_str(&finding(f, style));
             // Issue 11: what the simulation of the printed fix found.
-            if let Some(p) = d.fix_proofs.iter().find(|p| p.finding == i) {
-                let tone = if p.proven() { Tone::Good } else { Tone::Warn };
-                let text = p.text(lang == Lang::Ja);
-                s.push_str(&style.paint(&wrap("    ", 6, &text), tone));
-            } else if !f.fix_commands.is_empty()
-                && egress_probe::diagnosis::not_simulated(&f.code).is_some()
-            {
-                // Said, so that a fix nobody simulated is never taken for a proven one.
-                let text = tr(
-                    lang,
-                    "not simulated: the simulator does not model this change yet (its command is checked against a test fixture only)",
-                    "未シミュレーション：この変更はまだシミュレーターの対象外です（コマンドはテスト用の構成でのみ確認済み）",
-                );
-                s.push_str(&style.paint(&wrap("    ", 6, text), Tone::Warn));
-            }
+            let proof = d.fix_proofs.iter().find(|p| p.finding == i);
+            fix_proof_line(&mut s, f, proof, style, false);
         }
     }
     if let Some(w) = &d.what_if {
@@ -1322,6 +1312,87 @@ pub fn diagnose_text(d: &DiagnoseResult, style: &Style) -> String {
         s.push_str(&not_evaluated_text(d, lang));
     }
     s
+}
+
+/// Issue 11: under a finding, what the simulation of its printed fix found; a printed
+/// command with no proof (no change behind it, or a report of an older probe) is never
+/// shown as if it were proven.
+fn fix_proof_line(
+    s: &mut String,
+    f: &Finding,
+    proof: Option<&FixProof>,
+    style: &Style,
+    from_probe: bool,
+) {
+    if let Some(p) = proof {
+        let tone = if p.proven() { Tone::Good } else { Tone::Warn };
+        let text = p.text(style.lang == Lang::Ja);
+        s.push_str(&style.paint(&wrap("    ", 6, &text), tone));
+    } else if let Some(why) = egress_probe::diagnosis::advice_only(&f.code) {
+        // Advice (commands that look, or a change outside what the snapshot models):
+        // said as such, so it is not read as a proven change.
+        if !f.fix_commands.is_empty() {
+            let text = match style.lang {
+                Lang::En => format!("advice, not simulated: {why}"),
+                Lang::Ja => "助言のみ：シミュレーションの対象外です".to_string(),
+            };
+            s.push_str(&style.paint(&wrap("    ", 6, &text), Tone::Dim));
+        }
+    } else if !f.fix_commands.is_empty() {
+        let text = not_simulated_text(&f.fix_commands, style.lang, from_probe);
+        s.push_str(&style.paint(&wrap("    ", 6, &text), Tone::Warn));
+    }
+}
+
+/// Said under a fix whose commands were not simulated: the values they leave for the
+/// operator (`<…>`) are named, so nobody pastes them unchecked (issue 11). `from_probe`:
+/// a probe's report (`run`), which `diagnose` can simulate.
+fn not_simulated_text(commands: &[String], lang: Lang, from_probe: bool) -> String {
+    let mut holes: Vec<&str> = Vec::new();
+    for c in commands {
+        let mut rest = c.as_str();
+        while let Some(start) = rest.find('<') {
+            let Some(len) = rest[start..].find('>') else {
+                break;
+            };
+            let hole = &rest[start..start + len + 1];
+            if !holes.contains(&hole) {
+                holes.push(hole);
+            }
+            rest = &rest[start + len + 1..];
+        }
+    }
+    if from_probe {
+        let need = match (lang, holes.is_empty()) {
+            (_, true) => String::new(),
+            (Lang::En, false) => format!(" (the commands need {})", holes.join(", ")),
+            (Lang::Ja, false) => format!("（コマンドには {} が必要）", holes.join("、")),
+        };
+        return match lang {
+            Lang::En => format!(
+                "not simulated{need}: `egress-probe diagnose` simulates the fix on the \
+                 whole VPC before you run it"
+            ),
+            Lang::Ja => format!(
+                "シミュレーションしていません{need}：実行前に `egress-probe diagnose` で\
+                 VPC 全体に対してシミュレーションしてください"
+            ),
+        };
+    }
+    match (lang, holes.is_empty()) {
+        (Lang::En, true) => "not simulated: check the change before running it".into(),
+        (Lang::En, false) => format!(
+            "not simulated: the commands need {}, which the snapshot does not hold; fill it \
+             in and try it with --what-if first",
+            holes.join(", ")
+        ),
+        (Lang::Ja, true) => "シミュレーションしていません：実行前に変更を確認してください".into(),
+        (Lang::Ja, false) => format!(
+            "シミュレーションしていません：コマンドにはスナップショットにない値 {} が必要です。\
+             値を入れて、まず --what-if で試してください",
+            holes.join("、")
+        ),
+    }
 }
 
 /// `--what-if`: per subnet and target, what the changes fix or break (issue 11).
@@ -1355,6 +1426,8 @@ fn what_if_text(w: &egress_probe::diagnosis::simulate::WhatIf, style: &Style) ->
         let (word, tone) = match (e.effect, lang) {
             ("breaks", Lang::En) => ("breaks", Tone::Bad),
             ("breaks", Lang::Ja) => ("壊す", Tone::Bad),
+            ("opens", Lang::En) => ("opens", Tone::Warn),
+            ("opens", Lang::Ja) => ("開く", Tone::Warn),
             (_, Lang::En) => ("fixes", Tone::Good),
             (_, Lang::Ja) => ("直す", Tone::Good),
         };
@@ -1561,6 +1634,7 @@ pub(crate) mod fixtures {
             },
             findings,
             paths,
+            fix_proofs: vec![],
             analysis: Analysis {
                 status: AnalysisStatus::Complete,
                 reason: None,
@@ -1899,6 +1973,60 @@ mod tests {
         let header_of_last = m.lines().filter(|l| l.contains(" 14")).count();
         assert!(header_of_last >= 1, "{m}");
         assert_fits(&run_text(&many, &plain()));
+    }
+
+    /// Issue 11: the findings of a probe's report come with the fix the probe derived,
+    /// which only `diagnose` simulates: `run` says so under each one with commands, in
+    /// both languages, within 80 columns.
+    #[test]
+    fn probe_fixes_are_said_to_be_unsimulated_in_run() {
+        let p = probes();
+        let with_fix = p
+            .iter()
+            .filter_map(|r| r.report.as_ref())
+            .flat_map(|r| &r.findings)
+            .filter(|f| !f.fix_commands.is_empty())
+            .count();
+        assert!(with_fix > 0, "the fixture has a finding with a fix");
+        let text = run_text(&p, &plain());
+        assert_fits(&text);
+        let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            flat.contains(
+                "not simulated: `egress-probe diagnose` simulates the fix on the whole VPC \
+                 before you run it"
+            ),
+            "{text}"
+        );
+        let ja = run_text(&p, &Style::plain(Lang::Ja));
+        assert_fits(&ja);
+        assert!(ja.contains("シミュレーションしていません"), "{ja}");
+        // A probe that simulated its fixes: the proof is said instead.
+        let mut p = p;
+        for r in p.iter_mut().filter_map(|r| r.report.as_mut()) {
+            r.fix_proofs = r
+                .findings
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| !f.fix_commands.is_empty())
+                .map(|(i, f)| FixProof {
+                    finding: i,
+                    code: f.code.clone(),
+                    subnet_id: f.subnet_id.clone(),
+                    alternative: 0,
+                    changes: vec![],
+                    clears: true,
+                    breaks: vec![],
+                    refused: None,
+                    evaluated_subnets: 2,
+                    side_effects: vec![],
+                })
+                .collect();
+        }
+        let text = run_text(&p, &plain());
+        assert_fits(&text);
+        assert!(text.contains("simulated: clears"), "{text}");
+        assert!(!text.contains("not simulated"), "{text}");
     }
 
     #[test]

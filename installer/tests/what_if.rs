@@ -201,3 +201,111 @@ fn printed_fixes_carry_their_simulation() {
         .unwrap_or_else(|| panic!("{v:#}"));
     assert!(!igw["breaks"].as_array().unwrap().is_empty(), "{igw:#}");
 }
+
+/// R25, issue 11: `--dhcp-options-id default` associates *no* DHCP options; DNS stops for
+/// the whole VPC. The simulation says so for every subnet it evaluates (both private
+/// subnets here, not only one), in both accepted forms, and the `dns:` target breaks.
+#[test]
+fn associating_default_dhcp_options_breaks_dns_in_every_subnet() {
+    for change in [
+        "aws ec2 associate-dhcp-options --dhcp-options-id default --vpc-id vpc-1",
+        r#"{"change":"associate_dhcp_options","vpc":"vpc-1","dhcp_options":"default"}"#,
+    ] {
+        let (code, v) = json(&["--target", "dns:example.com", "--what-if", change]);
+        assert_eq!(code, 1, "{change}: {v:#}");
+        let e = effects(&v);
+        for subnet in ["subnet-priv-a", "subnet-priv-b"] {
+            assert!(
+                e.iter().any(|(s, eff, d)| s == subnet
+                    && eff == "breaks"
+                    && d == &format!("DHCP_OPTIONS_NONE on {subnet}")),
+                "{change}: {e:?}"
+            );
+        }
+        let targets: Vec<&Value> = v["what_if"]["effects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["target"] == "dns:example.com" && x["effect"] == "breaks")
+            .collect();
+        assert_eq!(targets.len(), 2, "{change}: {v:#}");
+        assert!(!e.iter().any(|(_, eff, _)| eff == "fixes"), "{e:?}");
+    }
+    // The text says it in words within 80 columns.
+    let o = run(&[
+        "--what-if",
+        "aws ec2 associate-dhcp-options --dhcp-options-id default --vpc-id vpc-1",
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("DHCP_OPTIONS_NONE"), "{text}");
+    for line in text.lines() {
+        assert!(line.chars().count() <= 80, "over 80 columns: {line}");
+    }
+}
+
+/// Issue 11: the DNS path's changes are accepted by `--what-if` like the others (R60,
+/// R61), on the probe's `dns_path.json` fixture: disassociating the private zone that
+/// shadows www.example.com fixes that name on both subnets; removing the wildcard entry
+/// that blocks c2.malware.test fixes that name and breaks nothing.
+#[test]
+fn dns_changes_are_simulated_too() {
+    let home = std::env::temp_dir().join("egress-probe-what-if-test-home");
+    let _ = std::fs::create_dir_all(&home);
+    let snap = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../probe/tests/fixtures/dns_path.json")
+        .to_string_lossy()
+        .into_owned();
+    let cases = [
+        (
+            "dns:www.example.com",
+            "aws route53 disassociate-vpc-from-hosted-zone --hosted-zone-id Z0EXAMPLE --vpc VPCRegion=us-east-1,VPCId=vpc-1",
+        ),
+        (
+            "dns:c2.malware.test",
+            "aws route53resolver update-firewall-domains --firewall-domain-list-id rslvr-fdl-malware --operation REMOVE --domains '*.malware.test'",
+        ),
+    ];
+    for (target, change) in cases {
+        let o = Command::new(env!("CARGO_BIN_EXE_egress-probe"))
+            .env_clear()
+            .env("HOME", &home)
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("NO_COLOR", "1")
+            .args([
+                "diagnose",
+                "--snapshot",
+                &snap,
+                "--subnet",
+                "subnet-priv-a",
+                "--subnet",
+                "subnet-priv-b",
+                "--target",
+                target,
+                "--what-if",
+                change,
+                "--output",
+                "json",
+            ])
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+        assert!(v["what_if"]["refused"].is_null(), "{change}: {v:#}");
+        // Every subnet of the VPC resolves through the same Resolver: both named ones
+        // (and the VPC's other subnets) are fixed.
+        let fixed: Vec<&str> = v["what_if"]["effects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["target"] == target && e["effect"] == "fixes")
+            .filter_map(|e| e["subnet_id"].as_str())
+            .collect();
+        for subnet in ["subnet-priv-a", "subnet-priv-b"] {
+            assert!(fixed.contains(&subnet), "{change}: {v:#}");
+        }
+        assert!(
+            !effects(&v).iter().any(|(_, e, _)| e == "breaks"),
+            "{change}: {v:#}"
+        );
+    }
+}

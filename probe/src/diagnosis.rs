@@ -33,7 +33,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 
 pub use catalog::CODES as FINDING_CODES;
-pub use fix_changes::{ADVICE_ONLY, NOT_SIMULATED, advice_only, not_simulated};
+pub use fix_changes::{ADVICE_ONLY, advice_only};
 
 /// Whose egress is analysed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -181,8 +181,16 @@ pub(crate) fn diagnose_with(
         }
         let res = dns::resolvers(&ix, &subnet.vpc_id, observations);
         let (issues, paths) = dns::analyse(&ix, &src, &res);
-        for i in issues {
-            add(&mut slots, i);
+        let dns_slots: Vec<usize> = issues.into_iter().map(|i| add(&mut slots, i)).collect();
+        // R25: with no DHCP options nothing resolves: each named target is blocked there.
+        if res.none {
+            for (name, _) in all_names.iter().filter(|(_, explicit)| *explicit) {
+                evaluated.push(Evaluated {
+                    eval: dns::no_dns_path(&ix, sid, &subnet.vpc_id, name),
+                    slots: dns_slots.clone(),
+                    dns: true,
+                });
+            }
         }
         // R63: NAT64/DNS64 for IPv6 subnets.
         for i in dns64::check(&ix, subnet, function) {

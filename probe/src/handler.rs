@@ -6,8 +6,8 @@ use crate::config::ProbeConfig;
 use crate::diagnosis::{self, Subject};
 use crate::event::{EventError, parse_event, plan_timeouts};
 use crate::model::{
-    Analysis, AnalysisStatus, DiagnoseMode, GapKind, Identity, NetworkSnapshot, Observation,
-    REPORT_SCHEMA, Report, Verdict,
+    Analysis, AnalysisStatus, DiagnoseMode, FixProof, GapKind, Identity, NetworkSnapshot,
+    Observation, REPORT_SCHEMA, Report, Verdict,
 };
 use crate::snapshot::{self, Clients, Scope};
 use crate::{identity, report};
@@ -190,6 +190,7 @@ impl Probe {
         let mut identity = self.identity(inv.request_id.clone(), az_id.ok());
         let mut findings = Vec::new();
         let mut paths = Vec::new();
+        let mut fix_proofs = Vec::new();
         let analysis = match (plan.diagnose, verdict) {
             (DiagnoseMode::Never, _) => Analysis::skipped("diagnose = never"),
             (DiagnoseMode::OnFailure, Verdict::Healthy) => {
@@ -201,9 +202,10 @@ impl Probe {
                 let (analysis, diag) = self
                     .self_diagnose(&mut identity, &observations, analysis_deadline)
                     .await;
-                if let Some(d) = diag {
+                if let Some((d, proofs)) = diag {
                     findings = d.findings;
                     paths = d.paths;
+                    fix_proofs = proofs;
                 }
                 analysis
             }
@@ -222,6 +224,7 @@ impl Probe {
             verdict,
             findings,
             paths,
+            fix_proofs,
             analysis,
         })
     }
@@ -311,7 +314,7 @@ impl Probe {
         identity: &mut Identity,
         observations: &[Observation],
         deadline: Instant,
-    ) -> (Analysis, Option<diagnosis::Diagnosis>) {
+    ) -> (Analysis, Option<(diagnosis::Diagnosis, Vec<FixProof>)>) {
         let began = Instant::now();
         let region = self.config.region.as_deref().unwrap_or("<region>");
         let how_to_fix = format!(
@@ -385,7 +388,17 @@ impl Probe {
         }
         let subject = self.subject(&snap, identity);
         let flows = diagnosis::flows_from_observations(observations);
-        let diag = diagnosis::diagnose(&snap, &subject, &flows, observations);
+        let mut diag = diagnosis::diagnose(&snap, &subject, &flows, observations);
+        // Issue 11: every fix the report prints is first simulated on this snapshot (the
+        // first alternative that clears its finding and breaks nothing is kept).
+        let proofs = diagnosis::simulate::prove_fixes_observed(
+            &snap,
+            &subject,
+            &flows,
+            &[],
+            observations,
+            &mut diag,
+        );
         let status = if snap.gaps.is_empty() {
             AnalysisStatus::Complete
         } else {
@@ -401,7 +414,7 @@ impl Probe {
                 duration_ms: round_us(began.elapsed().as_secs_f64() * 1000.0),
                 performed_by: Some("probe".into()),
             },
-            Some(diag),
+            Some((diag, proofs)),
         )
     }
 

@@ -4,6 +4,7 @@ pub mod change;
 pub mod dns;
 pub mod finding;
 pub mod firewall;
+pub mod fix_proof;
 pub mod observation;
 pub mod plan;
 pub mod report;
@@ -17,6 +18,7 @@ pub use finding::{
     Severity,
 };
 pub use firewall::*;
+pub use fix_proof::FixProof;
 pub use observation::{
     CheckKind, DnsDetail, DnsRecordResult, Family, Observation, Phase, Phases, Status,
 };

@@ -535,6 +535,7 @@ mod tests {
             verdict,
             findings: vec![],
             paths: vec![],
+            fix_proofs: vec![],
             analysis: Analysis::skipped("never"),
         }
     }

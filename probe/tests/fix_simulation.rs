@@ -7,11 +7,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-use egress_probe::diagnosis::simulate::{Baseline, prove_fixes};
-use egress_probe::diagnosis::{
-    FINDING_CODES, Flow, NOT_SIMULATED, Subject, advice_only, diagnose_names, not_simulated,
-};
-use egress_probe::model::{Change, NetworkSnapshot, Protocol, RouteTarget, Severity};
+use egress_probe::diagnosis::simulate::{Baseline, prove_fixes, prove_fixes_observed};
+use egress_probe::diagnosis::{FINDING_CODES, Flow, Subject, advice_only, diagnose_names};
+use egress_probe::model::{Change, NetworkSnapshot, Observation, Protocol, RouteTarget, Severity};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -31,6 +29,10 @@ struct Case {
     /// Names whose resolution is predicted (`dns:` targets, R58-R62).
     #[serde(default)]
     names: Vec<String>,
+    /// What the probe saw: findings raised to explain an observation (DNS Firewall
+    /// failing closed, R61) are proven against it.
+    #[serde(default)]
+    observations: Vec<Observation>,
 }
 
 #[derive(Deserialize)]
@@ -103,24 +105,22 @@ fn every_code_has_a_proven_fix_or_is_declared_advice_only() {
     for (file, snapshot, fixture) in fixtures() {
         for case in &fixture.cases {
             let (subject, flows) = subject_and_flows(case);
-            let mut d = diagnose_names(&snapshot, &subject, &flows, &case.names, &[]);
-            let proofs = prove_fixes(&snapshot, &subject, &flows, &case.names, &mut d);
+            let mut d =
+                diagnose_names(&snapshot, &subject, &flows, &case.names, &case.observations);
+            let proofs = prove_fixes_observed(
+                &snapshot,
+                &subject,
+                &flows,
+                &case.names,
+                &case.observations,
+                &mut d,
+            );
             for (i, f) in d.findings.iter().enumerate() {
                 let ctx = format!("{file} / {} / {}", case.name, f.code);
                 if let Some(why) = advice_only(&f.code) {
                     assert!(!why.is_empty());
                     if !d.fix_changes[i].is_empty() {
                         failures.push(format!("{ctx}: advice-only, but carries changes"));
-                    }
-                    continue;
-                }
-                if let Some(why) = not_simulated(&f.code) {
-                    // Proven by tests/dns_fixes.rs on its fixture instead (named there).
-                    assert!(!why.is_empty());
-                    if !d.fix_changes[i].is_empty() {
-                        failures.push(format!(
-                            "{ctx}: carries changes now: leave NOT_SIMULATED and be simulated"
-                        ));
                     }
                     continue;
                 }
@@ -166,19 +166,8 @@ fn every_code_has_a_proven_fix_or_is_declared_advice_only() {
             }
         }
     }
-    let dns_fixes = std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/dns_fixes.rs"),
-    )
-    .unwrap();
-    for (code, _) in NOT_SIMULATED {
-        if !dns_fixes.contains(&format!("\"{code}\"")) {
-            failures.push(format!(
-                "{code}: not simulated, and tests/dns_fixes.rs does not prove its fix"
-            ));
-        }
-    }
     for (code, _) in FINDING_CODES {
-        if advice_only(code).is_none() && not_simulated(code).is_none() && !proven.contains(*code) {
+        if advice_only(code).is_none() && !proven.contains(*code) {
             failures.push(format!(
                 "{code}: no fixture proves its fix, and it is not declared advice-only"
             ));
@@ -289,4 +278,139 @@ fn what_if_names_what_a_change_fixes_and_breaks() {
     ))
     .unwrap()]);
     assert!(w.effects.is_empty(), "{w:?}");
+}
+
+/// `healthy.json` with its own NACL on subnet-priv-a: inbound, a deny of another range at
+/// rule `other` and the deliberate deny of the destination's range 198.51.100.0/24 at
+/// rule 10 (issue 11's case), then allow-all.
+fn with_inbound_deny(other: i32) -> (NetworkSnapshot, Subject, Vec<Flow>) {
+    use egress_probe::model::{NetworkAcl, PortRange, RuleAction};
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut s: NetworkSnapshot =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("healthy.json")).unwrap()).unwrap();
+    let all = PortRange { from: 0, to: 65535 };
+    let e = |egress, n, proto, cidr: &str, action| {
+        Change::nacl_entry(egress, n, proto, all, cidr.parse().unwrap(), action)
+    };
+    s.network_acls.push(NetworkAcl {
+        id: "acl-fn".into(),
+        vpc_id: "vpc-1".into(),
+        is_default: false,
+        subnet_ids: vec!["subnet-priv-a".into()],
+        entries: vec![
+            e(
+                false,
+                other,
+                Protocol::TCP,
+                "192.0.2.0/24",
+                RuleAction::Deny,
+            ),
+            e(
+                false,
+                10,
+                Protocol::ALL,
+                "198.51.100.0/24",
+                RuleAction::Deny,
+            ),
+            e(false, 100, Protocol::ALL, "0.0.0.0/0", RuleAction::Allow),
+            e(true, 100, Protocol::ALL, "0.0.0.0/0", RuleAction::Allow),
+        ],
+    });
+    let subject = Subject {
+        function: None,
+        subnet_ids: vec!["subnet-priv-a".into()],
+        security_group_ids: vec![],
+    };
+    (s, subject, vec![flow("198.51.100.10")])
+}
+
+fn flow(dest: &str) -> Flow {
+    Flow {
+        target: format!("tcp://{dest}:443"),
+        host: None,
+        destination: dest.parse().unwrap(),
+        protocol: Protocol::TCP,
+        port: 443,
+    }
+}
+
+fn nacl_finding(d: &egress_probe::diagnosis::Diagnosis) -> Option<usize> {
+    d.findings
+        .iter()
+        .position(|f| f.code == "NACL_INBOUND_EPHEMERAL_DENIED")
+}
+
+/// Issue 11, R21: an inbound deny of one range at rule 10 gets the narrowest entry (the
+/// destination's /32, the ephemeral ports, TCP), numbered after the other deny at rule 5
+/// so that it stays in front; the deny keeps blocking the rest of its range.
+#[test]
+fn an_explicit_nacl_deny_gets_a_narrow_allow_behind_the_other_denies() {
+    let (s, subject, flows) = with_inbound_deny(5);
+    let mut d = diagnose_names(&s, &subject, &flows, &[], &[]);
+    let i = nacl_finding(&d).unwrap_or_else(|| panic!("{:?}", d.findings));
+    let proofs = prove_fixes(&s, &subject, &flows, &[], &mut d);
+    let p = proofs.iter().find(|p| p.finding == i).unwrap();
+    assert!(p.proven(), "{}", p.text(false));
+    assert!(p.side_effects.is_empty(), "{:?}", p.side_effects);
+    let line = &d.findings[i].fix_commands[0];
+    assert!(
+        line.starts_with("aws ec2 create-network-acl-entry --network-acl-id acl-fn --ingress --rule-number 9 --protocol tcp --port-range From=1024,To=65535 --cidr-block 198.51.100.10/32 --rule-action allow"),
+        "{line}"
+    );
+    assert!(
+        line.contains("# allows only TCP 1024-65535 from 198.51.100.10/32, numbered ahead of the deliberate deny #10 (all traffic from 198.51.100.0/24)"),
+        "{line}"
+    );
+    // Applied: the destination passes, the rest of the denied range is still denied.
+    let mut after = s.clone();
+    for c in &p.changes {
+        c.apply(&mut after).unwrap();
+    }
+    let d2 = diagnose_names(&after, &subject, &flows, &[], &[]);
+    assert!(nacl_finding(&d2).is_none(), "{:?}", d2.findings);
+    let d3 = diagnose_names(&after, &subject, &[flow("198.51.100.11")], &[], &[]);
+    assert!(nacl_finding(&d3).is_some(), "{:?}", d3.findings);
+}
+
+/// Issue 11, R21: with no free rule number between the other deny (rule 9) and the
+/// blocking one (rule 10), the fix deletes the deny; the printed line and the simulation
+/// both say in words what else it stops blocking, and `--what-if` lists it as opened.
+#[test]
+fn deleting_an_explicit_nacl_deny_says_what_else_it_opens() {
+    let (s, subject, flows) = with_inbound_deny(9);
+    let mut d = diagnose_names(&s, &subject, &flows, &[], &[]);
+    let i = nacl_finding(&d).unwrap_or_else(|| panic!("{:?}", d.findings));
+    let proofs = prove_fixes(&s, &subject, &flows, &[], &mut d);
+    let p = proofs.iter().find(|p| p.finding == i).unwrap();
+    let line = &d.findings[i].fix_commands[0];
+    assert!(
+        line.starts_with(
+            "aws ec2 delete-network-acl-entry --network-acl-id acl-fn --ingress --rule-number 10"
+        ),
+        "{line}"
+    );
+    assert!(
+        line.contains("side effect: deleting it also allows all traffic from 198.51.100.0/24, not only 198.51.100.10/32"),
+        "{line}"
+    );
+    assert!(p.clears && p.breaks.is_empty(), "{}", p.text(false));
+    assert_eq!(
+        p.side_effects,
+        ["acl-fn no longer denies all traffic from 198.51.100.0/24 (rule 10)"]
+    );
+    assert!(
+        p.text(false).ends_with(
+            "breaks nothing; side effect: acl-fn no longer denies all traffic from 198.51.100.0/24 (rule 10)"
+        ),
+        "{}",
+        p.text(false)
+    );
+    assert!(p.text(true).contains("副作用"), "{}", p.text(true));
+    let base = Baseline::new(&s, &subject, &flows, &[]);
+    let w = base.what_if(&p.changes);
+    assert!(
+        w.effects.iter().any(|e| e.effect == "opens"
+            && e.detail == "acl-fn no longer denies all traffic from 198.51.100.0/24 (rule 10)"),
+        "{w:?}"
+    );
 }

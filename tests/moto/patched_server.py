@@ -21,7 +21,9 @@ What changes (each as the API reference says; listed in the README's "moto vs AW
   static route for the same CIDR (R39);
 * SearchTransitGatewayRoutes applies route-search.exact-match / longest-prefix-match /
   subnet-of-match / supernet-of-match, type, state and attachment.* filters;
-* DescribeTransitGatewayAttachments applies state, association.* and attachment-id filters.
+* DescribeTransitGatewayAttachments applies state, association.* and attachment-id filters;
+* ReplaceTransitGatewayRoute exists (moto has none): the route for the destination gets the
+  new attachment or becomes a blackhole; InvalidRoute.NotFound when there is none.
 * Lambda PutFunctionEventInvokeConfig overwrites the function's configuration (moto appends a
   second one and GetFunctionEventInvokeConfig keeps answering the first; issue 14's manager
   sets the probes' report destinations with it).
@@ -33,6 +35,7 @@ import sys
 from moto.ec2.models import transit_gateway as tgw_mod
 from moto.ec2.models import transit_gateway_attachments as att_mod
 from moto.ec2.models import transit_gateway_route_tables as rtb_mod
+from moto.ec2.responses import transit_gateway_route_tables as rtb_resp
 
 
 def _both_defaults_off(options):
@@ -302,6 +305,47 @@ def _disassociate(self, tgw_attach_id, tgw_rt_id):
 
 
 rtb_mod.TransitGatewayRouteTableBackend.disassociate_transit_gateway_route_table = _disassociate
+
+
+
+# ReplaceTransitGatewayRoute: moto has none (the action answers HTTP 500). The AWS CLI runs
+# the fix `replace-transit-gateway-route` that egress-probe prints for a blackhole (R40) in
+# tests/tests/lab_fixes.rs: as the API reference says, the static route for the same
+# destination must exist (else InvalidRoute.NotFound) and gets the new target or
+# `--blackhole`.
+def _replace_route(
+    self, transit_gateway_route_table_id, destination_cidr_block,
+    transit_gateway_attachment_id=None, blackhole=False,
+):
+    from moto.ec2.exceptions import InvalidRouteError
+
+    table = self.transit_gateways_route_tables[transit_gateway_route_table_id]
+    if destination_cidr_block not in table.routes:
+        raise InvalidRouteError(transit_gateway_route_table_id, destination_cidr_block)
+    table.routes.pop(destination_cidr_block)
+    return self.create_transit_gateway_route(
+        transit_gateway_route_table_id, destination_cidr_block,
+        transit_gateway_attachment_id, blackhole,
+    )
+
+
+rtb_mod.TransitGatewayRouteTableBackend.replace_transit_gateway_route = _replace_route
+
+
+def _replace_route_response(self):
+    from moto.core.responses import ActionResult
+    from moto.utilities.utils import str2bool
+
+    route = self.ec2_backend.replace_transit_gateway_route(
+        transit_gateway_route_table_id=self._get_param("TransitGatewayRouteTableId"),
+        destination_cidr_block=self._get_param("DestinationCidrBlock"),
+        transit_gateway_attachment_id=self._get_param("TransitGatewayAttachmentId"),
+        blackhole=str2bool(self._get_param("Blackhole")),
+    )
+    return ActionResult({"route": route})
+
+
+rtb_resp.TransitGatewayRouteTable.replace_transit_gateway_route = _replace_route_response
 
 
 from moto.awslambda import models as lambda_mod

@@ -35,6 +35,7 @@
 
 pub mod addrs;
 pub mod centralised;
+pub mod cli_fix;
 pub mod config;
 pub mod dataplane;
 pub mod dns;

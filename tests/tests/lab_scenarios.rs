@@ -772,4 +772,43 @@ async fn ec2_interface_endpoint_reaches_the_api_when_egress_is_broken() {
         "the endpoint ENI in the subnet bridges to the EC2 API: {body}"
     );
     assert_tcp_silent_drop(&env, "203.0.113.10:80");
+    // Issue 11: the probe's own diagnosis (through the endpoint) prints the fix only after
+    // simulating it on its snapshot: the report carries the proof, and it is proven.
+    let run = ProbeRun {
+        targets: "tcp://203.0.113.10:80".into(),
+        diagnose: Some("always".into()),
+        ..Default::default()
+    };
+    let report = env
+        .lab
+        .run_probe_once(env.fsub(), &serde_json::json!({}), &run)
+        .expect("probe report");
+    assert_ne!(
+        report.verdict,
+        Verdict::Healthy,
+        "{:#?}",
+        report.observations
+    );
+    let (index, finding) = report
+        .findings
+        .iter()
+        .enumerate()
+        .find(|(_, f)| f.code == "LAMBDA_SUBNET_ROUTES_TO_IGW")
+        .unwrap_or_else(|| panic!("R9 finding: {:#?} {:?}", report.findings, report.analysis));
+    assert!(!finding.fix_commands.is_empty(), "{finding:#?}");
+    let proof = report
+        .fix_proofs
+        .iter()
+        .find(|p| p.finding == index)
+        .unwrap_or_else(|| panic!("no proof for the printed fix: {:#?}", report.fix_proofs));
+    assert!(proof.proven(), "{proof:#?}");
+    for (i, f) in report.findings.iter().enumerate() {
+        if !f.fix_commands.is_empty() && diagnosis::advice_only(&f.code).is_none() {
+            assert!(
+                report.fix_proofs.iter().any(|p| p.finding == i),
+                "{} printed without a proof",
+                f.code
+            );
+        }
+    }
 }

@@ -440,6 +440,101 @@ mod tests {
 
     /// Issue 11: a partial analysis (a call the endpoint does not support) is not 0; a
     /// denied call stays 2.
+    /// Issue 11: a printed fix with no change behind it (a value the snapshot does not
+    /// hold, as the transit gateway's egress attachment when no route names it) says it was
+    /// not simulated and names the value, in 80 columns, in both languages; a proven fix
+    /// says what the simulation found instead.
+    #[test]
+    fn unsimulated_fix_is_said_with_its_placeholder() {
+        let mut d = evaluated(&["tcp://192.0.2.10:443"], &[], 1);
+        let finding = |code: &str, cmd: &str| egress_probe::model::Finding {
+            code: code.into(),
+            severity: egress_probe::model::Severity::Error,
+            confirmation: egress_probe::model::Confirmation::Predicted,
+            summary: "the spoke table has no default route".into(),
+            summary_ja: None,
+            subnet_id: Some("subnet-1".into()),
+            resources: vec![],
+            rules: vec!["R39".into()],
+            explains: vec![],
+            remediation: egress_probe::model::Remediation {
+                en: "add a default route".into(),
+                ja: "既定ルートを追加".into(),
+            },
+            fix_commands: vec![cmd.into()],
+        };
+        d.findings = vec![
+            finding(
+                "TGW_NO_ROUTE",
+                "aws ec2 create-transit-gateway-route --transit-gateway-route-table-id \
+                 tgw-rtb-1 --destination-cidr-block 0.0.0.0/0 --transit-gateway-attachment-id \
+                 <egress-vpc-attachment-id>",
+            ),
+            finding(
+                "NO_DEFAULT_ROUTE",
+                "aws ec2 create-route --route-table-id rtb-1",
+            ),
+            finding(
+                "BPA_NOT_VERIFIABLE",
+                "aws ec2 describe-vpc-block-public-access-options",
+            ),
+        ];
+        d.status = "failing";
+        for lang in [Lang::En, Lang::Ja] {
+            let text = output::diagnose_text(&d, &output::Style::plain(lang));
+            for line in text.lines() {
+                assert!(
+                    unicode_width::UnicodeWidthStr::width(line) <= 80,
+                    "{line:?}"
+                );
+            }
+            let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            let (first, second) = match lang {
+                Lang::En => (
+                    "not simulated: the commands need <egress-vpc-attachment-id>",
+                    "not simulated: check the change before running it",
+                ),
+                Lang::Ja => (
+                    "シミュレーションしていません：コマンドにはスナップショットにない値 <egress-vpc-attachment-id> が必要です",
+                    "シミュレーションしていません：実行前に変更を確認してください",
+                ),
+            };
+            assert!(flat.contains(first), "{text}");
+            assert!(flat.contains(second), "{text}");
+            // Advice-only codes are said to be advice, not an unsimulated change.
+            let advice = match lang {
+                Lang::En => "advice, not simulated: permissions to read Block Public Access",
+                Lang::Ja => "助言のみ：シミュレーションの対象外です",
+            };
+            assert!(flat.contains(advice), "{text}");
+            assert_eq!(
+                flat.matches(second).count(),
+                1,
+                "only the unproven change is said to need checking: {text}"
+            );
+        }
+        // With a proof, the proof is said instead.
+        d.findings.truncate(1);
+        d.fix_proofs = vec![egress_probe::diagnosis::simulate::FixProof {
+            finding: 0,
+            code: "TGW_NO_ROUTE".into(),
+            subnet_id: Some("subnet-1".into()),
+            alternative: 0,
+            changes: vec![],
+            clears: true,
+            breaks: vec![],
+            refused: None,
+            evaluated_subnets: 1,
+            side_effects: vec![],
+        }];
+        let text = output::diagnose_text(&d, &output::Style::plain(Lang::En));
+        assert!(
+            text.contains("simulated: clears TGW_NO_ROUTE on subnet-1"),
+            "{text}"
+        );
+        assert!(!text.contains("not simulated"), "{text}");
+    }
+
     #[test]
     fn partial_analysis_is_not_zero() {
         let gap = |kind| SnapshotGap {

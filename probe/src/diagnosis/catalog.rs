@@ -102,6 +102,7 @@ pub const CODES: &[(&str, Severity)] = &[
     ("DNS_OUTBOUND_ENDPOINT_NOT_READY", Severity::Error),
     ("DNS_CONFIG_NOT_VISIBLE", Severity::Warning),
     ("DNS64_DISABLED", Severity::Error),
+    ("DHCP_OPTIONS_NONE", Severity::Error),
     ("NAT64_ROUTE_MISSING", Severity::Error),
 ];
 
@@ -139,20 +140,55 @@ pub(crate) struct NaclFix {
     /// The explicit deny that blocks the flow (its entry text): the fix removes entry
     /// `rule_number` instead of inserting an allow in front of it.
     pub remove_deny: Option<String>,
+    /// With `remove_deny`: a free rule number after every other deny in front of the
+    /// blocking one, for an allow of exactly `cidr` and the flow's ports (the narrowest
+    /// entry, preferred to deleting the deny; issue 11).
+    pub allow_at: Option<i32>,
+    /// With `remove_deny`: what the deny blocks, in words (`all traffic from
+    /// 10.0.10.0/24`), for the side effect of deleting it.
+    pub deny_scope: Option<String>,
 }
 
 impl NaclFix {
     /// The fix as data (issue 11): its command line comes from `Change::cli`. `None` when
     /// the CIDR is a placeholder (no address known).
     pub fn change(&self) -> Option<crate::model::Change> {
+        self.alternatives().into_iter().next()
+    }
+
+    /// The fix's alternatives, in order of preference: before an explicit deny, the
+    /// narrow allow ahead of it, then deleting the deny (its side effect said in words).
+    pub fn alternatives(&self) -> Vec<crate::model::Change> {
         use crate::model::{Change, RuleAction};
         if self.remove_deny.is_some() {
-            return Some(Change::DeleteNaclEntry {
-                acl: self.acl.clone(),
-                egress: self.egress,
-                rule_number: self.rule_number,
-            });
+            let narrow = match (self.allow_at, self.cidr.parse::<ipnet::IpNet>()) {
+                (Some(n), Ok(cidr)) => Some(Change::CreateNaclEntry {
+                    acl: self.acl.clone(),
+                    entry: Change::nacl_entry(
+                        self.egress,
+                        n,
+                        self.protocol,
+                        self.ports,
+                        cidr,
+                        RuleAction::Allow,
+                    ),
+                }),
+                _ => None,
+            };
+            return narrow
+                .into_iter()
+                .chain(std::iter::once(Change::DeleteNaclEntry {
+                    acl: self.acl.clone(),
+                    egress: self.egress,
+                    rule_number: self.rule_number,
+                }))
+                .collect();
         }
+        self.single().into_iter().collect()
+    }
+
+    fn single(&self) -> Option<crate::model::Change> {
+        use crate::model::{Change, RuleAction};
         let cidr: ipnet::IpNet = self.cidr.parse().ok()?;
         let entry = Change::nacl_entry(
             self.egress,
@@ -172,13 +208,22 @@ impl NaclFix {
 
     fn command(&self) -> String {
         if let Some(change) = self.change() {
-            return match &self.remove_deny {
-                Some(deny) => format!(
-                    "{}  # the deliberate deny ({deny}) blocks this flow; side effect: it stops blocking everything else it covers too, not only {}",
+            let n = self.rule_number;
+            return match (&self.remove_deny, &change, &self.deny_scope) {
+                (Some(_), crate::model::Change::CreateNaclEntry { entry, .. }, Some(scope)) => {
+                    format!(
+                        "{}  # allows only {}, numbered ahead of the deliberate deny #{n} ({scope}), which keeps blocking everything else it covers",
+                        change.cli(),
+                        super::fixes::deny_scope(entry)
+                    )
+                }
+                (Some(deny), _, scope) => format!(
+                    "{}  # the deliberate deny #{n} ({deny}) blocks this flow; side effect: deleting it also allows {}, not only {}",
                     change.cli(),
+                    scope.as_deref().unwrap_or("everything else it covers"),
                     self.cidr
                 ),
-                None => change.cli(),
+                (None, _, _) => change.cli(),
             };
         }
         let dir = if self.egress { "--egress" } else { "--ingress" };

@@ -36,6 +36,9 @@ pub(crate) struct Resolvers {
     pub dhcp: Option<String>,
     /// The domain name of the associated set, if any.
     pub domain_name: Option<String>,
+    /// R25: the VPC is associated with *no* DHCP options (`default`): no DNS server is
+    /// handed out, Amazon's or any other.
+    pub none: bool,
 }
 
 pub(crate) fn resolvers(ix: &Index<'_>, vpc_id: &str, observations: &[Observation]) -> Resolvers {
@@ -43,6 +46,8 @@ pub(crate) fn resolvers(ix: &Index<'_>, vpc_id: &str, observations: &[Observatio
     let mut custom = Vec::new();
     let vpc = ix.vpc(vpc_id);
     let dhcp_id = vpc.and_then(|v| v.dhcp_options_id.clone());
+    // R25: no options at all is not AmazonProvidedDNS (see `DnsConfig::no_dhcp_options`).
+    let none = ix.snap.dns.no_dhcp_options.iter().any(|v| v == vpc_id);
     let dhcp = dhcp_id
         .as_deref()
         .filter(|d| *d != "default")
@@ -61,7 +66,7 @@ pub(crate) fn resolvers(ix: &Index<'_>, vpc_id: &str, observations: &[Observatio
                 }
             }
         }
-        _ => amazon = true,
+        _ => amazon = !none,
     }
     for o in observations {
         for s in o.dns.iter().flat_map(|d| d.servers.iter()) {
@@ -80,6 +85,56 @@ pub(crate) fn resolvers(ix: &Index<'_>, vpc_id: &str, observations: &[Observatio
         custom,
         dhcp: dhcp.map(|d| d.id.clone()),
         domain_name: dhcp.and_then(|d| d.domain_name.clone()),
+        none,
+    }
+}
+
+/// R25: a set to associate when the VPC has none: one naming only AmazonProvidedDNS,
+/// without a domain name if there is one.
+fn any_amazon_dhcp_set(ix: &Index<'_>) -> Option<String> {
+    amazon_dhcp_set(ix, None).or_else(|| {
+        ix.snap
+            .dhcp_options
+            .iter()
+            .find(|o| {
+                o.id != "default"
+                    && matches!(o.domain_name_servers.as_slice(), [s] if s.eq_ignore_ascii_case("AmazonProvidedDNS"))
+            })
+            .map(|o| o.id.clone())
+    })
+}
+
+/// R25: the prediction for a name from a subnet of a VPC without DHCP options: nothing
+/// resolves, so the `dns:` path is blocked at the DHCP options.
+pub(crate) fn no_dns_path(ix: &Index<'_>, subnet: &str, vpc: &str, name: &str) -> PathEvaluation {
+    let destination = ix
+        .vpc(vpc)
+        .and_then(|v| v.cidr_blocks.first())
+        .map(|n| {
+            IpAddr::V4(std::net::Ipv4Addr::from(
+                u32::from(n.network()).wrapping_add(2),
+            ))
+        })
+        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::new(169, 254, 169, 253)));
+    PathEvaluation {
+        subnet_id: subnet.to_string(),
+        target: Some(format!("dns:{}", crate::model::normalise_name(name))),
+        destination,
+        protocol: "udp".into(),
+        port: 53,
+        family: crate::model::Family::of(&destination),
+        verdict: PathVerdict::Blocked,
+        hops: vec![crate::model::Hop {
+            direction: crate::model::Direction::Forward,
+            component: "dhcp_options".into(),
+            id: vpc.to_string(),
+            subnet_id: Some(subnet.to_string()),
+            verdict: crate::model::HopVerdict::Block,
+            decided_by: format!(
+                "{vpc} is associated with no DHCP options (`default`): no DNS server is given out, so {name} is never asked (R25)"
+            ),
+            rules: vec!["R25".into()],
+        }],
     }
 }
 
@@ -107,6 +162,13 @@ pub(crate) fn analyse<'a>(
     let mut issues = Vec::new();
     let mut paths = Vec::new();
     let vpc_id = &src.subnet.vpc_id;
+    if res.none {
+        issues.push(Issue::from(super::catalog::dns::DnsIssue::NoDhcpOptions {
+            subnet: src.subnet.id.clone(),
+            vpc: vpc_id.clone(),
+            amazon_dhcp: any_amazon_dhcp_set(ix),
+        }));
+    }
     if res.amazon
         && ix
             .vpc(vpc_id)

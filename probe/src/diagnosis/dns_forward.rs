@@ -255,6 +255,7 @@ fn forward(
         for t in &rule.target_ips {
             let mut blockers = Vec::new();
             let mut fixes = Vec::new();
+            let mut changes: Vec<crate::model::Change> = Vec::new();
             let mut breaking = None;
             let mut verdicts = Vec::new();
             for protocol in [Protocol::UDP, Protocol::TCP] {
@@ -286,6 +287,18 @@ fn forward(
                         {
                             if !fixes.contains(&f) {
                                 fixes.push(f);
+                            }
+                        }
+                        // The same fix as changes (issue 11): the first alternative.
+                        let explicit = |s: &str| {
+                            ix.snap
+                                .route_tables
+                                .iter()
+                                .any(|t| t.subnet_ids.iter().any(|x| x == s))
+                        };
+                        for c in i.changes(&explicit).into_iter().next().unwrap_or_default() {
+                            if !changes.contains(&c) {
+                                changes.push(c);
                             }
                         }
                     }
@@ -337,6 +350,7 @@ fn forward(
                     hop: breaking.clone().unwrap_or_default(),
                     blockers,
                     fixes,
+                    changes,
                     security_groups: ep.security_group_ids.clone(),
                 }));
             }

@@ -724,7 +724,7 @@ pub(crate) fn explain(o: &Observation, names: &[NameEval], slots: &mut Vec<Slot>
                 matches!(
                     s.issue,
                     Issue::VpcDnsSupportDisabled { .. } | Issue::CustomDnsUnreachable { .. }
-                )
+                ) || matches!(&s.issue, Issue::Dns(d) if d.ends_all_dns())
             });
             if other {
                 return false;

@@ -5,6 +5,7 @@
 //! `probe/tests/fix_simulation.rs` walks the whole catalogue and fails for a code that is
 //! in neither.
 
+use super::catalog::dns::DnsIssue;
 use super::catalog::{Ipv6Gap, Issue, NaclFix, NatChoice, RouteRef, any_cidr};
 use crate::model::{
     Change, DhcpOptions, PortRange, RouteDestination, RouteTarget, SgPeer, VpcAttribute,
@@ -162,48 +163,6 @@ pub const ADVICE_ONLY: &[(&str, &str)] = &[
     ),
 ];
 
-/// Codes whose fix is a real change printed from data, but one the simulator does not
-/// model yet (Route 53, Resolver and DNS Firewall changes, and the DNS64/NAT64 pair of
-/// issue 13, built beside issue 11): each printed command is applied to its fixture and
-/// shown to clear the finding by `probe/tests/dns_fixes.rs`, not by the catalogue-wide
-/// simulation, so the output does not claim "simulated" for them. The catalogue walk
-/// checks that each is covered there and carries no change (a code that gains changes
-/// must leave this list).
-pub const NOT_SIMULATED: &[(&str, &str)] = &[
-    (
-        "DNS_PRIVATE_ZONE_SHADOWS",
-        "a Route 53 record or zone association: not modelled by the simulator",
-    ),
-    (
-        "DNS_FIREWALL_BLOCKS",
-        "a DNS Firewall domain list: not modelled by the simulator",
-    ),
-    (
-        "DNS_FIREWALL_FAIL_CLOSED",
-        "the Resolver firewall configuration: not modelled by the simulator",
-    ),
-    (
-        "DNS_FORWARD_TARGET_UNREACHABLE",
-        "the outbound endpoint's security group rules, not yet wired to the simulator",
-    ),
-    (
-        "DNS64_DISABLED",
-        "a subnet's DNS64 attribute: not modelled by the simulator",
-    ),
-    (
-        "NAT64_ROUTE_MISSING",
-        "the 64:ff9b::/96 route, not yet wired to the simulator",
-    ),
-];
-
-/// Why a code's fix is not simulated, if it is one of [`NOT_SIMULATED`].
-pub fn not_simulated(code: &str) -> Option<&'static str> {
-    NOT_SIMULATED
-        .iter()
-        .find(|(c, _)| *c == code)
-        .map(|(_, why)| *why)
-}
-
 /// The reason a code is advice-only, if it is.
 pub fn advice_only(code: &str) -> Option<&'static str> {
     ADVICE_ONLY
@@ -213,7 +172,7 @@ pub fn advice_only(code: &str) -> Option<&'static str> {
 }
 
 fn nacl(fix: &NaclFix) -> Vec<Vec<Change>> {
-    fix.change().map(|c| vec![vec![c]]).unwrap_or_default()
+    fix.alternatives().into_iter().map(|c| vec![c]).collect()
 }
 
 /// A NAT gateway to point routes at: an existing one, or a new one (allocate + create).
@@ -706,8 +665,159 @@ impl Issue {
                     }]]
                 })
                 .unwrap_or_default(),
+            Issue::Dns(d) => dns_changes(d),
             _ => vec![],
         }
+    }
+}
+
+/// The DNS path's fixes as changes (R25, R59-R63), alternatives in order of preference.
+fn dns_changes(d: &DnsIssue) -> Vec<Vec<Change>> {
+    match d {
+        // R60: the zone stops deciding names for the VPC (data: zone, VPC, Region); the
+        // record needs an address only the owner knows, so it comes second.
+        DnsIssue::PrivateZoneShadows {
+            vpc,
+            name,
+            zone,
+            region,
+            via_profile,
+            ..
+        } => {
+            let stop = match (via_profile, region) {
+                (Some(p), _) => Some(Change::DisassociateZoneFromProfile {
+                    profile: p.clone(),
+                    zone: zone.clone(),
+                }),
+                (None, Some(r)) => Some(Change::DisassociateVpcFromHostedZone {
+                    zone: zone.clone(),
+                    vpc: vpc.clone(),
+                    region: r.clone(),
+                }),
+                (None, None) => None,
+            };
+            let record = super::catalog::dns::record_fix(zone, name);
+            stop.into_iter()
+                .map(|c| vec![c])
+                .chain(std::iter::once(vec![record]))
+                .collect()
+        }
+        // R61: the narrowest change first. An entry that is exactly the name is removed;
+        // a wildcard (or managed) entry keeps blocking the rest, and the name gets its own
+        // ALLOW rule just before the blocking rule.
+        DnsIssue::FirewallBlocks {
+            name,
+            group,
+            rule_priority,
+            list,
+            managed_list,
+            entry,
+            ..
+        } => {
+            let remove = (!managed_list).then(|| {
+                vec![Change::UpdateFirewallDomains {
+                    list: list.clone(),
+                    operation: "REMOVE".into(),
+                    domains: vec![entry.clone()],
+                }]
+            });
+            let label = format!(
+                "allow-{}",
+                crate::model::normalise_name(name).replace('.', "-")
+            );
+            // Priorities are unique in a group and start at 1; the simulation refuses one
+            // the group already uses (then the next alternative is taken).
+            let allow = (*rule_priority > 1).then(|| {
+                vec![
+                    Change::CreateFirewallDomainList {
+                        name: label.clone(),
+                        list: "rslvr-fdl-new".into(),
+                    },
+                    Change::UpdateFirewallDomains {
+                        list: "rslvr-fdl-new".into(),
+                        operation: "ADD".into(),
+                        domains: vec![crate::model::normalise_name(name)],
+                    },
+                    Change::CreateFirewallRule {
+                        group: group.clone(),
+                        list: "rslvr-fdl-new".into(),
+                        priority: rule_priority - 1,
+                        action: "ALLOW".into(),
+                        block_response: None,
+                        name: label,
+                    },
+                ]
+            });
+            let exact = crate::model::normalise_name(entry) == crate::model::normalise_name(name);
+            // Removing a wildcard entry unblocks every name it matches: the ALLOW rule for
+            // this name alone comes first then.
+            let (first, second) = if exact {
+                (remove, allow)
+            } else {
+                (allow, remove)
+            };
+            first.into_iter().chain(second).collect()
+        }
+        // R61: fail-open, so an impaired DNS Firewall no longer fails every query.
+        DnsIssue::FirewallFailClosed { vpc, .. } => vec![vec![Change::UpdateFirewallConfig {
+            vpc: vpc.clone(),
+            fail_open: "ENABLED".into(),
+        }]],
+        // R59: the blocking hops' own fixes, from the endpoint's ENIs (its security
+        // group, the endpoint subnet's NACL or route), as the path engine derived them.
+        DnsIssue::ForwardTargetUnreachable { changes, .. } if !changes.is_empty() => {
+            vec![changes.clone()]
+        }
+        // R63.
+        DnsIssue::Dns64Disabled { subnet, .. } => vec![vec![Change::ModifySubnetDns64 {
+            subnet: subnet.clone(),
+            enabled: true,
+        }]],
+        DnsIssue::Nat64RouteMissing {
+            rtb, replace, nat, ..
+        } => {
+            let (Some((mut pre, target)), Some(d)) = (nat_target(nat), cidr_dest("64:ff9b::/96"))
+            else {
+                return vec![];
+            };
+            pre.push(if *replace {
+                Change::ReplaceRoute {
+                    rtb: rtb.clone(),
+                    destination: d,
+                    target,
+                }
+            } else {
+                Change::CreateRoute {
+                    rtb: rtb.clone(),
+                    destination: d,
+                    target,
+                }
+            });
+            vec![pre]
+        }
+        // R25: an AmazonProvidedDNS set, never `default` (which is the cause).
+        DnsIssue::NoDhcpOptions {
+            vpc, amazon_dhcp, ..
+        } => match amazon_dhcp {
+            Some(id) => vec![vec![Change::AssociateDhcpOptions {
+                vpc: vpc.clone(),
+                dhcp_options: id.clone(),
+            }]],
+            None => vec![vec![
+                Change::CreateDhcpOptions {
+                    options: DhcpOptions {
+                        id: "dopt-new".into(),
+                        domain_name_servers: vec!["AmazonProvidedDNS".into()],
+                        domain_name: None,
+                    },
+                },
+                Change::AssociateDhcpOptions {
+                    vpc: vpc.clone(),
+                    dhcp_options: "dopt-new".into(),
+                },
+            ]],
+        },
+        _ => vec![],
     }
 }
 

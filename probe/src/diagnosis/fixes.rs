@@ -60,14 +60,22 @@ pub(crate) fn nacl_fix(
             ports,
             cidr: c.to_string(),
             remove_deny: None,
+            allow_at: None,
+            deny_scope: None,
         };
     }
-    // R20/R21: an explicit (numbered) deny is what blocks the flow. Never insert an allow
-    // in front of a deliberate deny: name the deny and propose removing it, with its side
-    // effect in words (issue 11).
+    // R20/R21: an explicit (numbered) deny is what blocks the flow. Never open more than
+    // the flow in front of a deliberate deny (issue 11): an allow of exactly the flow's
+    // peer and ports, numbered after every other deny in front of it, comes first; deleting
+    // the deny is the alternative, with what else it blocks said in words.
     if let Some(d) = deny_first
         && let Some(n) = d.rule_number
     {
+        let entries = acl.entries(result.egress);
+        let deny_scope = entries
+            .iter()
+            .find(|e| e.rule_number == n)
+            .map(|e| deny_scope(e));
         return NaclFix {
             acl: acl.acl.id.clone(),
             egress: result.egress,
@@ -77,6 +85,8 @@ pub(crate) fn nacl_fix(
             ports,
             cidr,
             remove_deny: Some(d.entry_text.clone()),
+            allow_at: allow_ahead_of(acl, result.egress, n),
+            deny_scope,
         };
     }
     NaclFix {
@@ -88,7 +98,48 @@ pub(crate) fn nacl_fix(
         ports,
         cidr,
         remove_deny: None,
+        allow_at: None,
+        deny_scope: None,
     }
+}
+
+/// A free rule number below `deny` and above every other deny in front of it (those keep
+/// deciding first): the closest multiple of 10, else any (R20, R21; issue 11).
+pub(crate) fn allow_ahead_of(acl: &SortedAcl<'_>, egress: bool, deny: i32) -> Option<i32> {
+    let entries = acl.entries(egress);
+    let low = entries
+        .iter()
+        .filter(|e| e.action == RuleAction::Deny && e.rule_number < deny)
+        .map(|e| e.rule_number)
+        .max()
+        .unwrap_or(0);
+    let free = |n: &i32| !entries.iter().any(|e| e.rule_number == *n);
+    ((low + 1)..deny)
+        .rev()
+        .filter(|n| n % 10 == 0)
+        .find(free)
+        .or_else(|| ((low + 1)..deny).rev().find(free))
+}
+
+/// What a NACL entry covers, in words: `all traffic from 10.0.10.0/24`, `TCP 443 to any
+/// IPv4 address (0.0.0.0/0)`.
+pub(crate) fn deny_scope(e: &crate::model::NaclEntry) -> String {
+    let what = match (e.protocol.0, e.port_range) {
+        (-1, _) => "all traffic".to_string(),
+        (6 | 17, Some(p)) if p.from == p.to => {
+            format!("{} {}", e.protocol.name().to_uppercase(), p.from)
+        }
+        (6 | 17, Some(p)) if !(p.from == 0 && p.to == 65535) => {
+            format!("{} {}-{}", e.protocol.name().to_uppercase(), p.from, p.to)
+        }
+        _ => format!("all {}", e.protocol.name().to_uppercase()),
+    };
+    let peer = match e.cidr.prefix_len() {
+        0 if e.cidr.addr().is_ipv4() => "any IPv4 address (0.0.0.0/0)".to_string(),
+        0 => "any IPv6 address (::/0)".to_string(),
+        _ => e.cidr.to_string(),
+    };
+    format!("{what} {} {peer}", if e.egress { "to" } else { "from" })
 }
 
 pub(crate) fn is_rfc1918(addr: &IpAddr) -> bool {

@@ -57,9 +57,28 @@ pub(crate) fn choose(ix: &Index<'_>, subnet: &Subnet, exclude: Option<&str>) -> 
             same_az: false,
         };
     }
+    // Where to create one: a public subnet in the subnet's AZ, else in another AZ (it
+    // works, R13, and is better than a fix with a placeholder for the subnet that
+    // nobody can run: the VPC lab applies the printed commands with the AWS CLI).
     NatChoice::Create {
-        public_subnet: public_subnet_in_az(ix, subnet),
+        public_subnet: public_subnet_in_az(ix, subnet).or_else(|| public_subnet_any_az(ix, subnet)),
     }
+}
+
+/// A public subnet of the subnet's VPC in any AZ (the first by ID).
+fn public_subnet_any_az(ix: &Index<'_>, subnet: &Subnet) -> Option<String> {
+    let mut v: Vec<&Subnet> = ix
+        .snap
+        .subnets
+        .iter()
+        .filter(|s| s.vpc_id == subnet.vpc_id)
+        .filter(|s| {
+            ix.effective_route_table(&s.id)
+                .is_some_and(|t| is_public_table(ix, t))
+        })
+        .collect();
+    v.sort_by(|a, b| a.id.cmp(&b.id));
+    v.first().map(|s| s.id.clone())
 }
 
 /// A public subnet (routes 0.0.0.0/0 to an attached IGW) in the subnet's AZ.

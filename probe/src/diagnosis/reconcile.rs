@@ -217,7 +217,7 @@ fn dns_observation(
             matches!(
                 s.issue,
                 Issue::VpcDnsSupportDisabled { .. } | Issue::CustomDnsUnreachable { .. }
-            )
+            ) || matches!(&s.issue, Issue::Dns(d) if d.ends_all_dns())
         })
         .map(|(i, _)| i)
         .collect();

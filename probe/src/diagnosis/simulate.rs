@@ -13,85 +13,10 @@
 
 use super::index::Index;
 use super::{Diagnosis, Flow, Subject, diagnose_with};
-use crate::model::{Change, Finding, NetworkSnapshot, PathVerdict, Severity};
+pub use crate::model::FixProof;
+use crate::model::{Change, Finding, NetworkSnapshot, Observation, PathVerdict, Severity};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-
-/// The result of simulating one finding's fix.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FixProof {
-    /// Index of the finding in `Diagnosis::findings`.
-    pub finding: usize,
-    pub code: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub subnet_id: Option<String>,
-    /// The alternative chosen (0 = the first choice).
-    pub alternative: usize,
-    pub changes: Vec<Change>,
-    /// True when the finding is gone after the change.
-    pub clears: bool,
-    /// Errors the change introduces (`CODE on subnet`), and paths it blocks.
-    pub breaks: Vec<String>,
-    /// The change could not be applied as AWS would (its reason).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub refused: Option<String>,
-    /// Subnets re-evaluated (incremental re-evaluation).
-    pub evaluated_subnets: usize,
-}
-
-impl FixProof {
-    /// `simulated: clears X, breaks nothing` (or what it breaks), in English or Japanese.
-    pub fn text(&self, ja: bool) -> String {
-        if let Some(r) = &self.refused {
-            return if ja {
-                format!("シミュレーション: 適用できません（{r}）")
-            } else {
-                format!("simulated: cannot be applied ({r})")
-            };
-        }
-        let what = match &self.subnet_id {
-            Some(s) => format!("{} on {s}", self.code),
-            None => self.code.clone(),
-        };
-        let what_ja = match &self.subnet_id {
-            Some(s) => format!("{s} の {}", self.code),
-            None => self.code.clone(),
-        };
-        match (ja, self.clears, self.breaks.is_empty()) {
-            (false, true, true) => format!("simulated: clears {what}, breaks nothing"),
-            (false, true, false) => {
-                format!(
-                    "simulated: clears {what}, but breaks {}",
-                    self.breaks.join(", ")
-                )
-            }
-            (false, false, true) => format!("simulated: does not clear {what}; breaks nothing"),
-            (false, false, false) => format!(
-                "simulated: does not clear {what} and breaks {}",
-                self.breaks.join(", ")
-            ),
-            (true, true, true) => {
-                format!("シミュレーション: {what_ja} を解消し、他に影響はありません")
-            }
-            (true, true, false) => format!(
-                "シミュレーション: {what_ja} を解消しますが、次を壊します: {}",
-                self.breaks.join("、")
-            ),
-            (true, false, true) => {
-                format!("シミュレーション: {what_ja} は解消しません（他に影響なし）")
-            }
-            (true, false, false) => format!(
-                "シミュレーション: {what_ja} は解消せず、次を壊します: {}",
-                self.breaks.join("、")
-            ),
-        }
-    }
-
-    /// Proven: the finding goes and nothing breaks.
-    pub fn proven(&self) -> bool {
-        self.refused.is_none() && self.clears && self.breaks.is_empty()
-    }
-}
 
 /// What a change does to one subnet and target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -270,6 +195,10 @@ pub struct Baseline<'a> {
     /// Names whose resolution is predicted (`dns:` targets, R58-R62): a change that
     /// breaks one is a side effect like a blocked path.
     names: &'a [String],
+    /// What the probe observed (the subject's): a finding raised to explain an
+    /// observation (DNS Firewall failing closed, R61) is cleared only if, with the same
+    /// observations, the changed configuration no longer gives it as the explanation.
+    observations: &'a [Observation],
     state: State,
 }
 
@@ -287,8 +216,15 @@ impl<'a> Baseline<'a> {
             subject,
             flows,
             names,
+            observations: &[],
             state,
         }
+    }
+
+    /// The same baseline, with the observations the subject's findings explain.
+    pub fn with_observations(mut self, observations: &'a [Observation]) -> Self {
+        self.observations = observations;
+        self
     }
 
     /// The baseline from the subject's own diagnosis `d`, when the subject is every
@@ -327,6 +263,7 @@ impl<'a> Baseline<'a> {
             subject,
             flows,
             names,
+            observations: &[],
             state,
         }
     }
@@ -435,6 +372,15 @@ impl<'a> Baseline<'a> {
                 });
             }
         }
+        // What the change opens beyond any path evaluated, in words (R20/R21).
+        for detail in side_effects(self.snap, changes) {
+            effects.push(Effect {
+                subnet_id: "-".into(),
+                target: "-".into(),
+                effect: "opens",
+                detail,
+            });
+        }
         effects.sort_by(|a, b| {
             (&a.subnet_id, &a.target, a.effect, &a.detail).cmp(&(
                 &b.subnet_id,
@@ -469,6 +415,7 @@ impl<'a> Baseline<'a> {
             breaks: vec![],
             refused: None,
             evaluated_subnets: 0,
+            side_effects: side_effects(self.snap, changes),
         };
         let copy = match self.apply(changes) {
             Ok(c) => c,
@@ -504,7 +451,10 @@ impl<'a> Baseline<'a> {
             Some(s) => now.subnets.contains_key(s),
             None => now.subnets.len() == self.state.subnets.len(),
         };
-        proof.clears = if self.subject.function.is_none() && covered {
+        // A finding that explains observations is judged with them (R61 fail-closed is
+        // raised only to explain an observed failure).
+        let observed = !finding.explains.is_empty();
+        proof.clears = if self.subject.function.is_none() && covered && !observed {
             !now.all.contains(&finding_key(finding))
         } else {
             let mut sub = self.subject.clone();
@@ -513,7 +463,8 @@ impl<'a> Baseline<'a> {
             {
                 sub.subnet_ids = vec![s.clone()];
             }
-            let after = diagnose_with(&ix, &sub, self.flows, self.names, &[]);
+            let obs = if observed { self.observations } else { &[] };
+            let after = diagnose_with(&ix, &sub, self.flows, self.names, obs);
             !after
                 .findings
                 .iter()
@@ -522,6 +473,46 @@ impl<'a> Baseline<'a> {
         proof.breaks = breaks.into_iter().collect();
         proof
     }
+}
+
+/// What `changes` open that a path evaluation does not show, in words: a NACL deny that
+/// is deleted (or replaced by an allow) stops blocking everything it covered (R20/R21;
+/// issue 11: the side effect of deleting a deliberate deny is said, never hidden).
+fn side_effects(snap: &NetworkSnapshot, changes: &[Change]) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in changes {
+        let (acl, egress, n) = match c {
+            Change::DeleteNaclEntry {
+                acl,
+                egress,
+                rule_number,
+            } => (acl, *egress, *rule_number),
+            Change::ReplaceNaclEntry { acl, entry }
+                if entry.action == crate::model::RuleAction::Allow =>
+            {
+                (acl, entry.egress, entry.rule_number)
+            }
+            _ => continue,
+        };
+        let Some(e) = snap
+            .network_acls
+            .iter()
+            .find(|a| &a.id == acl)
+            .and_then(|a| {
+                a.entries
+                    .iter()
+                    .find(|e| e.egress == egress && e.rule_number == n)
+            })
+            .filter(|e| e.action == crate::model::RuleAction::Deny)
+        else {
+            continue;
+        };
+        out.push(format!(
+            "{acl} no longer denies {} (rule {n})",
+            super::fixes::deny_scope(e)
+        ));
+    }
+    out
 }
 
 fn verb(c: &Change) -> String {
@@ -543,6 +534,21 @@ pub fn prove_fixes(
     d: &mut Diagnosis,
 ) -> Vec<FixProof> {
     let base = Baseline::from_diagnosis(snapshot, subject, flows, names, d);
+    prove_with(&base, d)
+}
+
+/// [`prove_fixes`] for a diagnosis that reconciled `observations` (a probe's report):
+/// findings raised to explain them are proven against them too.
+pub fn prove_fixes_observed(
+    snapshot: &NetworkSnapshot,
+    subject: &Subject,
+    flows: &[Flow],
+    names: &[String],
+    observations: &[Observation],
+    d: &mut Diagnosis,
+) -> Vec<FixProof> {
+    let base = Baseline::from_diagnosis(snapshot, subject, flows, names, d)
+        .with_observations(observations);
     prove_with(&base, d)
 }
 

@@ -19,6 +19,9 @@ use super::transit::{TgwAssociation, TgwRoute, TgwRouteAttachment, TransitGatewa
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
+mod dns;
+pub use dns::DNS_CLI_VERBS;
+
 /// A VPC attribute `modify-vpc-attribute` sets (R24, R29).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -152,6 +155,46 @@ pub enum Change {
     },
     /// `create-vpc-block-public-access-exclusion` (R17) for a subnet or a VPC.
     CreateBpaExclusion { resource: String, mode: String },
+    // The DNS path (R60-R63): rendered, parsed and applied in `change/dns.rs`.
+    /// `route53 change-resource-record-sets` UPSERT of one record set (R60).
+    UpsertDnsRecord {
+        zone: String,
+        name: String,
+        record_type: String,
+        ttl: u32,
+        values: Vec<String>,
+    },
+    /// `route53 disassociate-vpc-from-hosted-zone` (R60).
+    DisassociateVpcFromHostedZone {
+        zone: String,
+        vpc: String,
+        region: String,
+    },
+    /// `route53profiles disassociate-resource-from-profile` of a private zone (R62).
+    DisassociateZoneFromProfile { profile: String, zone: String },
+    /// `route53resolver update-firewall-domains` (R61): `ADD`, `REMOVE` or `REPLACE`.
+    UpdateFirewallDomains {
+        list: String,
+        operation: String,
+        domains: Vec<String>,
+    },
+    /// `route53resolver create-firewall-domain-list` (the ID is a placeholder).
+    CreateFirewallDomainList { name: String, list: String },
+    /// `route53resolver create-firewall-rule` (R61).
+    CreateFirewallRule {
+        group: String,
+        list: String,
+        priority: i32,
+        /// `ALLOW | BLOCK | ALERT`.
+        action: String,
+        #[serde(default)]
+        block_response: Option<String>,
+        name: String,
+    },
+    /// `route53resolver update-firewall-config --firewall-fail-open` (R61).
+    UpdateFirewallConfig { vpc: String, fail_open: String },
+    /// `ec2 modify-subnet-attribute --[no-]enable-dns64` (R63).
+    ModifySubnetDns64 { subnet: String, enabled: bool },
 }
 
 /// A change that cannot be applied to the snapshot, or a command line that is not one.
@@ -598,6 +641,14 @@ impl Change {
                     "aws ec2 create-vpc-block-public-access-exclusion {flag} {resource} --internet-gateway-exclusion-mode {mode}"
                 )
             }
+            c @ (Change::UpsertDnsRecord { .. }
+            | Change::DisassociateVpcFromHostedZone { .. }
+            | Change::DisassociateZoneFromProfile { .. }
+            | Change::UpdateFirewallDomains { .. }
+            | Change::CreateFirewallDomainList { .. }
+            | Change::CreateFirewallRule { .. }
+            | Change::UpdateFirewallConfig { .. }
+            | Change::ModifySubnetDns64 { .. }) => dns::cli(c),
         }
     }
 
@@ -666,6 +717,14 @@ impl Change {
             } => vec![tgw.clone(), vpc.clone(), attachment.clone()],
             Change::UpdateFunctionVpcConfig { function, .. } => vec![function.clone()],
             Change::CreateBpaExclusion { resource, .. } => vec![resource.clone()],
+            c @ (Change::UpsertDnsRecord { .. }
+            | Change::DisassociateVpcFromHostedZone { .. }
+            | Change::DisassociateZoneFromProfile { .. }
+            | Change::UpdateFirewallDomains { .. }
+            | Change::CreateFirewallDomainList { .. }
+            | Change::CreateFirewallRule { .. }
+            | Change::UpdateFirewallConfig { .. }
+            | Change::ModifySubnetDns64 { .. }) => dns::touched(c),
         }
     }
 
@@ -680,7 +739,7 @@ impl Change {
                 | Change::DetachInternetGateway { .. }
                 | Change::CreateBpaExclusion { .. }
                 | Change::UpdateFunctionVpcConfig { .. }
-        )
+        ) || dns::is_global(self)
     }
 }
 
@@ -910,6 +969,13 @@ impl Change {
                     .find(|v| &v.id == vpc)
                     .ok_or_else(|| nf(vpc))?;
                 v.dhcp_options_id = Some(dhcp_options.clone());
+                // R25: `default` is no options at all, which the model tells apart from
+                // AmazonProvidedDNS: no DNS server for the whole VPC.
+                let none = &mut snap.dns.no_dhcp_options;
+                none.retain(|x| x != vpc);
+                if dhcp_options == "default" {
+                    none.push(vpc.clone());
+                }
             }
             Change::ModifyVpcAttribute {
                 vpc,
@@ -1229,6 +1295,14 @@ impl Change {
                     state: Some("create-complete".into()),
                 });
             }
+            c @ (Change::UpsertDnsRecord { .. }
+            | Change::DisassociateVpcFromHostedZone { .. }
+            | Change::DisassociateZoneFromProfile { .. }
+            | Change::UpdateFirewallDomains { .. }
+            | Change::CreateFirewallDomainList { .. }
+            | Change::CreateFirewallRule { .. }
+            | Change::UpdateFirewallConfig { .. }
+            | Change::ModifySubnetDns64 { .. }) => dns::apply(c, snap)?,
         }
         Ok(())
     }
@@ -1441,6 +1515,7 @@ pub const CLI_VERBS: &[&str] = &[
     "create-transit-gateway-vpc-attachment",
     "update-function-configuration",
     "create-vpc-block-public-access-exclusion",
+    "modify-subnet-attribute",
 ];
 
 /// Builds a route target from the ID a flag gives.
@@ -1786,6 +1861,9 @@ impl Change {
                 ipv6,
             });
         }
+        if matches!(service, "route53" | "route53resolver" | "route53profiles") {
+            return dns::parse(service, &a, created);
+        }
         if service != "ec2" {
             return Err(a.bad(&format!("`aws {service}` commands are not simulated")));
         }
@@ -2094,6 +2172,7 @@ impl Change {
                     attachment: id_of("tgw-attach"),
                 }
             }
+            "modify-subnet-attribute" => dns::modify_subnet_attribute(&a)?,
             "create-vpc-block-public-access-exclusion" => Change::CreateBpaExclusion {
                 resource: a
                     .get("--subnet-id")

@@ -43,6 +43,14 @@ pub struct DnsConfig {
     /// Route 53 Profile associations of the VPCs and their resources, R62.
     #[serde(default)]
     pub profile_associations: Vec<ProfileAssociation>,
+    /// VPCs known to be associated with *no* DHCP options (R25): no DNS server is handed
+    /// out, Amazon's or any other. Set by `associate-dhcp-options --dhcp-options-id
+    /// default` (the simulation and `--what-if`), and by a snapshot that knows it. A
+    /// `DhcpOptionsId` of `default` read from the API alone is not taken as proof: moto,
+    /// which the lab and the moto suites run on, reports `default` for every VPC it never
+    /// associated a set with, where AWS associates the Region's AmazonProvidedDNS set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub no_dhcp_options: Vec<String>,
 }
 
 impl DnsConfig {

@@ -22,6 +22,10 @@ pub struct Report {
     pub findings: Vec<Finding>,
     #[serde(default)]
     pub paths: Vec<PathEvaluation>,
+    /// What the simulation of each finding's fix found (issue 11): the probe prints no
+    /// fix it has not tried on its snapshot. `finding` indexes `findings`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fix_proofs: Vec<super::FixProof>,
     pub analysis: Analysis,
 }
 

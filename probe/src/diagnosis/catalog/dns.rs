@@ -65,6 +65,9 @@ pub(crate) enum DnsIssue {
         blockers: Vec<String>,
         /// The blocking findings' fix commands (real IDs from the path engine).
         fixes: Vec<String>,
+        /// The blocking findings' fixes as changes (their first alternatives, in order),
+        /// simulated like any other fix (issue 11).
+        changes: Vec<crate::model::Change>,
         security_groups: Vec<String>,
     },
     /// R59: the outbound endpoint cannot forward.
@@ -84,6 +87,14 @@ pub(crate) enum DnsIssue {
     },
     /// R63: an IPv6-only subnet without DNS64.
     Dns64Disabled { subnet: String, vpc: String },
+    /// R25: the VPC is associated with *no* DHCP options (`default`): instances are given
+    /// no DNS server, so no name resolves from the subnet.
+    NoDhcpOptions {
+        subnet: String,
+        vpc: String,
+        /// An existing set naming only AmazonProvidedDNS, to associate instead.
+        amazon_dhcp: Option<String>,
+    },
     /// R63: no `64:ff9b::/96` route to a NAT gateway.
     Nat64RouteMissing {
         subnet: String,
@@ -96,6 +107,18 @@ pub(crate) enum DnsIssue {
     },
 }
 
+/// R60: the record a shadowed name lacks, with the address left to the owner (one
+/// renderer: the remediation text and the fix alternative are the same change).
+pub(crate) fn record_fix(zone: &str, name: &str) -> crate::model::Change {
+    crate::model::Change::UpsertDnsRecord {
+        zone: zone.to_string(),
+        name: format!("{}.", crate::model::normalise_name(name)),
+        record_type: "A".into(),
+        ttl: 300,
+        values: vec!["<address>".into()],
+    }
+}
+
 impl DnsIssue {
     pub fn blocks_path(&self) -> bool {
         !matches!(
@@ -104,6 +127,11 @@ impl DnsIssue {
                 | DnsIssue::FirewallFailClosed { .. }
                 | DnsIssue::ConfigNotVisible { .. }
         )
+    }
+
+    /// R25: no name resolves at all (no DHCP options): explains any DNS failure.
+    pub fn ends_all_dns(&self) -> bool {
+        matches!(self, DnsIssue::NoDhcpOptions { .. })
     }
 
     pub fn is_not_verifiable(&self) -> bool {
@@ -192,6 +220,9 @@ impl DnsIssue {
             DnsIssue::ConfigNotVisible { vpc, what, .. } => format!(
                 "{vpc} の DNS 設定の一部（{what}）を読み取れませんでした。名前解決の予測は不完全です (R62)"
             ),
+            DnsIssue::NoDhcpOptions { subnet, vpc, .. } => format!(
+                "{vpc} には DHCP オプションセットが関連付けられていません（default）。{subnet} のインスタンスと Lambda には DNS サーバーが渡されず、どの名前も解決できません (R25)"
+            ),
             DnsIssue::Dns64Disabled { subnet, .. } => format!(
                 "IPv6 専用サブネット {subnet} で DNS64 が無効です。IPv4 のみの名前には AAAA 応答がなく到達できません (R63)"
             ),
@@ -207,21 +238,22 @@ impl DnsIssue {
                 let what = if *nodata { "has no A/AAAA record for it: NODATA" } else { "has no record for it: NXDOMAIN" };
                 let seen = if *records_read { "" } else { " (the probe saw it; the zone's records were not read)" };
                 let region = region.as_deref().unwrap_or("<region>");
-                let mut fixes = vec![format!(
-                    "aws route53 change-resource-record-sets --hosted-zone-id {zone} --change-batch '{{\"Changes\":[{{\"Action\":\"UPSERT\",\"ResourceRecordSet\":{{\"Name\":\"{name}\",\"Type\":\"A\",\"TTL\":300,\"ResourceRecords\":[{{\"Value\":\"<address>\"}}]}}}}]}}'"
-                )];
-                match via_profile {
-                    Some(p) => fixes.push(format!("aws route53profiles disassociate-resource-from-profile --profile-id {p} --resource-arn arn:aws:route53:::hostedzone/{zone}  # alternative: the zone stops shadowing public names")),
-                    None => fixes.push(format!("aws route53 disassociate-vpc-from-hosted-zone --hosted-zone-id {zone} --vpc VPCRegion={region},VPCId={vpc}  # alternative: the zone stops shadowing public names")),
-                }
+                // The disassociation is derived from data and simulated (issue 11); its
+                // side effect is said next to it. The record needs an address only the
+                // owner knows: it is the alternative the simulation falls back to.
+                let side = format!("  # every name under {zone_name} stops resolving from this zone in {vpc}; refused for the zone's last VPC (then add the record: see the text)");
+                let fixes = vec![match via_profile {
+                    Some(p) => format!("aws route53profiles disassociate-resource-from-profile --profile-id {p} --resource-arn arn:aws:route53:::hostedzone/{zone}{side}"),
+                    None => format!("aws route53 disassociate-vpc-from-hosted-zone --hosted-zone-id {zone} --vpc VPCRegion={region},VPCId={vpc}{side}"),
+                }];
                 Text {
                     code: "DNS_PRIVATE_ZONE_SHADOWS",
                     summary: format!("private hosted zone {zone} ({zone_name}) decides {name} for {vpc} and {what}{seen}; public DNS is never asked"),
                     subnet: None,
                     resources: [vec![zone.clone(), vpc.clone()], via_profile.iter().cloned().collect()].concat(),
                     rules: r(&["R60", "R58"]),
-                    en: format!("A private zone associated with the VPC answers every name under {zone_name} and does not fall back to public DNS (R60). Add the record to {zone}, or stop associating the zone with {vpc} if it was meant for a few names only."),
-                    ja: format!("VPC に関連付けられたプライベートゾーンは {zone_name} 配下のすべての名前に応答し、パブリック DNS にフォールバックしません (R60)。{zone} にレコードを追加するか、一部の名前だけが目的なら {vpc} との関連付けを解除してください。"),
+                    en: format!("A private zone associated with the VPC answers every name under {zone_name} and does not fall back to public DNS (R60). Stop associating the zone with {vpc} if it was meant for a few names only, or add the record to {zone} with the address it should have: {}", record_fix(zone, name).cli()),
+                    ja: format!("VPC に関連付けられたプライベートゾーンは {zone_name} 配下のすべての名前に応答し、パブリック DNS にフォールバックしません (R60)。一部の名前だけが目的なら {vpc} との関連付けを解除するか、{zone} に正しいアドレスで {name} のレコードを追加してください（change-resource-record-sets の UPSERT）。"),
                     fixes,
                 }
             }
@@ -248,7 +280,13 @@ impl DnsIssue {
                         format!("aws route53resolver create-firewall-rule --firewall-rule-group-id {group} --firewall-domain-list-id <new-domain-list-id> --priority {} --action ALLOW --name allow-{}", (rule_priority - 1).max(0), crate::model::normalise_name(name).replace('.', "-")),
                     ]
                 } else {
-                    vec![format!("aws route53resolver update-firewall-domains --firewall-domain-list-id {list} --operation REMOVE --domains '{entry}'")]
+                    // Removing a wildcard entry unblocks more than this name: said in words.
+                    let side = if crate::model::normalise_name(entry) == crate::model::normalise_name(name) {
+                        String::new()
+                    } else {
+                        format!("  # also unblocks every other name {entry} matches, for every rule using {list}")
+                    };
+                    vec![format!("aws route53resolver update-firewall-domains --firewall-domain-list-id {list} --operation REMOVE --domains '{entry}'{side}")]
                 };
                 Text {
                     code: "DNS_FIREWALL_BLOCKS",
@@ -271,7 +309,7 @@ impl DnsIssue {
                 ja: format!("設定上の原因は見つかりません。FirewallFailOpen が DISABLED（既定）の場合、DNS Firewall の障害ですべてのクエリが失敗します (R61)。Resolver のクエリログを確認し、{vpc} のフェイルオープンの有効化を検討してください。"),
                 fixes: vec![format!("aws route53resolver update-firewall-config --resource-id {vpc} --firewall-fail-open ENABLED")],
             },
-            DnsIssue::ForwardTargetUnreachable { vpc, name, rule, domain, endpoint, endpoint_subnet, endpoint_ip, target, port, hop, blockers, fixes, security_groups } => {
+            DnsIssue::ForwardTargetUnreachable { vpc, name, rule, domain, endpoint, endpoint_subnet, endpoint_ip, target, port, hop, blockers, fixes, security_groups, .. } => {
                 let mut fixes = fixes.clone();
                 if fixes.is_empty()
                     && let Some(sg) = security_groups.first()
@@ -319,6 +357,22 @@ impl DnsIssue {
                 en: "DNS configuration that the snapshot cannot see (a Route 53 Profile's resources, a managed domain list, a denied call, a rule shared from another account) can change the answer; the prediction stops there instead of guessing (R62).".into(),
                 ja: "スナップショットから見えない DNS 設定（Route 53 プロファイルのリソース、マネージドドメインリスト、拒否された呼び出し、他アカウントから共有されたルール）が応答を変える可能性があります。推測せずそこで予測を止めます (R62)。".into(),
                 fixes: vec![command.clone()],
+            },
+            DnsIssue::NoDhcpOptions { subnet, vpc, amazon_dhcp } => Text {
+                code: "DHCP_OPTIONS_NONE",
+                summary: format!("{vpc} is associated with no DHCP options (`default`): {subnet} is given no DNS server, so no name resolves there"),
+                subnet: Some(subnet.clone()),
+                resources: vec![vpc.clone()],
+                rules: r(&["R25"]),
+                en: format!("`associate-dhcp-options --dhcp-options-id default` means no DHCP options: instances and Lambda ENIs in {vpc} get no domain-name-servers, and DNS stops for the whole VPC (R25). Associate a set that names AmazonProvidedDNS."),
+                ja: format!("`associate-dhcp-options --dhcp-options-id default` は DHCP オプションなしを意味します。{vpc} のインスタンスと Lambda の ENI には DNS サーバーが渡されず、VPC 全体で DNS が止まります (R25)。AmazonProvidedDNS を指定したセットを関連付けてください。"),
+                fixes: match amazon_dhcp {
+                    Some(id) => vec![format!("aws ec2 associate-dhcp-options --dhcp-options-id {id} --vpc-id {vpc}")],
+                    None => vec![
+                        "DOPT_NEW=$(aws ec2 create-dhcp-options --dhcp-configurations \"Key=domain-name-servers,Values=AmazonProvidedDNS\" --query DhcpOptions.DhcpOptionsId --output text)".into(),
+                        format!("aws ec2 associate-dhcp-options --dhcp-options-id \"$DOPT_NEW\" --vpc-id {vpc}"),
+                    ],
+                },
             },
             DnsIssue::Dns64Disabled { subnet, vpc } => Text {
                 code: "DNS64_DISABLED",
