@@ -4,6 +4,7 @@
 #   2. sam validate --lint                          (SAM transform + cfn-lint rules)
 #   3. sam build                                    (rust-cargolambda build method, real SAM CLI)
 #   4. cargo lambda build --release [--arm64]       (+ zip), prints bootstrap/zip sizes
+#  4b. scripts/package-manager.sh                   (the StackSet manager's zip, layout checked)
 #   5. cargo test --test template_policy            (IAM actions == permissions.rs, env names,
 #                                                    dashboard JSON, cargo-lambda metadata)
 # and the fleet templates (issue 14): cfn-lint and sam validate --lint on stackset.yaml and
@@ -96,6 +97,14 @@ zip="$CARGO_TARGET_DIR/lambda/egress-probe-lambda/bootstrap.zip"
 zip_bytes=$(stat -c %s "$zip")
 cd "$root"
 
+# --- 4b. the StackSet manager's package (issue 14) ---------------------------------------
+# The probe zip above is reused (same command, same target directory); the manager binary
+# is built once, packaged with it and the package's layout checked (bootstrap 0755 ELF for
+# the architecture, probe/bootstrap.zip).
+step "scripts/package-manager.sh (ARCH=$arch): build, package, check the layout"
+manager_zip="$(ARCH="$arch" scripts/package-manager.sh)"
+manager_zip_bytes=$(stat -c %s "$manager_zip")
+
 # --- 5. drift tests -------------------------------------------------------------------
 step "${TEMPLATE_TEST[*]}"
 "${TEMPLATE_TEST[@]}"
@@ -105,4 +114,5 @@ printf 'architecture         %s\n' "$arch"
 printf 'bootstrap (stripped) %s bytes (%s KiB)  %s\n' "$bootstrap_bytes" "$((bootstrap_bytes / 1024))" "$bootstrap"
 printf 'bootstrap.zip        %s bytes (%s KiB)  %s\n' "$zip_bytes" "$((zip_bytes / 1024))" "$zip"
 printf 'sam build bootstrap  %s bytes\n' "$(stat -c %s "$sam_bootstrap")"
+printf 'manager.zip          %s bytes (%s KiB)  %s\n' "$manager_zip_bytes" "$((manager_zip_bytes / 1024))" "$manager_zip"
 echo "check-template: OK"

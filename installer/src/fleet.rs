@@ -13,6 +13,7 @@ use crate::artifact;
 use crate::aws::{self, Clients};
 use crate::cli::{Command, DiagnoseArgs, InstallArgs, Lang, OutputFormat, RunArgs, UninstallArgs};
 use crate::commands::{diagnose, install, run, status, uninstall};
+use crate::lang::{Said, tr};
 use crate::output::{self, Style};
 use crate::{Ctx, Outcome};
 use anyhow::{Result, bail};
@@ -26,26 +27,36 @@ const RUN_COLUMNS: Columns = Columns {
     names: ["probe", "ok", "fail", "err"],
     legend: "probe: probes invoked; ok: healthy; fail: egress failing; err: not run \
              (invoke failed)",
+    legend_ja: "probe：起動したプローブ、ok：正常、fail：外向き通信の障害、err：実行できず\
+                （起動の失敗）",
 };
 const STATUS_COLUMNS: Columns = Columns {
     names: ["probe", "activ", "other", "nosch"],
     legend: "probe: probes installed; activ: Active and updated; other: another state; \
              nosch: without a schedule",
+    legend_ja: "probe：インストール済みのプローブ、activ：Active で更新済み、other：\
+                その他の状態、nosch：スケジュールなし",
 };
 const INSTALL_COLUMNS: Columns = Columns {
     names: ["subnt", "same", "chang", "fail"],
     legend: "subnt: subnets chosen; same: nothing to change; chang: probe created or \
              changed (planned in a dry run); fail: failed or not done",
+    legend_ja: "subnt：選んだサブネット、same：変更なし、chang：プローブを作成・変更\
+                （ドライランでは計画）、fail：失敗または未実行",
 };
 const UNINSTALL_COLUMNS: Columns = Columns {
     names: ["items", "gone", "plan", "fail"],
     legend: "items: resources of egress-probe's (functions, rules, role, groups); gone: \
              removed; plan: would be removed; fail: not removed",
+    legend_ja: "items：egress-probe のリソース（関数、ルール、ロール、グループ）、gone：\
+                削除済み、plan：削除予定、fail：削除できず",
 };
 const DIAGNOSE_COLUMNS: Columns = Columns {
     names: ["paths", "ok", "block", "gaps"],
     legend: "paths: paths evaluated (the installed probes' subnets, or the subject given); \
              ok: open; block: blocked; gaps: calls that failed (data missing)",
+    legend_ja: "paths：評価した経路（インストール済みプローブのサブネット、または指定した対象）、\
+                ok：通る、block：遮断、gaps：失敗した呼び出し（データ不足）",
 };
 
 /// Runs `command` over the fleet the global options name.
@@ -127,7 +138,7 @@ pub async fn run_fleet(ctx: &mut Ctx, command: &Command) -> Result<Outcome> {
             .await;
             let units = outcomes
                 .into_iter()
-                .map(|o| report(o, status_unit))
+                .map(|o| report(o, |r| status_unit(r, lang)))
                 .collect();
             FleetResult::new("status", false, STATUS_COLUMNS, units)
         }
@@ -178,7 +189,7 @@ pub async fn run_fleet(ctx: &mut Ctx, command: &Command) -> Result<Outcome> {
             .await;
             let units = outcomes
                 .into_iter()
-                .map(|o| report(o, uninstall_unit))
+                .map(|o| report(o, |r| uninstall_unit(r, lang)))
                 .collect();
             FleetResult::new("uninstall", args.dry_run, UNINSTALL_COLUMNS, units)
         }
@@ -196,7 +207,7 @@ pub async fn run_fleet(ctx: &mut Ctx, command: &Command) -> Result<Outcome> {
             .await;
             let units = outcomes
                 .into_iter()
-                .map(|o| report(o, diagnose_unit))
+                .map(|o| report(o, |r| diagnose_unit(r, lang)))
                 .collect();
             FleetResult::new("diagnose", false, DIAGNOSE_COLUMNS, units)
         }
@@ -205,12 +216,14 @@ pub async fn run_fleet(ctx: &mut Ctx, command: &Command) -> Result<Outcome> {
         result.role_name = Some(fleet.role_name.clone());
     }
     result.notes = notes;
+    result.lang = lang;
     if result.dry_run && result.units.iter().any(|u| u.state == UnitState::Planned) {
-        result.notes.push(
+        result.notes.push(Said::new(
             "nothing was changed: this is the plan per account and Region; pass --yes to \
-             apply it"
-                .into(),
-        );
+             apply it",
+            "何も変更していません。これはアカウント・リージョンごとの計画です。適用するには \
+             --yes を付けてください",
+        ));
     }
     let stdout = match ctx.global.output {
         OutputFormat::Text => result.text(),
@@ -393,7 +406,7 @@ fn run_unit(r: &run::RunResult, lang: Lang) -> (UnitState, Vec<AzRow>, Vec<Strin
     (state, rows, details)
 }
 
-fn status_unit(r: &status::StatusResult) -> (UnitState, Vec<AzRow>, Vec<String>) {
+fn status_unit(r: &status::StatusResult, lang: Lang) -> (UnitState, Vec<AzRow>, Vec<String>) {
     let active = |p: &status::ProbeStatus| {
         p.state.as_deref() == Some("Active")
             && p.last_update_status
@@ -417,10 +430,12 @@ fn status_unit(r: &status::StatusResult) -> (UnitState, Vec<AzRow>, Vec<String>)
         .filter(|p| !active(p))
         .map(|p| {
             format!(
-                "{} ({}): state {} (update {})",
+                "{} ({}): {} {} ({} {})",
                 p.subnet_id,
                 p.availability_zone.as_deref().unwrap_or("?"),
+                tr(lang, "state", "状態"),
                 p.state.as_deref().unwrap_or("?"),
+                tr(lang, "update", "更新"),
                 p.last_update_status.as_deref().unwrap_or("?")
             )
         })
@@ -456,7 +471,8 @@ fn install_unit(r: &install::InstallResult, lang: Lang) -> (UnitState, Vec<AzRow
     );
     if role_changes || r.role.status.failed() {
         details.push(format!(
-            "role {}: {}",
+            "{} {}: {}",
+            tr(lang, "role", "ロール"),
             r.role.name,
             r.role.status.in_words(lang)
         ));
@@ -464,8 +480,11 @@ fn install_unit(r: &install::InstallResult, lang: Lang) -> (UnitState, Vec<AzRow
     for g in &r.security_groups {
         if g.action == install::SgAction::Create || g.status.failed() {
             details.push(format!(
-                "security group for {}: {}",
-                g.vpc_id,
+                "{}: {}",
+                match lang {
+                    Lang::En => format!("security group for {}", g.vpc_id),
+                    Lang::Ja => format!("{} のセキュリティグループ", g.vpc_id),
+                },
                 g.status.in_words(lang)
             ));
         }
@@ -473,10 +492,12 @@ fn install_unit(r: &install::InstallResult, lang: Lang) -> (UnitState, Vec<AzRow
     for p in &r.probes {
         if (r.dry_run && changes(p)) || p.status.failed() {
             details.push(format!(
-                "{} ({}): function {}; schedule {}; {}",
+                "{} ({}): {} {}; {} {}; {}",
                 p.subnet_id,
                 p.availability_zone,
+                tr(lang, "function", "関数"),
                 install::function_change_text(&p.function_change, lang),
+                tr(lang, "schedule", "スケジュール"),
                 install::schedule_change_text(&p.schedule_change, lang),
                 p.status.in_words(lang)
             ));
@@ -484,16 +505,29 @@ fn install_unit(r: &install::InstallResult, lang: Lang) -> (UnitState, Vec<AzRow
     }
     for p in &r.pruned {
         if r.dry_run || p.status.failed() {
-            details.push(format!(
-                "prune {} (subnet {} gone): {}",
-                p.function,
-                p.subnet_id,
-                p.status.in_words(lang)
-            ));
+            details.push(match lang {
+                Lang::En => format!(
+                    "prune {} (subnet {} gone): {}",
+                    p.function,
+                    p.subnet_id,
+                    p.status.in_words(lang)
+                ),
+                Lang::Ja => format!(
+                    "{} を削除（サブネット {} はもうない）：{}",
+                    p.function,
+                    p.subnet_id,
+                    p.status.in_words(lang)
+                ),
+            });
         }
     }
+    let skipped_word = tr(lang, "skipped", "対象外");
     for k in &r.skipped {
-        details.push(format!("skipped {}: {}", k.subnet_id, k.reason.get(lang)));
+        details.push(format!(
+            "{skipped_word} {}: {}",
+            k.subnet_id,
+            k.reason.get(lang)
+        ));
     }
     let state = if r.failures() > 0 {
         UnitState::Incomplete
@@ -505,12 +539,12 @@ fn install_unit(r: &install::InstallResult, lang: Lang) -> (UnitState, Vec<AzRow
         UnitState::Ok
     };
     if state == UnitState::Ok {
-        details.retain(|d| d.starts_with("skipped"));
+        details.retain(|d| d.starts_with(skipped_word));
     }
     (state, rows, details)
 }
 
-fn uninstall_unit(v: &serde_json::Value) -> (UnitState, Vec<AzRow>, Vec<String>) {
+fn uninstall_unit(v: &serde_json::Value, lang: Lang) -> (UnitState, Vec<AzRow>, Vec<String>) {
     let removals = v["removals"].as_array().cloned().unwrap_or_default();
     let status = |r: &serde_json::Value| r["status"].as_str().unwrap_or("").to_string();
     let gone = removals.iter().filter(|r| status(r) == "removed").count();
@@ -534,11 +568,16 @@ fn uninstall_unit(v: &serde_json::Value) -> (UnitState, Vec<AzRow>, Vec<String>)
             (dry && status(r) == "planned") || !matches!(status(r).as_str(), "planned" | "removed")
         })
         .map(|r| {
+            let said = match (lang, status(r).as_str()) {
+                (Lang::Ja, "planned") => "削除予定".to_string(),
+                (Lang::Ja, "removed") => "削除済み".to_string(),
+                (Lang::Ja, other) => format!("削除できず（{other}）"),
+                (Lang::En, other) => other.to_string(),
+            };
             format!(
-                "{} {}: {}",
+                "{} {}: {said}",
                 r["kind"].as_str().unwrap_or("?"),
                 r["id"].as_str().unwrap_or("?"),
-                status(r)
             )
         })
         .collect();
@@ -588,7 +627,10 @@ async fn diagnose_unit_work(
     Ok(out)
 }
 
-fn diagnose_unit(results: &Vec<(serde_json::Value, u8)>) -> (UnitState, Vec<AzRow>, Vec<String>) {
+fn diagnose_unit(
+    results: &Vec<(serde_json::Value, u8)>,
+    lang: Lang,
+) -> (UnitState, Vec<AzRow>, Vec<String>) {
     let mut row = AzRow {
         availability_zone: "-".into(),
         ..AzRow::default()
@@ -609,18 +651,23 @@ fn diagnose_unit(results: &Vec<(serde_json::Value, u8)>) -> (UnitState, Vec<AzRo
         incomplete |= *code == crate::exit::ERROR || *code == crate::exit::NOT_EVALUATED;
         for f in v["findings"].as_array().cloned().unwrap_or_default() {
             if f["severity"] == "error" {
+                // The catalogue's Japanese when there is one (as output::summary).
+                let summary = match (lang, f["summary_ja"].as_str()) {
+                    (Lang::Ja, Some(ja)) if !ja.is_empty() => ja,
+                    _ => f["summary"].as_str().unwrap_or(""),
+                };
                 details.push(format!(
-                    "{} {}: {}",
+                    "{} {}: {summary}",
                     f["code"].as_str().unwrap_or("?"),
                     f["subnet_id"].as_str().unwrap_or(""),
-                    f["summary"].as_str().unwrap_or("")
                 ));
             }
         }
         for g in gaps {
             if g["kind"] != "unsupported" {
                 details.push(format!(
-                    "gap {}: {}",
+                    "{} {}: {}",
+                    tr(lang, "gap", "データ不足"),
                     g["call"].as_str().unwrap_or("?"),
                     g["reason"].as_str().unwrap_or("")
                 ));

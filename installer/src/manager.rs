@@ -13,6 +13,12 @@
 //! - `EGRESS_PROBE_MANAGER_SCHEDULE`: the probes' schedule (optional, e.g. `rate(5 minutes)`)
 //! - `EGRESS_PROBE_MANAGER_TARGETS`: the probes' targets, space-separated (optional)
 //! - `EGRESS_PROBE_MANAGER_CONCURRENCY`: subnets installed at the same time (default 8)
+//! - `EGRESS_PROBE_MANAGER_REPORT_BUS`: an event bus ARN (optional; the StackSet gives the
+//!   Region's default bus when a central bus is set). Each probe's asynchronous invocation
+//!   records go there (Lambda destinations, on success and on failure): the record carries
+//!   the probe's report as `responsePayload`, and the Lambda service delivers it, so a
+//!   report reaches the bus even when the probe's VPC has no egress. The StackSet's rules
+//!   forward the failing ones to the central bus (docs/fleet.md).
 
 use crate::artifact::{self, Artifact};
 use crate::aws::Clients;
@@ -32,7 +38,14 @@ pub mod env {
     pub const SCHEDULE: &str = "EGRESS_PROBE_MANAGER_SCHEDULE";
     pub const TARGETS: &str = "EGRESS_PROBE_MANAGER_TARGETS";
     pub const CONCURRENCY: &str = "EGRESS_PROBE_MANAGER_CONCURRENCY";
+    pub const REPORT_BUS: &str = "EGRESS_PROBE_MANAGER_REPORT_BUS";
 }
+
+/// The inline policy the manager adds to the probes' execution role so that Lambda may
+/// deliver their invocation records to the report bus (Lambda sends destinations with the
+/// function's execution role). Separate from the installer's own policy, which it never
+/// changes; `uninstall` deletes every inline policy of the role with it.
+pub const REPORT_POLICY: &str = "egress-probe-report-destination";
 
 /// Which subnets get a probe.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -52,6 +65,8 @@ pub struct ManagerConfig {
     pub schedule: Option<String>,
     pub targets: Vec<String>,
     pub concurrency: u32,
+    /// Where the probes' invocation records go (Lambda destinations), when set.
+    pub report_bus: Option<String>,
 }
 
 impl ManagerConfig {
@@ -92,6 +107,15 @@ impl ManagerConfig {
                 .map(str::to_string)
                 .collect(),
             concurrency,
+            report_bus: match get(env::REPORT_BUS).map(|b| b.trim().to_string()) {
+                Some(b) if b.is_empty() => None,
+                Some(b) if is_event_bus_arn(&b) => Some(b),
+                Some(b) => bail!(
+                    "{} is `{b}`: an event bus ARN (arn:aws:events:REGION:ACCOUNT:event-bus/NAME) or empty",
+                    env::REPORT_BUS
+                ),
+                None => None,
+            },
         };
         // The same checks as the command line (schedule, targets).
         config.install_args()?;
@@ -143,6 +167,32 @@ impl ManagerConfig {
             .with_context(|| format!("the probe zip {} ({})", self.zip.display(), env::ZIP))?;
         Ok(Arc::new(zip))
     }
+}
+
+fn is_event_bus_arn(s: &str) -> bool {
+    let parts: Vec<&str> = s.splitn(6, ':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && parts[2] == "events"
+        && !parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && parts[5]
+            .strip_prefix("event-bus/")
+            .is_some_and(|n| !n.is_empty())
+}
+
+/// The report policy's document: PutEvents on the bus, nothing else.
+pub fn report_policy(bus: &str) -> Value {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "ProbeReportsToTheBus",
+            "Effect": "Allow",
+            "Action": "events:PutEvents",
+            "Resource": bus
+        }]
+    })
 }
 
 /// What started the manager.
@@ -274,7 +324,161 @@ pub async fn reconcile(
     let args = config.install_args()?;
     let journal = Journal::default();
     let result = install::execute(clients, &args, zip, false, &journal).await?;
-    Ok(Pass::of(trigger, &result, journal.entries()))
+    let mut problems = Vec::new();
+    if let Some(bus) = &config.report_bus {
+        problems = destinations(clients, &result, bus, config.concurrency, &journal).await;
+    }
+    let mut pass = Pass::of(trigger, &result, journal.entries());
+    pass.failed += problems.len();
+    pass.problems.extend(problems);
+    Ok(pass)
+}
+
+/// Points every probe of the pass (the tool's own functions, from the install result; never
+/// another function) at `bus` for its invocation records, and lets the execution role put
+/// events there. Reads first and writes only what differs, so a pass with nothing to do
+/// makes one read per probe and changes nothing. Returns the steps that failed.
+async fn destinations(
+    clients: &Clients,
+    result: &InstallResult,
+    bus: &str,
+    concurrency: u32,
+    journal: &Journal,
+) -> Vec<String> {
+    use futures_util::StreamExt;
+    let mut problems = Vec::new();
+    if result.role.status.failed() {
+        return problems;
+    }
+    if let Err(e) = report_role_policy(clients, &result.role.name, bus, journal).await {
+        problems.push(format!("role {} report policy: {e:#}", result.role.name));
+        return problems;
+    }
+    // A probe created in this pass has no configuration yet: no read.
+    let functions: Vec<(&str, bool)> = result
+        .probes
+        .iter()
+        .filter(|p| !p.status.failed())
+        .map(|p| {
+            (
+                p.function.as_str(),
+                p.function_change == crate::plan::FunctionChange::Create,
+            )
+        })
+        .collect();
+    let outcomes: Vec<(String, Result<bool>)> = futures_util::stream::iter(functions)
+        .map(|(f, fresh)| async move {
+            (
+                f.to_string(),
+                function_destinations(clients, f, bus, fresh).await,
+            )
+        })
+        .buffer_unordered(concurrency.max(1) as usize)
+        .collect()
+        .await;
+    let mut outcomes = outcomes;
+    outcomes.sort_by(|a, b| a.0.cmp(&b.0));
+    for (function, outcome) in outcomes {
+        match outcome {
+            Ok(true) => journal.done(format!("set the report destinations of {function}")),
+            Ok(false) => {}
+            Err(e) => problems.push(format!("{function} report destinations: {e:#}")),
+        }
+    }
+    problems
+}
+
+async fn report_role_policy(
+    clients: &Clients,
+    role: &str,
+    bus: &str,
+    journal: &Journal,
+) -> Result<()> {
+    let wanted = report_policy(bus);
+    let current = match clients
+        .iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name(REPORT_POLICY)
+        .send()
+        .await
+    {
+        Ok(p) => crate::aws::decode_policy(p.policy_document()),
+        Err(e) if crate::aws::code(&e) == Some("NoSuchEntity") => None,
+        Err(e) => return Err(crate::aws::api_error("iam:GetRolePolicy", e)),
+    };
+    if current.as_ref() == Some(&wanted) {
+        return Ok(());
+    }
+    clients
+        .iam
+        .put_role_policy()
+        .role_name(role)
+        .policy_name(REPORT_POLICY)
+        .policy_document(wanted.to_string())
+        .send()
+        .await
+        .map_err(|e| crate::aws::api_error("iam:PutRolePolicy", e))?;
+    journal.done(format!("let role {role} send reports to {bus}"));
+    Ok(())
+}
+
+/// Sets the function's on-success and on-failure destinations to `bus` unless they are
+/// already (not read when `fresh`: created in this pass); whether it changed anything.
+async fn function_destinations(
+    clients: &Clients,
+    function: &str,
+    bus: &str,
+    fresh: bool,
+) -> Result<bool> {
+    use aws_sdk_lambda::types::{DestinationConfig, OnFailure, OnSuccess};
+    let current = if fresh {
+        None
+    } else {
+        match clients
+            .lambda
+            .get_function_event_invoke_config()
+            .function_name(function)
+            .send()
+            .await
+        {
+            Ok(c) => c.destination_config().map(|d| {
+                (
+                    d.on_success()
+                        .and_then(|s| s.destination())
+                        .map(str::to_string),
+                    d.on_failure()
+                        .and_then(|f| f.destination())
+                        .map(str::to_string),
+                )
+            }),
+            Err(e) if crate::aws::code(&e) == Some("ResourceNotFoundException") => None,
+            Err(e) => {
+                return Err(crate::aws::api_error(
+                    "lambda:GetFunctionEventInvokeConfig",
+                    e,
+                ));
+            }
+        }
+    };
+    let wanted = (Some(bus.to_string()), Some(bus.to_string()));
+    if current.as_ref() == Some(&wanted) {
+        return Ok(false);
+    }
+    clients
+        .lambda
+        .put_function_event_invoke_config()
+        .function_name(function)
+        .destination_config(
+            DestinationConfig::builder()
+                .on_success(OnSuccess::builder().destination(bus).build())
+                .on_failure(OnFailure::builder().destination(bus).build())
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| crate::aws::api_error("lambda:PutFunctionEventInvokeConfig", e))?;
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -319,6 +523,20 @@ mod tests {
 
         let c = ManagerConfig::from_env(env(&[(env::SELECT, "lambda-subnets")])).unwrap();
         assert!(c.install_args().unwrap().selection.lambda_subnets);
+        assert_eq!(c.report_bus, None);
+        let bus = "arn:aws:events:eu-west-1:123456789012:event-bus/default";
+        let c = ManagerConfig::from_env(env(&[
+            (env::SELECT, "lambda-subnets"),
+            (env::REPORT_BUS, bus),
+        ]))
+        .unwrap();
+        assert_eq!(c.report_bus.as_deref(), Some(bus));
+        let c = ManagerConfig::from_env(env(&[
+            (env::SELECT, "lambda-subnets"),
+            (env::REPORT_BUS, ""),
+        ]))
+        .unwrap();
+        assert_eq!(c.report_bus, None);
 
         for (vars, needle) in [
             (vec![], env::SELECT),
@@ -334,6 +552,20 @@ mod tests {
             (
                 vec![(env::SELECT, "lambda-subnets"), (env::CONCURRENCY, "0")],
                 env::CONCURRENCY,
+            ),
+            (
+                vec![
+                    (env::SELECT, "lambda-subnets"),
+                    (env::REPORT_BUS, "default"),
+                ],
+                env::REPORT_BUS,
+            ),
+            (
+                vec![
+                    (env::SELECT, "lambda-subnets"),
+                    (env::REPORT_BUS, "arn:aws:sqs:us-east-1:123456789012:q"),
+                ],
+                env::REPORT_BUS,
             ),
         ] {
             let e = ManagerConfig::from_env(env(&vars)).unwrap_err().to_string();

@@ -24,6 +24,9 @@ What changes (each as the API reference says; listed in the README's "moto vs AW
 * DescribeTransitGatewayAttachments applies state, association.* and attachment-id filters;
 * ReplaceTransitGatewayRoute exists (moto has none): the route for the destination gets the
   new attachment or becomes a blackhole; InvalidRoute.NotFound when there is none.
+* Lambda PutFunctionEventInvokeConfig overwrites the function's configuration (moto appends a
+  second one and GetFunctionEventInvokeConfig keeps answering the first; issue 14's manager
+  sets the probes' report destinations with it).
 """
 
 import ipaddress
@@ -343,6 +346,19 @@ def _replace_route_response(self):
 
 
 rtb_resp.TransitGatewayRouteTable.replace_transit_gateway_route = _replace_route_response
+
+
+from moto.awslambda import models as lambda_mod
+
+_orig_put_eic = lambda_mod.LambdaBackend.put_function_event_invoke_config
+
+
+def _put_event_invoke_config(self, function_name, config):
+    self.get_function(function_name).event_invoke_config = []
+    return _orig_put_eic(self, function_name, config)
+
+
+lambda_mod.LambdaBackend.put_function_event_invoke_config = _put_event_invoke_config
 
 
 if __name__ == "__main__":

@@ -220,6 +220,19 @@ fn operation(method: &Method, path: &str, headers: &HeaderMap, body: &[u8]) -> (
         let op = target.rsplit('.').next().unwrap_or(target);
         return (op.to_string(), Protocol::Json);
     }
+    // Asynchronous invocation configuration (the fleet manager's report destinations).
+    if let Some(rest) = path.strip_prefix("/2019-09-25/functions/")
+        && rest.ends_with("/event-invoke-config")
+    {
+        let op = match method.as_str() {
+            "GET" => "GetFunctionEventInvokeConfig",
+            "PUT" => "PutFunctionEventInvokeConfig",
+            "POST" => "UpdateFunctionEventInvokeConfig",
+            "DELETE" => "DeleteFunctionEventInvokeConfig",
+            _ => "Lambda",
+        };
+        return (op.to_string(), Protocol::Json);
+    }
     for prefix in ["/2015-03-31/functions", "/2017-03-31/tags"] {
         if let Some(rest) = path.strip_prefix(prefix) {
             let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();

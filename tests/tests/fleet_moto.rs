@@ -295,6 +295,56 @@ async fn install_status_run_diagnose_uninstall_across_an_organisation() {
     assert_eq!(run.json["summary"]["bad"], 1);
     assert_eq!(run.json["summary"]["good"], 7);
 
+    // The same run in Japanese (--lang ja): the matrix, its legend, the details and the
+    // summary line in Japanese within 80 display columns; the JSON does not change.
+    let mut a = fleet(&["run"]);
+    a.splice(0..0, ["--output", "text", "--lang", "ja"].map(String::from));
+    let ja = egress_probe_text(&config, &args(&a)).await.unwrap();
+    assert_eq!(ja.code, 4, "{}", ja.stdout);
+    for line in ja.stdout.lines() {
+        assert!(width(line) <= 80, "{} columns: {line}", width(line));
+    }
+    let lines: Vec<&str> = ja.stdout.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!(
+            "egress-probe run：{} アカウント × {} リージョン",
+            run.json["accounts"],
+            run.json["regions"].as_array().unwrap().len()
+        ),
+        "{}",
+        ja.stdout
+    );
+    assert!(
+        lines[1].starts_with("アカウント   リージョン     AZ") && lines[1].ends_with("状態"),
+        "{}",
+        ja.stdout
+    );
+    let details = ja.stdout.split("詳細（失敗のみ）：").nth(1).unwrap();
+    let flat = details.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains(&broken), "{}", ja.stdout);
+    assert!(
+        flat.contains(&format!("{beta} eu-west-1: 障害あり")),
+        "{}",
+        ja.stdout
+    );
+    assert!(
+        flat.contains(&format!("{denied} （全リージョン）: 拒否")),
+        "{}",
+        ja.stdout
+    );
+    // Japanese wraps between any two characters: compare without the breaks.
+    let solid: String = ja.stdout.split_whitespace().collect();
+    assert!(
+        solid.contains("終了コード4：一部の結果、障害あり"),
+        "{}",
+        ja.stdout
+    );
+    for english in ["Details", "FAILING", "denied", "every Region", "Exit 4"] {
+        assert!(!ja.stdout.contains(english), "{english}:\n{}", ja.stdout);
+    }
+    assert_eq!(ja.json["summary"], run.json["summary"]);
+
     // 6. diagnose: the installed probes' subnets, per account and Region (moto's VPC has no
     // way out: blocked paths, exit 4 with the denied account).
     let a = fleet(&["diagnose", "--target", "tcp://192.0.2.10:443"]);
@@ -309,6 +359,22 @@ async fn install_status_run_diagnose_uninstall_across_an_organisation() {
     let up = egress_probe(&config, &args(&a)).await.unwrap();
     assert_eq!(up.code, 3, "{}", up.stdout);
     assert_eq!(unit(&up.json, &alpha, "us-east-1")["state"], "planned");
+    let mut a = fleet(&["uninstall"]);
+    a.splice(0..0, ["--output", "text", "--lang", "ja"].map(String::from));
+    let upj = egress_probe_text(&config, &args(&a)).await.unwrap();
+    assert_eq!(upj.code, 3, "{}", upj.stdout);
+    for line in upj.stdout.lines() {
+        assert!(width(line) <= 80, "{} columns: {line}", width(line));
+    }
+    let solid: String = upj.stdout.split_whitespace().collect();
+    for want in [
+        "（計画のみ、変更なし）",
+        "計画と失敗：",
+        "削除予定",
+        "何も変更していません",
+    ] {
+        assert!(solid.contains(want), "{want}:\n{}", upj.stdout);
+    }
     assert_eq!(
         function_names(&alpha_east).await.len(),
         3,

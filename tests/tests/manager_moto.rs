@@ -212,3 +212,221 @@ async fn the_manager_keeps_one_probe_per_selected_subnet() {
         "{pass:#?}"
     );
 }
+
+/// The report destinations (issue 14, EGRESS_PROBE_MANAGER_REPORT_BUS): every probe's
+/// asynchronous invocation records go to the bus, the execution role may put events there,
+/// a destination changed by hand is set back, a pass with nothing to do changes nothing, and
+/// a function the tool did not create is never given one.
+#[tokio::test]
+async fn the_manager_points_every_probe_at_the_report_bus() {
+    let server = MotoServer::start().unwrap();
+    let config = server.sdk_config().await;
+    let clients = Clients::new(config.clone()).unwrap();
+    let topo = build_vpc(&config, 4, &["us-east-1a", "us-east-1b"])
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let zip_path = write_zip(dir.path(), "bootstrap.zip", Arch::Arm64, "reports");
+    let zip_path = zip_path.to_str().unwrap();
+    let bus = "arn:aws:events:us-east-1:123456789012:event-bus/default";
+    let cfg = config_of(&[
+        (env::SELECT, "tag:tier=app"),
+        (env::ZIP, zip_path),
+        (env::REPORT_BUS, bus),
+    ]);
+    let zip = cfg.load_zip().unwrap();
+    let lambda = aws_sdk_lambda::Client::new(&config);
+
+    // A function named like a probe that egress-probe did not create.
+    let role = aws_sdk_iam::Client::new(&config)
+        .create_role()
+        .role_name("someone-else")
+        .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
+        .send()
+        .await
+        .unwrap();
+    lambda
+        .create_function()
+        .function_name("egress-probe-subnet-0foreign")
+        .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+        .handler("bootstrap")
+        .role(role.role().unwrap().arn())
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(aws_sdk_lambda::primitives::Blob::new(
+                    std::fs::read(zip_path).unwrap(),
+                ))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let destinations = |function: String| {
+        let lambda = lambda.clone();
+        async move {
+            match lambda
+                .get_function_event_invoke_config()
+                .function_name(&function)
+                .send()
+                .await
+            {
+                Ok(c) => {
+                    let d = c.destination_config().unwrap();
+                    Some((
+                        d.on_success()
+                            .and_then(|s| s.destination())
+                            .map(String::from),
+                        d.on_failure()
+                            .and_then(|s| s.destination())
+                            .map(String::from),
+                    ))
+                }
+                Err(e) => {
+                    let code = aws_sdk_lambda::error::ProvideErrorMetadata::code(&e);
+                    assert_eq!(code, Some("ResourceNotFoundException"), "{e:?}");
+                    None
+                }
+            }
+        }
+    };
+    let want = Some((Some(bus.to_string()), Some(bus.to_string())));
+
+    let pass = manager::reconcile(&clients, &cfg, zip.clone(), Trigger::Schedule)
+        .await
+        .unwrap();
+    assert_eq!((pass.created, pass.failed), (2, 0), "{pass:#?}");
+    let probes: Vec<String> = topo
+        .subnets
+        .iter()
+        .step_by(2)
+        .map(|(s, _)| format!("egress-probe-{s}"))
+        .collect();
+    for p in &probes {
+        assert_eq!(destinations(p.clone()).await, want, "{p}");
+        assert!(
+            pass.changes
+                .contains(&format!("set the report destinations of {p}")),
+            "{pass:#?}"
+        );
+    }
+    assert_eq!(
+        destinations("egress-probe-subnet-0foreign".into()).await,
+        None,
+        "a function the tool did not create is never touched"
+    );
+    let policy = aws_sdk_iam::Client::new(&config)
+        .get_role_policy()
+        .role_name("egress-probe-execution-us-east-1")
+        .policy_name(manager::REPORT_POLICY)
+        .send()
+        .await
+        .unwrap();
+    let doc = egress_probe_installer::aws::decode_policy(policy.policy_document()).unwrap();
+    assert_eq!(doc, manager::report_policy(bus));
+    assert_eq!(doc["Statement"][0]["Action"], "events:PutEvents");
+
+    // Nothing to do: nothing changes.
+    let pass = manager::reconcile(&clients, &cfg, zip.clone(), Trigger::Schedule)
+        .await
+        .unwrap();
+    assert!(pass.changes.is_empty(), "{pass:#?}");
+    assert_eq!(pass.failed, 0, "{pass:#?}");
+
+    // A destination changed by hand is set back on the next pass; the other stays as it is.
+    let elsewhere = "arn:aws:events:us-east-1:123456789012:event-bus/elsewhere";
+    lambda
+        .put_function_event_invoke_config()
+        .function_name(&probes[0])
+        .destination_config(
+            aws_sdk_lambda::types::DestinationConfig::builder()
+                .on_success(
+                    aws_sdk_lambda::types::OnSuccess::builder()
+                        .destination(elsewhere)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        destinations(probes[0].clone()).await,
+        Some((Some(elsewhere.to_string()), None))
+    );
+    let pass = manager::reconcile(&clients, &cfg, zip.clone(), Trigger::Schedule)
+        .await
+        .unwrap();
+    assert_eq!(
+        pass.changes,
+        vec![format!("set the report destinations of {}", probes[0])],
+        "{pass:#?}"
+    );
+    for p in &probes {
+        assert_eq!(destinations(p.clone()).await, want, "{p}");
+    }
+}
+
+/// The calls a pass makes per probe (counted by the fault front in front of moto): a probe
+/// created in this pass costs no policy read and no destination read (it has neither yet);
+/// a pass with nothing to do reads each probe's destinations once and writes nothing.
+#[tokio::test]
+async fn a_new_probe_costs_no_policy_or_destination_read() {
+    let server = MotoServer::start().unwrap();
+    let front = egress_probe_e2e::fault_front::FaultFront::start(&server.endpoint)
+        .await
+        .unwrap();
+    let direct = server.sdk_config().await;
+    build_vpc(&direct, 6, &["us-east-1a", "us-east-1b"])
+        .await
+        .unwrap();
+    let config = direct.into_builder().endpoint_url(front.endpoint()).build();
+    let clients = Clients::new(config).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let zip_path = write_zip(dir.path(), "bootstrap.zip", Arch::Arm64, "calls");
+    let cfg = config_of(&[
+        (env::SELECT, "tag:tier=app"),
+        (env::ZIP, zip_path.to_str().unwrap()),
+        (env::SCHEDULE, "rate(5 minutes)"),
+        (
+            env::REPORT_BUS,
+            "arn:aws:events:us-east-1:123456789012:event-bus/default",
+        ),
+    ]);
+    let zip = cfg.load_zip().unwrap();
+
+    let pass = manager::reconcile(&clients, &cfg, zip.clone(), Trigger::Schedule)
+        .await
+        .unwrap();
+    assert_eq!((pass.created, pass.failed), (3, 0), "{pass:#?}");
+    let count = |op: &str| front.count(op);
+    assert_eq!(count("CreateFunction"), 3);
+    assert_eq!(count("AddPermission"), 3);
+    assert_eq!(count("GetPolicy"), 0, "{:?}", front.seen());
+    assert_eq!(count("PutFunctionEventInvokeConfig"), 3);
+    assert_eq!(
+        count("GetFunctionEventInvokeConfig"),
+        0,
+        "{:?}",
+        front.seen()
+    );
+
+    let before = front.seen().len();
+    let pass = manager::reconcile(&clients, &cfg, zip, Trigger::Schedule)
+        .await
+        .unwrap();
+    assert!(pass.changes.is_empty(), "{pass:#?}");
+    let second: Vec<String> = front.seen()[before..].to_vec();
+    let n = |op: &str| second.iter().filter(|o| *o == op).count();
+    assert_eq!(n("GetFunctionEventInvokeConfig"), 3, "{second:?}");
+    for write in [
+        "CreateFunction",
+        "AddPermission",
+        "PutRule",
+        "PutTargets",
+        "PutFunctionEventInvokeConfig",
+        "PutRolePolicy",
+    ] {
+        assert_eq!(n(write), 0, "{write}: {second:?}");
+    }
+}

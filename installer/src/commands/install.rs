@@ -21,7 +21,7 @@ use egress_probe::model::{DiagnoseMode, NetworkSnapshot, Protocol, Target};
 use egress_probe::settings::{self, ProbeEnvironment};
 use egress_probe::snapshot::{self, Scope};
 use serde::Serialize;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
@@ -463,11 +463,21 @@ pub async fn execute(
 ) -> Result<InstallResult> {
     let clients = clients.clone();
     let journal = journal.clone();
-    let account = clients.account().await?;
-
-    let mut selection = select_subnets(&clients, args).await?;
+    // Reads that do not depend on each other run at the same time: the account with the
+    // subnet selection; the public-subnet screening (a snapshot per VPC, in rounds) with
+    // every chosen probe's current state; then the security groups with the role. At 50 ms
+    // per call the sequence of these reads bounded the whole install (README, issue 14).
+    let (account, mut selection) =
+        tokio::try_join!(clients.account(), select_subnets(&clients, args))?;
+    let chosen = selection.subnets.clone();
     let mut notes = Vec::new();
-    let skipped = screen_public_subnets(&clients, &mut selection, &mut notes).await;
+    let progress = Progress::new(chosen.len() as u64, "reading", visible);
+    let (skipped, existing_chosen) = tokio::join!(
+        screen_public_subnets(&clients, &mut selection, &mut notes),
+        read_existing(&clients, &chosen, args.concurrency, &progress)
+    );
+    progress.finish();
+    let existing_chosen = existing_chosen?;
     if selection.subnets.is_empty() && !args.selection.is_empty() {
         bail!(
             "every chosen subnet is public, and a Lambda function there never reaches the internet: {}",
@@ -478,13 +488,28 @@ pub async fn execute(
                 .join("; ")
         );
     }
-    let mut sgs = plan_security_groups(&clients, args, &selection).await?;
-    let mut role = plan_role(&clients, args).await?;
+    let (sgs, role) = tokio::try_join!(
+        plan_security_groups(&clients, args, &selection),
+        plan_role(&clients, args)
+    )?;
+    let (mut sgs, mut role) = (sgs, role);
 
-    // Read every probe's current state, concurrently.
-    let progress = Progress::new(selection.subnets.len() as u64, "reading", visible);
-    let existing = read_existing(&clients, &selection.subnets, args.concurrency, &progress).await?;
-    progress.finish();
+    // The current state of the subnets kept (public ones were screened out above; their
+    // reads are dropped), in the selection's order.
+    let mut by_subnet: HashMap<String, Current> = chosen
+        .iter()
+        .map(|s| s.id.clone())
+        .zip(existing_chosen)
+        .collect();
+    let existing: Vec<Current> = selection
+        .subnets
+        .iter()
+        .map(|s| {
+            by_subnet
+                .remove(&s.id)
+                .ok_or_else(|| anyhow!("the current state of {} was not read", s.id))
+        })
+        .collect::<Result<_>>()?;
 
     let inherited = Inherited::from_existing(&existing);
     if existing
@@ -1495,7 +1520,9 @@ async fn apply_probe(
             bail!("{} exists and is not tagged by egress-probe", spec.name)
         }
     }
-    apply_schedule(clients, spec, step, settings, arn, journal).await
+    // A function created in this pass has no resource policy yet.
+    let fresh = matches!(step.function_change, FunctionChange::Create);
+    apply_schedule(clients, spec, step, settings, arn, fresh, journal).await
 }
 
 async fn create_function(
@@ -1636,6 +1663,7 @@ async fn apply_schedule(
     step: &ProbeStep,
     settings: &ProbeSettings,
     arn: Option<String>,
+    fresh: bool,
     journal: &Journal,
 ) -> Result<()> {
     let rule = plan::rule_name(&spec.subnet.id);
@@ -1711,18 +1739,27 @@ async fn apply_schedule(
         bail!("events:PutTargets on {rule}: {}", why.join("; "));
     }
     journal.done(format!("pointed rule {rule} at {}", spec.name));
-    ensure_permission(clients, &spec.name, &rule_arn, journal).await
+    ensure_permission(clients, &spec.name, &rule_arn, fresh, journal).await
 }
 
 /// Makes sure rule `rule_arn` may invoke function `name`: nothing when our statement is
 /// there for that rule; a statement for another rule (or another principal) is replaced.
+/// `fresh`: the function was created in this pass, so it has no statement yet and the
+/// policy is not read (one call less per new probe; a statement added meanwhile by a lost
+/// attempt is still caught below, as ResourceConflictException).
 async fn ensure_permission(
     clients: &Clients,
     name: &str,
     rule_arn: &str,
+    fresh: bool,
     journal: &Journal,
 ) -> Result<()> {
-    match aws::permission_source(clients, name, plan::PERMISSION_SID).await? {
+    let current = if fresh {
+        None
+    } else {
+        aws::permission_source(clients, name, plan::PERMISSION_SID).await?
+    };
+    match current {
         Some(source) if source == rule_arn => return Ok(()),
         Some(_) => remove_permission(clients, name).await?,
         None => {}

@@ -4,7 +4,9 @@
 //! lines (one object per account and Region, then one summary object).
 
 use super::credentials::FailureKind;
+use crate::cli::Lang;
 use crate::exit;
+use crate::lang::{Said, tr};
 use crate::output::{WIDTH, width, wrap};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -57,6 +59,38 @@ impl UnitState {
             UnitState::Error => "error",
         }
     }
+
+    /// The state in the text's language (`as_str` in English; JSON keeps `as_str`).
+    pub fn words(self, lang: Lang) -> &'static str {
+        match lang {
+            Lang::En => self.as_str(),
+            Lang::Ja => match self {
+                UnitState::Ok => "正常",
+                UnitState::Planned => "計画",
+                UnitState::Empty => "なし",
+                UnitState::Failures => "障害あり",
+                UnitState::Incomplete => "一部のみ",
+                UnitState::Denied => "拒否",
+                // The table leaves 11 columns for the state (80 in all).
+                UnitState::Throttled => "スロットル",
+                UnitState::Unreachable => "到達不可",
+                UnitState::Error => "エラー",
+            },
+        }
+    }
+
+    /// Every state, in the order of the summary line.
+    pub const ALL: [UnitState; 9] = [
+        UnitState::Ok,
+        UnitState::Planned,
+        UnitState::Empty,
+        UnitState::Failures,
+        UnitState::Incomplete,
+        UnitState::Denied,
+        UnitState::Throttled,
+        UnitState::Unreachable,
+        UnitState::Error,
+    ];
 
     pub fn of_failure(kind: FailureKind) -> UnitState {
         match kind {
@@ -114,6 +148,8 @@ pub struct UnitReport {
 pub struct Columns {
     pub names: [&'static str; 4],
     pub legend: &'static str,
+    /// The legend in Japanese (`--lang ja`); the column names stay as they are.
+    pub legend_ja: &'static str,
 }
 
 /// The whole fleet result.
@@ -124,12 +160,15 @@ pub struct FleetResult {
     pub role_name: Option<String>,
     pub accounts: usize,
     pub regions: Vec<String>,
-    /// Accounts left out (not active), and other notes.
-    pub notes: Vec<String>,
+    /// Accounts left out (not active), and other notes (JSON: the English).
+    pub notes: Vec<Said>,
     pub summary: Summary,
     pub units: Vec<UnitReport>,
     #[serde(skip)]
     pub columns: Option<Columns>,
+    /// The language of the text (`--lang`); JSON is the same in both.
+    #[serde(skip)]
+    pub lang: Lang,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -161,6 +200,7 @@ impl FleetResult {
             summary: Summary::default(),
             units,
             columns: Some(columns),
+            lang: Lang::En,
         };
         r.summary = r.summarize();
         r
@@ -186,35 +226,52 @@ impl FleetResult {
         s
     }
 
-    /// The text: header, the summary table, details of failures only, the summary line.
+    /// The text: header, the summary table, details of failures only, the summary line;
+    /// in the language of `self.lang`, 80 display columns.
     pub fn text(&self) -> String {
+        let lang = self.lang;
         let columns = self.columns.unwrap_or(Columns {
             names: ["total", "good", "bad", "err"],
             legend: "",
+            legend_ja: "",
         });
         let mut s = String::new();
-        let head = format!(
-            "egress-probe {}{}: {} account(s) x {} Region(s)",
-            self.command,
-            if self.dry_run {
-                " (plan, nothing changed)"
-            } else {
-                ""
-            },
-            self.accounts,
-            self.regions.len(),
-        );
+        let head = match lang {
+            Lang::En => format!(
+                "egress-probe {}{}: {} account(s) x {} Region(s)",
+                self.command,
+                if self.dry_run {
+                    " (plan, nothing changed)"
+                } else {
+                    ""
+                },
+                self.accounts,
+                self.regions.len(),
+            ),
+            Lang::Ja => format!(
+                "egress-probe {}{}：{} アカウント × {} リージョン",
+                self.command,
+                if self.dry_run {
+                    "（計画のみ、変更なし）"
+                } else {
+                    ""
+                },
+                self.accounts,
+                self.regions.len(),
+            ),
+        };
         s.push_str(&wrap("", 2, &head));
         let _ = writeln!(
             s,
-            "{:<12} {:<14} {:<15} {:>5} {:>5} {:>5} {:>5}  state",
-            "account",
-            "Region",
-            "AZ",
+            "{} {} {} {:>5} {:>5} {:>5} {:>5}  {}",
+            pad(tr(lang, "account", "アカウント"), 12),
+            pad(tr(lang, "Region", "リージョン"), 14),
+            pad("AZ", 15),
             columns.names[0],
             columns.names[1],
             columns.names[2],
             columns.names[3],
+            tr(lang, "state", "状態"),
         );
         let mut last_account = "";
         let mut last_region: Option<&str> = None;
@@ -244,7 +301,7 @@ impl FleetResult {
                     "-",
                     "-",
                     "-",
-                    u.state.as_str()
+                    u.state.words(lang)
                 );
                 continue;
             }
@@ -263,12 +320,13 @@ impl FleetResult {
                     r.good,
                     r.bad,
                     r.errors,
-                    if i == 0 { u.state.as_str() } else { "" }
+                    if i == 0 { u.state.words(lang) } else { "" }
                 );
             }
         }
-        if !columns.legend.is_empty() {
-            s.push_str(&wrap("", 2, columns.legend));
+        let legend = tr(lang, columns.legend, columns.legend_ja);
+        if !legend.is_empty() {
+            s.push_str(&wrap("", 2, legend));
         }
         let failed: Vec<&UnitReport> = self
             .units
@@ -277,25 +335,38 @@ impl FleetResult {
             .collect();
         if !failed.is_empty() {
             let title = if self.dry_run {
-                "\nPlan and failures:"
+                tr(lang, "\nPlan and failures:", "\n計画と失敗：")
             } else {
-                "\nDetails (failures only):"
+                tr(lang, "\nDetails (failures only):", "\n詳細（失敗のみ）：")
             };
             let _ = writeln!(s, "{title}");
             for u in failed {
                 let place = format!(
                     "{} {}",
                     u.account,
-                    u.region.as_deref().unwrap_or("(every Region)")
+                    u.region
+                        .as_deref()
+                        .unwrap_or(tr(lang, "(every Region)", "（全リージョン）"))
                 );
                 if let Some(e) = &u.error {
-                    s.push_str(&wrap("", 2, &format!("{place}: {}: {e}", u.state.as_str())));
+                    s.push_str(&wrap(
+                        "",
+                        2,
+                        &format!("{place}: {}: {e}", u.state.words(lang)),
+                    ));
                 } else {
-                    s.push_str(&wrap("", 2, &format!("{place}: {}", u.state.as_str())));
+                    s.push_str(&wrap("", 2, &format!("{place}: {}", u.state.words(lang))));
                 }
                 for c in &u.changes {
                     if u.state != UnitState::Ok {
-                        s.push_str(&wrap("    ", 6, &format!("changed before that: {c}")));
+                        s.push_str(&wrap(
+                            "    ",
+                            6,
+                            &format!(
+                                "{} {c}",
+                                tr(lang, "changed before that:", "それまでに変更済み：")
+                            ),
+                        ));
                     }
                 }
                 for d in &u.details {
@@ -310,22 +381,35 @@ impl FleetResult {
             }
         }
         for n in &self.notes {
-            s.push_str(&wrap("note: ", 6, n));
+            s.push_str(&wrap(tr(lang, "note: ", "注意："), 6, n.get(lang)));
         }
-        let states: Vec<String> = self
-            .summary
-            .by_state
+        let states: Vec<String> = UnitState::ALL
             .iter()
-            .map(|(k, v)| format!("{v} {k}"))
+            .filter_map(|st| {
+                let n = self.units.iter().filter(|u| u.state == *st).count();
+                (n > 0).then(|| match lang {
+                    Lang::En => format!("{n} {}", st.as_str().to_lowercase()),
+                    Lang::Ja => format!("{} {n}", st.words(lang)),
+                })
+            })
             .collect();
         s.push('\n');
-        let line = format!(
-            "{} account-Region(s): {}. Exit {}: {}",
-            self.summary.units,
-            states.join(", "),
-            self.summary.exit_code,
-            exit_meaning(self.summary.exit_code)
-        );
+        let line = match lang {
+            Lang::En => format!(
+                "{} account-Region(s): {}. Exit {}: {}",
+                self.summary.units,
+                states.join(", "),
+                self.summary.exit_code,
+                exit_meaning(self.summary.exit_code, lang)
+            ),
+            Lang::Ja => format!(
+                "アカウント・リージョン {} 件：{}。終了コード {}：{}",
+                self.summary.units,
+                states.join("、"),
+                self.summary.exit_code,
+                exit_meaning(self.summary.exit_code, lang)
+            ),
+        };
         s.push_str(&wrap("", 2, &line));
         s.lines().map(|l| format!("{}\n", l.trim_end())).collect()
     }
@@ -375,14 +459,27 @@ fn fit(s: &str, w: usize) -> String {
     out
 }
 
+/// A cell padded to `w` display columns (wide characters count two).
+fn pad(s: &str, w: usize) -> String {
+    format!("{s}{}", " ".repeat(w.saturating_sub(width(s))))
+}
+
 /// The words for an exit code of a fleet command.
-pub fn exit_meaning(code: u8) -> &'static str {
+pub fn exit_meaning(code: u8, lang: Lang) -> &'static str {
     match code {
-        exit::OK => "done, healthy",
-        exit::FAILURES => "failures found",
-        exit::ERROR => "nothing could be done",
-        code::PARTIAL => "partial results (some account-Regions not done)",
-        code::PARTIAL_WITH_FAILURES => "partial results, and failures found",
+        exit::OK => tr(lang, "done, healthy", "完了、正常"),
+        exit::FAILURES => tr(lang, "failures found", "障害あり"),
+        exit::ERROR => tr(lang, "nothing could be done", "何もできなかった"),
+        code::PARTIAL => tr(
+            lang,
+            "partial results (some account-Regions not done)",
+            "一部の結果（実行できなかったアカウント・リージョンあり）",
+        ),
+        code::PARTIAL_WITH_FAILURES => tr(
+            lang,
+            "partial results, and failures found",
+            "一部の結果、障害あり",
+        ),
         _ => "",
     }
 }
@@ -443,6 +540,7 @@ mod tests {
     const COLS: Columns = Columns {
         names: ["probe", "ok", "fail", "err"],
         legend: "probe: probes; ok: healthy; fail: failing; err: not run",
+        legend_ja: "probe：プローブ、ok：正常、fail：障害、err：実行できず",
     };
 
     #[test]
@@ -544,6 +642,91 @@ mod tests {
         );
         assert_eq!(r.summary.total, 6);
         assert_eq!(r.summary.bad, 1);
+    }
+
+    #[test]
+    fn japanese_text_is_the_same_table_in_japanese_within_80_columns() {
+        let units = vec![
+            unit(
+                "111111111111",
+                Some("ap-southeast-2"),
+                UnitState::Failures,
+                vec![
+                    row("ap-southeast-2a", 3, 2, 1),
+                    row("ap-southeast-2b", 1, 1, 0),
+                ],
+            ),
+            unit("222222222222", None, UnitState::Denied, vec![]),
+        ];
+        let mut r = FleetResult::new("run", false, COLS, units);
+        r.units[0].details = vec!["subnet-0abc (ap-southeast-2a): 障害".into()];
+        r.notes = vec![Said::new(
+            "account 333333333333 is not active: left out",
+            "アカウント 333333333333 は有効ではないため対象外",
+        )];
+        let en = r.text();
+        r.lang = Lang::Ja;
+        let t = r.text();
+        for line in t.lines() {
+            assert!(width(line) <= WIDTH, "{} columns: {line}", width(line));
+        }
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(
+            lines[0], "egress-probe run：2 アカウント × 1 リージョン",
+            "{t}"
+        );
+        // The columns line up with the English table: wide characters count two.
+        let header = lines[1];
+        assert!(header.starts_with("アカウント   リージョン     AZ"), "{t}");
+        assert_eq!(
+            width(header),
+            width(en.lines().nth(1).unwrap()) - width("state") + width("状態"),
+            "{t}"
+        );
+        assert!(
+            lines[2].starts_with("111111111111 ap-southeast-2 ap-southeast-2a")
+                && lines[2].ends_with("障害あり"),
+            "{t}"
+        );
+        assert!(lines[4].ends_with("拒否"), "{t}");
+        assert!(t.contains("probe：プローブ"), "{t}");
+        let flat = t.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains("詳細（失敗のみ）："), "{t}");
+        assert!(
+            flat.contains("222222222222 （全リージョン）: 拒否: sts:AssumeRole"),
+            "{t}"
+        );
+        assert!(flat.contains("注意：アカウント 333333333333"), "{t}");
+        // Japanese wraps between any two characters: compare without the breaks.
+        let solid: String = t.split_whitespace().collect();
+        assert!(
+            solid.contains(
+                "アカウント・リージョン2件：障害あり1、拒否1。終了コード4：一部の結果、障害あり"
+            ),
+            "{t}"
+        );
+        // Every state fits the table's last column in both languages.
+        for st in UnitState::ALL {
+            for lang in [Lang::En, Lang::Ja] {
+                let row = format!(
+                    "{:<12} {:<14} {:<15} {:>5} {:>5} {:>5} {:>5}  {}",
+                    "111111111111",
+                    "ap-southeast-2",
+                    "ap-southeast-2a",
+                    99999,
+                    99999,
+                    99999,
+                    99999,
+                    st.words(lang)
+                );
+                assert!(width(&row) <= WIDTH, "{st:?} {lang:?}: {row}");
+            }
+        }
+        // JSON does not follow --lang.
+        let json = r.json_lines();
+        assert!(json.contains("\"state\":\"failing\""), "{json}");
+        assert!(json.contains("is not active: left out"), "{json}");
+        assert!(!json.contains("障害あり"), "{json}");
     }
 
     #[test]

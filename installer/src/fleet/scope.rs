@@ -167,7 +167,7 @@ pub struct Account {
 pub async fn accounts(
     org: &aws_sdk_organizations::Client,
     args: &FleetArgs,
-    skipped: &mut Vec<String>,
+    skipped: &mut Vec<crate::lang::Said>,
 ) -> Result<Vec<Account>> {
     if !args.accounts.is_empty() {
         let mut seen = BTreeSet::new();
@@ -199,7 +199,10 @@ pub async fn accounts(
         if active {
             out.push(account);
         } else {
-            skipped.push(format!("account {} is not active: left out", account.id));
+            skipped.push(crate::lang::Said::new(
+                format!("account {} is not active: left out", account.id),
+                format!("アカウント {} は有効ではないため対象外", account.id),
+            ));
         }
     }
     out.sort_by(|a, b| a.id.cmp(&b.id));
