@@ -261,9 +261,8 @@ const SCENARIOS: &[(&str, &str, &str, Plan)] = &[
         "t11_peering_used_as_default_route",
         "PEERING_AS_EGRESS",
         "R56",
-        Plan::PlaceholderFix {
+        Plan::Applied {
             test: "g11_peering_as_default_route",
-            why: "the fix points the route at a new NAT gateway of the workload VPC, which has no public subnet for one (<public-subnet-id>); its transit gateway is not offered: the snapshot reads a VPC's TGW attachments only when one of its routes names a TGW",
         },
     ),
     ("tgw_lab_cleans_up_its_namespaces", "-", "-", Plan::Healthy),
@@ -1197,7 +1196,9 @@ async fn g11_peering_as_default_route() {
     let mut env = tgw_setup(FirewallPlacement::None).await;
     env.c.default_route_via_peering(env.ec2()).await.unwrap();
     env.lab.sync().await.unwrap();
-    shows_placeholder_fix(
+    // R56 + R37: the workload VPC is attached to the transit gateway; the fix routes the
+    // internet there instead of the peering connection.
+    let applied = prove(
         &mut env,
         &Check {
             code: "PEERING_AS_EGRESS",
@@ -1205,4 +1206,10 @@ async fn g11_peering_as_default_route() {
         },
     )
     .await;
+    assert!(
+        applied
+            .iter()
+            .any(|l| l.contains("replace-route") && l.contains("--transit-gateway-id")),
+        "{applied:#?}"
+    );
 }

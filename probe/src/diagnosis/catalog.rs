@@ -812,6 +812,13 @@ pub(crate) enum Issue {
         peer_cidrs: Vec<String>,
         destination: IpAddr,
         nat: NatChoice,
+        /// A transit gateway this VPC has an available attachment to (R37): the other way
+        /// out the fix can take when the VPC has no NAT gateway or public subnet.
+        tgw: Option<String>,
+        /// The peer's routes back to this VPC over the same peering connection (rtb,
+        /// destination), when the peer is attached to `tgw` too: moved to the transit
+        /// gateway with the fix, so replies take the path requests take (R41).
+        peer_returns: Vec<(String, RouteDestination)>,
     },
     /// R56: the peering connection is not active.
     PeeringNotActive {
@@ -2445,7 +2452,7 @@ impl Issue {
                 ja: "これらのルールは推測していません。手作業で確認するか、ファイアウォールのアラートログと DroppedPackets / RejectedPackets メトリクスで確認してください（R66）。".into(),
                 fixes: vec![],
             },
-            Issue::PeeringAsEgress { subnet, route, peer_vpc, peer_cidrs, destination, nat } => {
+            Issue::PeeringAsEgress { subnet, route, peer_vpc, peer_cidrs, destination, nat, tgw, .. } => {
                 let (hint_en, hint_ja) = nat_hint(nat);
                 Text {
                     code: "PEERING_AS_EGRESS",
@@ -2453,8 +2460,14 @@ impl Issue {
                     subnet: Some(subnet.clone()),
                     resources: vec![route.rtb.clone(), route.target.clone()],
                     rules: r(&["R56"]),
-                    en: format!("Route the internet through a NAT gateway of this VPC (or a transit gateway), not a peering connection; {hint_en}."),
-                    ja: format!("インターネット向けの通信は VPC ピアリング接続ではなく、この VPC の NAT ゲートウェイ（またはトランジットゲートウェイ）にルーティングしてください。{hint_ja}。"),
+                    en: match tgw {
+                        Some(t) => format!("Route the internet through transit gateway {t}, which this VPC is attached to (centralised egress), or a NAT gateway of this VPC, not a peering connection; {hint_en}."),
+                        None => format!("Route the internet through a NAT gateway of this VPC (or a transit gateway), not a peering connection; {hint_en}."),
+                    },
+                    ja: match tgw {
+                        Some(t) => format!("インターネット向けの通信は VPC ピアリング接続ではなく、この VPC が接続しているトランジットゲートウェイ {t}（集中型エグレス）か、この VPC の NAT ゲートウェイにルーティングしてください。{hint_ja}。"),
+                        None => format!("インターネット向けの通信は VPC ピアリング接続ではなく、この VPC の NAT ゲートウェイ（またはトランジットゲートウェイ）にルーティングしてください。{hint_ja}。"),
+                    },
                     fixes: nat_replace(route, nat),
                 }
             }

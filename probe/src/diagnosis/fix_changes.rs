@@ -321,8 +321,38 @@ impl Issue {
             Issue::RouteBlackhole { route, nat, .. }
             | Issue::NatNotAvailable { route, nat, .. }
             | Issue::NatPrivate { route, nat, .. }
-            | Issue::PeeringAsEgress { route, nat, .. }
             | Issue::EgressVpcRouteBlackhole { route, nat, .. } => replace_to_nat(route, nat),
+            // R56 + R37: the transit gateway the VPC is attached to first (no new resource,
+            // the centralised way out), then a NAT gateway of the VPC.
+            Issue::PeeringAsEgress {
+                route,
+                nat,
+                tgw,
+                peer_returns,
+                ..
+            } => {
+                let mut alts: Vec<Vec<Change>> = tgw
+                    .iter()
+                    .map(|t| {
+                        let to_tgw = || RouteTarget::TransitGateway(t.clone());
+                        let mut changes = vec![Change::ReplaceRoute {
+                            rtb: route.rtb.clone(),
+                            destination: route.destination.clone(),
+                            target: to_tgw(),
+                        }];
+                        changes.extend(peer_returns.iter().map(|(rtb, destination)| {
+                            Change::ReplaceRoute {
+                                rtb: rtb.clone(),
+                                destination: destination.clone(),
+                                target: to_tgw(),
+                            }
+                        }));
+                        changes
+                    })
+                    .collect();
+                alts.extend(replace_to_nat(route, nat));
+                alts
+            }
             Issue::NatCrossAz { route, nat, .. } => match nat {
                 NatChoice::Existing { same_az: true, .. } | NatChoice::Create { .. } => {
                     replace_to_nat(route, nat)

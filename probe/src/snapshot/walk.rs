@@ -332,7 +332,9 @@ impl<'a> Walk<'a> {
         }
 
         // R37, R38: a workload VPC's transit gateway attachments, once its route tables
-        // name a transit gateway (a VPC without such a route costs no call).
+        // name a transit gateway, or send internet-bound traffic to a peering connection
+        // (R56: the attachment is the fix's way out); a VPC without such a route costs no
+        // call.
         for vpc in self.workload_ids.clone() {
             let names_tgw = self.stage1_done.contains(&vpc)
                 && snap
@@ -340,7 +342,13 @@ impl<'a> Walk<'a> {
                     .iter()
                     .filter(|t| t.vpc_id == vpc)
                     .flat_map(|t| &t.routes)
-                    .any(|r| matches!(r.target, RouteTarget::TransitGateway(_)));
+                    .any(|r| match &r.target {
+                        RouteTarget::TransitGateway(_) => true,
+                        RouteTarget::VpcPeeringConnection(_) => {
+                            transit::may_carry_internet_traffic(&r.destination)
+                        }
+                        _ => false,
+                    });
             if names_tgw && self.first(format!("attachments-of:{vpc}")) {
                 works.push(Work::AttachmentsOfVpc(vpc));
             }
