@@ -50,15 +50,6 @@ enum Plan {
     AdviceOnly,
     /// Nothing is broken in the scenario: no fix is printed.
     Healthy,
-    /// A known gap (open, reported on issue 11): the printed fix names a resource the
-    /// snapshot cannot know and carries a `<placeholder>`, so it has no structured change,
-    /// no simulation and cannot run as printed. The test named asserts exactly that on the
-    /// lab (so it fails, and the row must move to `Applied`, once the product derives the
-    /// resource).
-    PlaceholderFix {
-        test: &'static str,
-        why: &'static str,
-    },
 }
 
 /// How long a check that must work after a fix may take (lab_scenarios' `OK_WITHIN`).
@@ -192,9 +183,8 @@ const SCENARIOS: &[(&str, &str, &str, Plan)] = &[
         "t02_tgw_route_table_without_default_route",
         "TGW_NO_ROUTE",
         "R39",
-        Plan::PlaceholderFix {
+        Plan::Applied {
             test: "g02_tgw_no_default_route",
-            why: "with no route out of the spoke table the snapshot walk never reads the egress VPC or its attachment, so the fix prints <egress-vpc-attachment-id>",
         },
     ),
     (
@@ -318,14 +308,6 @@ fn every_lab_scenario_is_in_the_table() {
                 );
             }
             Plan::Healthy => assert_eq!(*code, "-"),
-            Plan::PlaceholderFix { test, why } => {
-                assert_eq!(advice_only(code), None, "{scenario}: {code} is advice-only");
-                assert!(!why.is_empty());
-                assert!(
-                    own.contains(&format!("async fn {test}(")),
-                    "{scenario}: no test {test} shows the placeholder"
-                );
-            }
         }
     }
 }
@@ -537,34 +519,6 @@ async fn prove(site: &mut impl Site, check: &Check) -> Vec<String> {
         before.observations
     );
     apply_printed_fixes(site, check).await
-}
-
-/// A `Plan::PlaceholderFix` row: the fault shows on packets, the code is reported, and
-/// its printed fix has a `<placeholder>` and no simulation (no fix proof); the AWS CLI
-/// is not run (the line cannot run as printed).
-async fn shows_placeholder_fix(site: &mut impl Site, check: &Check) {
-    let broken = site.function_subnets()[0].clone();
-    let before = site.probe(&broken, check.probe_targets);
-    assert_ne!(before.verdict, Verdict::Healthy, "{}", check.code);
-    let (_, json, findings) = diagnose(site, check).await;
-    let (index, f) = findings
-        .iter()
-        .enumerate()
-        .find(|(_, f)| f.code == check.code)
-        .unwrap_or_else(|| panic!("{} not reported: {findings:#?}", check.code));
-    assert!(
-        f.fix_commands
-            .iter()
-            .any(|l| l.contains('<') && l.contains('>')),
-        "{}: the printed fix has no placeholder any more: move its row to Plan::Applied: {:#?}",
-        check.code,
-        f.fix_commands
-    );
-    let proved = json["fix_proofs"].as_array().is_some_and(|ps| {
-        ps.iter()
-            .any(|p| p["finding"].as_u64() == Some(index as u64))
-    });
-    assert!(!proved, "{}: a placeholder fix was simulated", check.code);
 }
 
 /// Runs the printed fixes for `check.code` and asserts everything healthy after.
@@ -1039,14 +993,16 @@ impl TgwEnv {
     }
 }
 
-/// R39: the spoke table without `0.0.0.0/0` (t02). Plan::PlaceholderFix: see the table.
+/// R39: the spoke table without `0.0.0.0/0` (t02).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn g02_tgw_no_default_route() {
     lab_test!(g02_tgw_no_default_route);
     let mut env = tgw_setup(FirewallPlacement::None).await;
     env.c.delete_spoke_default_route(env.ec2()).await.unwrap();
     env.lab.sync().await.unwrap();
-    shows_placeholder_fix(
+    // R39: no route names the egress VPC's attachment; the reader finds it among the
+    // gateway's VPC attachments whose VPC has an internet gateway, and the fix names it.
+    let applied = prove(
         &mut env,
         &Check {
             code: "TGW_NO_ROUTE",
@@ -1054,6 +1010,12 @@ async fn g02_tgw_no_default_route() {
         },
     )
     .await;
+    assert!(
+        applied
+            .iter()
+            .any(|l| l.contains("create-transit-gateway-route") && !l.contains('<')),
+        "{applied:#?}"
+    );
 }
 
 /// R40: a blackhole route in the spoke table is the longest match (t03).
@@ -1189,7 +1151,6 @@ async fn g10_nacl_on_egress_attachment_subnet() {
 }
 
 /// R56: the function subnets' default route goes to a peering connection (t11).
-/// Plan::PlaceholderFix: see the table.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn g11_peering_as_default_route() {
     lab_test!(g11_peering_as_default_route);

@@ -94,6 +94,13 @@ enum Work<'c> {
         tgw: String,
         acct: Acct,
     },
+    /// R39: a workload's transit gateway table has no route out: the gateway's VPC
+    /// attachments and the internet gateways of their VPCs (the likely egress VPC, which the
+    /// fix names), two calls.
+    EgressCandidates {
+        tgw: String,
+        acct: Acct,
+    },
     Peering(Vec<String>, Acct),
     ListFirewalls(String, Acct),
     Firewall(String, Acct),
@@ -112,7 +119,11 @@ impl Work<'_> {
             Work::Vpc(req, acct) if req.enis.is_none() && !req.need_bpa => {
                 Some(format!("vpc:{}:{}", req.vpc_id, a(acct)))
             }
-            Work::Vpc(..) | Work::StageTwo(..) | Work::AttachmentsOfVpc(_) | Work::Dns(_) => None,
+            Work::Vpc(..)
+            | Work::StageTwo(..)
+            | Work::AttachmentsOfVpc(_)
+            | Work::EgressCandidates { .. }
+            | Work::Dns(_) => None,
             Work::AttachmentsById(ids, acct) => Some(format!("att:{}:{}", ids.join(","), a(acct))),
             Work::Tgws(ids) => Some(format!("tgw:{}", ids.join(","))),
             Work::Routes { table, acct, .. } => Some(format!("rtb:{table}:{}", a(acct))),
@@ -142,6 +153,12 @@ pub(super) enum Done {
         acct: Acct,
     },
     Tgws(Answer<Vec<ec2::TransitGateway>>),
+    EgressCandidates {
+        tgw: String,
+        acct: Acct,
+        attachments: Answer<Vec<ec2::TransitGatewayAttachment>>,
+        igws: Answer<Vec<ec2::InternetGateway>>,
+    },
     Routes {
         table: String,
         tgw: String,
@@ -176,6 +193,8 @@ struct Walk<'a> {
     own_account: Option<String>,
     /// `Some(false)` once assuming the network role failed.
     network_usable: Option<bool>,
+    /// Egress VPC candidates found by `EgressCandidates`, to read in the next round.
+    egress_pending: Vec<(String, Acct)>,
     rounds: u32,
     /// Sequential rounds the DNS reads used (they run beside the walk's own rounds).
     dns_rounds: u32,
@@ -213,6 +232,7 @@ pub async fn run(
         prefix_lists_asked: Vec::new(),
         own_account: None,
         network_usable: None,
+        egress_pending: Vec::new(),
         rounds: 0,
         dns_rounds: 0,
     };
@@ -455,6 +475,35 @@ impl<'a> Walk<'a> {
             }
         }
 
+        // R39: a table a workload attachment is associated with that has no route out
+        // (none, or only blackholes): which VPC attachment of the gateway leads out is not
+        // named by any route, so the gateway's VPC attachments whose VPC has an internet
+        // gateway are read (two calls, once per gateway), for the fix to name one.
+        let mut candidates: Vec<(String, Acct)> = Vec::new();
+        for t in &snap.transit_gateway_route_tables {
+            let serves_workload = snap.transit_gateway_attachments.iter().any(|a| {
+                a.associated_route_table() == Some(t.id.as_str())
+                    && a.resource_id
+                        .as_deref()
+                        .is_some_and(|v| self.workload_ids.iter().any(|w| w == v))
+            });
+            let way_out = t
+                .routes
+                .iter()
+                .any(|r| !r.is_blackhole() && transit::may_carry_internet_traffic(&r.destination));
+            if serves_workload
+                && !way_out
+                && t.routes_complete
+                && self.first(format!("egress-candidates:{}", t.transit_gateway_id))
+            {
+                let acct = self.table_acct.get(&t.id).copied().unwrap_or(Acct::Own);
+                candidates.push((t.transit_gateway_id.clone(), acct));
+            }
+        }
+        for (tgw, acct) in candidates {
+            works.push(Work::EgressCandidates { tgw, acct });
+        }
+
         // The attachments and VPCs that internet-bound routes lead to (the egress VPC).
         let mut by_id: HashMap<Acct, Vec<String>> = HashMap::new();
         let mut egress: Vec<(String, Acct)> = Vec::new();
@@ -482,6 +531,7 @@ impl<'a> Walk<'a> {
             ids.sort();
             works.push(Work::AttachmentsById(ids, acct));
         }
+        egress.extend(std::mem::take(&mut self.egress_pending));
         for (vpc, acct) in egress {
             if self.vpc_acct.contains_key(&vpc) {
                 continue;
@@ -712,6 +762,46 @@ impl<'a> Walk<'a> {
                     acct,
                 }
             }
+            Work::EgressCandidates { tgw, acct } => {
+                let client = self.ec2(acct);
+                let attachments = pages!(
+                    r,
+                    DESCRIBE_TRANSIT_GATEWAY_ATTACHMENTS,
+                    client
+                        .describe_transit_gateway_attachments()
+                        .filters(filter("transit-gateway-id", [tgw.as_str()]))
+                        .filters(filter("resource-type", ["vpc"])),
+                    transit_gateway_attachments
+                );
+                let vpcs: BTreeSet<String> = attachments
+                    .as_ref()
+                    .map(|list| {
+                        list.iter()
+                            .filter(|a| a.transit_gateway_id() == Some(tgw.as_str()))
+                            .filter_map(|a| a.resource_id().map(str::to_string))
+                            .filter(|v| !self.workload_ids.contains(v))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let igws = if vpcs.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    pages!(
+                        r,
+                        DESCRIBE_INTERNET_GATEWAYS,
+                        client
+                            .describe_internet_gateways()
+                            .filters(filter("attachment.vpc-id", vpcs)),
+                        internet_gateways
+                    )
+                };
+                Done::EgressCandidates {
+                    tgw,
+                    acct,
+                    attachments,
+                    igws,
+                }
+            }
             Work::Tgws(ids) => {
                 let client = &self.clients.ec2;
                 Done::Tgws(pages!(
@@ -835,6 +925,7 @@ impl<'a> Walk<'a> {
         let acct = match &done {
             Done::Vpc(_, acct, _)
             | Done::Attachments { acct, .. }
+            | Done::EgressCandidates { acct, .. }
             | Done::Routes { acct, .. }
             | Done::Peering(_, acct)
             | Done::Firewalls(_, acct)
@@ -964,6 +1055,42 @@ impl<'a> Walk<'a> {
                         }
                     }
                     Err(gap) => snap.gaps.push(gap),
+                }
+            }
+            Done::EgressCandidates {
+                tgw,
+                acct,
+                attachments,
+                igws,
+            } => {
+                let (attachments, igws) = match (attachments, igws) {
+                    (Ok(a), Ok(i)) => (a, i),
+                    (Err(gap), _) | (_, Err(gap)) => {
+                        snap.gaps.push(gap);
+                        return;
+                    }
+                };
+                // VPCs with an attached internet gateway (the filter is applied again).
+                let with_igw: BTreeSet<String> = igws
+                    .iter()
+                    .flat_map(|g| g.attachments())
+                    .filter_map(|a| a.vpc_id().map(str::to_string))
+                    .collect();
+                for a in attachments.iter().filter(|a| {
+                    a.transit_gateway_id() == Some(tgw.as_str())
+                        && a.resource_type().map(|t| t.as_str()) == Some("vpc")
+                        && a.resource_id().is_some_and(|v| {
+                            with_igw.contains(v) && !self.workload_ids.iter().any(|w| w == v)
+                        })
+                }) {
+                    if let Some(att) = transit::attachment(a) {
+                        if let Some(vpc) = att.resource_id.clone()
+                            && !self.vpc_acct.contains_key(&vpc)
+                        {
+                            self.egress_pending.push((vpc, acct));
+                        }
+                        transit::upsert_attachment(snap, att);
+                    }
                 }
             }
             Done::Tgws(answer) => match answer {
