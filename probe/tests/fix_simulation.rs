@@ -414,3 +414,44 @@ fn deleting_an_explicit_nacl_deny_says_what_else_it_opens() {
         "{w:?}"
     );
 }
+
+/// Issue 11, R9 + R12: a function in a public subnet of a VPC with no NAT gateway. The
+/// new NAT gateway must not go into a subnet that uses the route table the fix points at
+/// it (its own default route would lead to itself): here every public subnet shares that
+/// table, so no NAT is placed, and no proof claims the finding cleared by one.
+#[test]
+fn a_new_nat_gateway_never_goes_behind_the_table_that_routes_to_it() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut s: NetworkSnapshot =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("healthy.json")).unwrap()).unwrap();
+    s.nat_gateways.clear();
+    let subject = Subject {
+        function: None,
+        subnet_ids: vec!["subnet-pub-a".into()],
+        security_group_ids: vec![],
+    };
+    let flows = vec![flow("203.0.113.10")];
+    let mut d = diagnose_names(&s, &subject, &flows, &[], &[]);
+    let i = d
+        .findings
+        .iter()
+        .position(|f| f.code == "LAMBDA_SUBNET_ROUTES_TO_IGW")
+        .unwrap_or_else(|| panic!("{:?}", d.findings));
+    let proofs = prove_fixes(&s, &subject, &flows, &[], &mut d);
+    for line in &d.findings[i].fix_commands {
+        for public in ["subnet-pub-a", "subnet-pub-b"] {
+            assert!(
+                !line.contains(&format!("create-nat-gateway --subnet-id {public}")),
+                "{line}"
+            );
+        }
+    }
+    for p in proofs.iter().filter(|p| p.finding == i) {
+        assert!(
+            !p.changes
+                .iter()
+                .any(|c| matches!(c, Change::CreateNatGateway { .. })),
+            "{p:?}"
+        );
+    }
+}

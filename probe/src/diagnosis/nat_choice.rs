@@ -72,13 +72,20 @@ fn public_subnet_any_az(ix: &Index<'_>, subnet: &Subnet) -> Option<String> {
         .subnets
         .iter()
         .filter(|s| s.vpc_id == subnet.vpc_id)
-        .filter(|s| {
-            ix.effective_route_table(&s.id)
-                .is_some_and(|t| is_public_table(ix, t))
-        })
+        .filter(|s| nat_home(ix, s, subnet))
         .collect();
     v.sort_by(|a, b| a.id.cmp(&b.id));
     v.first().map(|s| s.id.clone())
+}
+
+/// Whether a new NAT gateway for `subnet` can live in `s`: a public subnet (its table
+/// routes 0.0.0.0/0 to an attached IGW, R12) that does not use `subnet`'s route table,
+/// which the fix points at the new NAT gateway (the NAT's own default route would then
+/// lead to itself).
+fn nat_home(ix: &Index<'_>, s: &Subnet, subnet: &Subnet) -> bool {
+    let own = ix.effective_route_table(&subnet.id).map(|t| t.id.as_str());
+    ix.effective_route_table(&s.id)
+        .is_some_and(|t| is_public_table(ix, t) && Some(t.id.as_str()) != own)
 }
 
 /// A public subnet (routes 0.0.0.0/0 to an attached IGW) in the subnet's AZ.
@@ -88,10 +95,7 @@ pub(crate) fn public_subnet_in_az(ix: &Index<'_>, subnet: &Subnet) -> Option<Str
         .subnets
         .iter()
         .filter(|s| s.vpc_id == subnet.vpc_id && s.availability_zone == subnet.availability_zone)
-        .filter(|s| {
-            ix.effective_route_table(&s.id)
-                .is_some_and(|t| is_public_table(ix, t))
-        })
+        .filter(|s| nat_home(ix, s, subnet))
         .collect();
     v.sort_by(|a, b| a.id.cmp(&b.id));
     v.first().map(|s| s.id.clone())
