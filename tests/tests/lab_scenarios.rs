@@ -61,8 +61,21 @@ impl Env {
     }
 
     /// `dig` in the function subnet with its own resolv.conf: (exit code, short answer).
+    /// One try of one second: for a query that must go unanswered.
     fn dig(&self, name: &str, qtype: &str) -> (i32, String) {
-        let out = self.exec("dig", &["+time=1", "+tries=1", "+short", name, qtype]);
+        self.dig_with(name, qtype, &["+time=1", "+tries=1"])
+    }
+
+    /// A query that must be answered: three tries of three seconds, so that a loaded
+    /// machine (one lost datagram) does not fail a healthy path.
+    fn dig_ok(&self, name: &str, qtype: &str) -> (i32, String) {
+        self.dig_with(name, qtype, &["+time=3", "+tries=3"])
+    }
+
+    fn dig_with(&self, name: &str, qtype: &str, wait: &[&str]) -> (i32, String) {
+        let mut args = wait.to_vec();
+        args.extend_from_slice(&["+short", name, qtype]);
+        let out = self.exec("dig", &args);
         (
             out.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&out.stdout).trim().to_string(),
@@ -70,17 +83,34 @@ impl Env {
     }
 
     /// `curl` in the function subnet: (exit code, body). 0 ok, 28 timeout, 7 refused,
-    /// 35 TLS failure, 6 name not resolved.
+    /// 35 TLS failure, 6 name not resolved. Connects within [`CHECK`]: for what must
+    /// time out or fail promptly.
     fn curl(&self, url: &str, extra: &[&str]) -> (i32, String) {
+        self.curl_within(url, extra, CHECK, Duration::from_secs(4))
+    }
+
+    /// A request that must succeed: given [`OK_WITHIN`] to connect.
+    fn curl_ok(&self, url: &str, extra: &[&str]) -> (i32, String) {
+        self.curl_within(url, extra, OK_WITHIN, OK_WITHIN * 2)
+    }
+
+    fn curl_within(
+        &self,
+        url: &str,
+        extra: &[&str],
+        connect: Duration,
+        max: Duration,
+    ) -> (i32, String) {
         let ca = self.lab.ca_file();
         let ca = ca.to_string_lossy();
-        let ct = format!("{:.1}", CHECK.as_secs_f64());
+        let ct = format!("{:.1}", connect.as_secs_f64());
+        let mt = format!("{:.1}", max.as_secs_f64());
         let mut args = vec![
             "-sS",
             "--connect-timeout",
             &ct,
             "--max-time",
-            "4",
+            &mt,
             "--cacert",
             &ca,
         ];
@@ -183,18 +213,18 @@ async fn s01_healthy_private_subnet_through_nat() {
     lab_test!(s01_healthy_private_subnet_through_nat);
     let env = setup(BaseOptions::default()).await;
     assert_eq!(
-        env.dig("www.lab.example", "A"),
+        env.dig_ok("www.lab.example", "A"),
         (0, "203.0.113.10".to_string())
     );
     assert_eq!(env.tcp_ok("203.0.113.10:80"), "ok");
-    let (code, body) = env.curl("https://www.lab.example/", &[]);
+    let (code, body) = env.curl_ok("https://www.lab.example/", &[]);
     assert_eq!(code, 0, "HTTPS through NAT: {body}");
     assert_eq!(body, "hello from the lab internet");
     // The internet sees the NAT's EIP (moto's 127.x mapped into 198.51.100.0/24).
-    let (code, seen) = env.curl("https://checkip.lab.example/", &[]);
+    let (code, seen) = env.curl_ok("https://checkip.lab.example/", &[]);
     assert_eq!((code, seen.as_str()), (0, "198.51.100.10"));
     // The EC2 API is reachable from the probe exactly because egress works.
-    let (code, _) = env.curl(
+    let (code, _) = env.curl_ok(
         &format!("{}/?Action=DescribeVpcs", env.lab.aws_endpoint_url()),
         &[],
     );
@@ -259,7 +289,7 @@ async fn s02_function_subnet_routes_to_igw_times_out() {
     // R9: a Lambda ENI has no public IP; the IGW drops its packets silently. DNS through
     // Amazon DNS still works (R19).
     assert_eq!(
-        env.dig("www.lab.example", "A"),
+        env.dig_ok("www.lab.example", "A"),
         (0, "203.0.113.10".to_string())
     );
     assert_tcp_silent_drop(&env, "203.0.113.10:80");
@@ -295,7 +325,7 @@ async fn s03_no_default_route_times_out() {
     env.lab.sync().await.unwrap();
     assert_tcp_silent_drop(&env, "203.0.113.10:80");
     assert_eq!(
-        env.dig("www.lab.example", "A").0,
+        env.dig_ok("www.lab.example", "A").0,
         0,
         "Amazon DNS needs no route (R19)"
     );
@@ -388,7 +418,7 @@ async fn s06_function_nacl_denies_inbound_ephemeral() {
     assert_tcp_silent_drop(&env, "203.0.113.10:80");
     assert_https_times_out(&env, "https://www.lab.example/");
     assert_eq!(
-        env.dig("www.lab.example", "A").0,
+        env.dig_ok("www.lab.example", "A").0,
         0,
         "Amazon DNS is not filtered by NACLs (R19)"
     );
@@ -505,7 +535,7 @@ async fn s08_security_group_without_egress_443() {
     assert_tcp_silent_drop(&env, "203.0.113.10:443");
     assert_https_times_out(&env, "https://www.lab.example/");
     assert_eq!(
-        env.dig("www.lab.example", "A").0,
+        env.dig_ok("www.lab.example", "A").0,
         0,
         "SGs do not filter Amazon DNS (R19)"
     );
@@ -535,7 +565,7 @@ async fn s09_custom_dhcp_dns_unreachable_by_security_group() {
     let resolv = std::fs::read_to_string(env.lab.resolv_conf_for(env.fsub()).unwrap()).unwrap();
     assert!(resolv.contains("nameserver 10.0.0.53"), "{resolv}");
     assert_eq!(
-        env.dig("www.lab.example", "A"),
+        env.dig_ok("www.lab.example", "A"),
         (0, "203.0.113.10".to_string()),
         "the custom DNS server answers while the SG allows it"
     );
@@ -548,7 +578,7 @@ async fn s09_custom_dhcp_dns_unreachable_by_security_group() {
     let (code, _) = env.dig("www.lab.example", "A");
     assert_eq!(code, 9, "dig: no reply from the custom server (R25)");
     assert!(started.elapsed() >= Duration::from_millis(950));
-    let (code, _) = env.curl(
+    let (code, _) = env.curl_ok(
         "https://www.lab.example/",
         &["--resolve", "www.lab.example:443:203.0.113.10"],
     );
@@ -593,7 +623,7 @@ async fn s09b_dns_support_disabled_times_out() {
     );
     env.base.set_dns_support(env.ec2(), true).await.unwrap();
     env.lab.sync().await.unwrap();
-    assert_eq!(env.dig("www.lab.example", "A").0, 0, "re-enabled");
+    assert_eq!(env.dig_ok("www.lab.example", "A").0, 0, "re-enabled");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -605,10 +635,10 @@ async fn s11_dual_stack_without_ipv6_default_route() {
     })
     .await;
     assert_eq!(
-        env.dig("www.lab.example", "AAAA"),
+        env.dig_ok("www.lab.example", "AAAA"),
         (0, "2001:db8:113::10".to_string())
     );
-    let (code, seen) = env.curl("https://checkip.lab.example/", &["-6"]);
+    let (code, seen) = env.curl_ok("https://checkip.lab.example/", &["-6"]);
     assert_eq!(code, 0, "IPv6 through the egress-only IGW");
     assert!(
         seen.starts_with("2001:db8:100:"),
@@ -624,7 +654,7 @@ async fn s11_dual_stack_without_ipv6_default_route() {
     let outcome = env.tcp("[2001:db8:113::10]:443");
     assert_timed_out("IPv6 without ::/0", started, &outcome);
     assert_eq!(env.tcp_ok("203.0.113.10:443"), "ok");
-    assert_eq!(env.curl("https://www.lab.example/", &["-4"]).0, 0);
+    assert_eq!(env.curl_ok("https://www.lab.example/", &["-4"]).0, 0);
     let (report, findings) = env.probe_and_diagnose("tcp://www.lab.example:443").await;
     assert_eq!(
         v4_statuses(&report, "tcp://www.lab.example:443"),
@@ -693,7 +723,7 @@ async fn s12_destination_reset_and_tls_alert_are_fast_and_not_timeouts() {
     assert_eq!(code2, 35, "curl: TLS handshake failed with an alert");
     assert!(started.elapsed() < CHECK * 2, "both answered promptly");
     assert_eq!(
-        env.curl("https://www.lab.example/", &[]).0,
+        env.curl_ok("https://www.lab.example/", &[]).0,
         0,
         "other destinations fine"
     );
@@ -766,7 +796,7 @@ async fn ec2_interface_endpoint_reaches_the_api_when_egress_is_broken() {
     env.lab.sync().await.unwrap();
     let url = env.lab.ec2_endpoint_url_for(env.fsub());
     assert_ne!(url, env.lab.aws_endpoint_url());
-    let (code, body) = env.curl(&format!("{url}/?Action=DescribeVpcs"), &[]);
+    let (code, body) = env.curl_ok(&format!("{url}/?Action=DescribeVpcs"), &[]);
     assert_eq!(
         code, 0,
         "the endpoint ENI in the subnet bridges to the EC2 API: {body}"

@@ -28,6 +28,8 @@ use std::time::{Duration, Instant};
 
 /// Check timeout: short, so silent drops keep the suite fast.
 const CHECK: Duration = Duration::from_millis(1500);
+/// What must work gets this long, so that a loaded machine does not fail a healthy path.
+const OK_WITHIN: Duration = Duration::from_secs(10);
 /// An internet address of the lab (v4.lab.example, IPv4 only).
 const WEB: &str = "203.0.113.14";
 const TARGETS: &str = "tcp://v4.lab.example:443 https://v4.lab.example/";
@@ -135,17 +137,37 @@ impl Env {
         self.c.function_subnets[az].clone()
     }
 
+    /// A connection that must be dropped: timed against [`CHECK`].
     fn tcp(&self, az: usize, target: &str) -> String {
         self.lab
             .tcp_connect(&self.fsub(az), target, CHECK)
             .expect("tcp-connect")
     }
 
+    /// A connection that must work: given [`OK_WITHIN`], so that a loaded machine (a
+    /// retransmitted SYN after one second) does not fail a healthy path.
+    fn tcp_ok(&self, az: usize, target: &str) -> String {
+        self.lab
+            .tcp_connect(&self.fsub(az), target, OK_WITHIN)
+            .expect("tcp-connect")
+    }
+
     /// `curl` in a function subnet: (exit code, body). 0 ok, 28 timeout, 35/56 TLS
-    /// handshake failed / connection reset.
+    /// handshake failed / connection reset. Connects within [`CHECK`]: for what must
+    /// stall or fail promptly.
     fn curl(&self, az: usize, url: &str) -> (i32, String) {
+        self.curl_within(az, url, CHECK, Duration::from_secs(3))
+    }
+
+    /// A request that must succeed: given [`OK_WITHIN`] to connect.
+    fn curl_ok(&self, az: usize, url: &str) -> (i32, String) {
+        self.curl_within(az, url, OK_WITHIN, OK_WITHIN * 2)
+    }
+
+    fn curl_within(&self, az: usize, url: &str, connect: Duration, max: Duration) -> (i32, String) {
         let ca = self.lab.ca_file();
-        let ct = format!("{:.1}", CHECK.as_secs_f64());
+        let ct = format!("{:.1}", connect.as_secs_f64());
+        let mt = format!("{:.1}", max.as_secs_f64());
         let out = self
             .lab
             .exec_in(
@@ -156,7 +178,7 @@ impl Env {
                     "--connect-timeout",
                     &ct,
                     "--max-time",
-                    "3",
+                    &mt,
                     "--cacert",
                     &ca.to_string_lossy(),
                     url,
@@ -277,16 +299,16 @@ async fn t01_healthy_centralised_egress_two_azs() {
     lab_test!(t01_healthy_centralised_egress_two_azs);
     let env = setup(FirewallPlacement::InEgressVpc, allow_lab).await;
     for az in 0..2 {
-        assert_eq!(env.tcp(az, &format!("{WEB}:443")), "ok", "AZ {az}");
-        let (code, body) = env.curl(az, "https://v4.lab.example/");
+        assert_eq!(env.tcp_ok(az, &format!("{WEB}:443")), "ok", "AZ {az}");
+        let (code, body) = env.curl_ok(az, "https://v4.lab.example/");
         assert_eq!(
             code, 0,
             "HTTPS through TGW, firewall and NAT from AZ {az}: {body}"
         );
-        let (code, body) = env.curl(az, "http://v4.lab.example/");
+        let (code, body) = env.curl_ok(az, "http://v4.lab.example/");
         assert_eq!(code, 0, "HTTP (Host allowed) from AZ {az}: {body}");
         // The internet sees one of the egress VPC's NAT EIPs.
-        let (code, seen) = env.curl(az, "https://checkip.lab.example/");
+        let (code, seen) = env.curl_ok(az, "https://checkip.lab.example/");
         assert_eq!(code, 0);
         assert!(seen.starts_with("198.51.100."), "{seen}");
     }
@@ -314,7 +336,7 @@ async fn t01_healthy_centralised_egress_two_azs() {
 async fn t02_tgw_route_table_without_default_route() {
     lab_test!(t02_tgw_route_table_without_default_route);
     let mut env = setup(FirewallPlacement::None, no_firewall).await;
-    assert_eq!(env.tcp(0, &format!("{WEB}:443")), "ok", "healthy before");
+    assert_eq!(env.tcp_ok(0, &format!("{WEB}:443")), "ok", "healthy before");
     env.c.delete_spoke_default_route(env.ec2()).await.unwrap();
     env.lab.sync().await.unwrap();
     assert_silent_drop(&env, 0, &format!("{WEB}:443"));
@@ -336,7 +358,7 @@ async fn t03_tgw_blackhole_route() {
     // R40: the blackhole is the longest match for 203.0.113.14; the rest still flows.
     assert_silent_drop(&env, 0, &format!("{WEB}:443"));
     assert_eq!(
-        env.tcp(0, "203.0.113.100:80"),
+        env.tcp_ok(0, "203.0.113.100:80"),
         "ok",
         "outside the blackhole"
     );
@@ -355,7 +377,11 @@ async fn t04_function_az_without_attachment_subnet() {
         .unwrap();
     env.lab.sync().await.unwrap();
     // R37: only the AZ without an attachment subnet fails.
-    assert_eq!(env.tcp(0, &format!("{WEB}:443")), "ok", "AZ a still works");
+    assert_eq!(
+        env.tcp_ok(0, &format!("{WEB}:443")),
+        "ok",
+        "AZ a still works"
+    );
     assert_silent_drop(&env, 1, &format!("{WEB}:443"));
     let (report, findings) = env.probe_and_diagnose(1, TARGETS).await;
     assert_probe_timed_out(&report);
@@ -427,7 +453,7 @@ async fn t07_firewall_domain_allowlist_without_the_sni() {
     lab_test!(t07_firewall_domain_allowlist_without_the_sni);
     let env = setup(FirewallPlacement::InEgressVpc, allowlist_without_target).await;
     // R51, R53: the handshake passes, the ClientHello (SNI v4.lab.example) is dropped.
-    assert_eq!(env.tcp(0, &format!("{WEB}:443")), "ok", "TCP connects");
+    assert_eq!(env.tcp_ok(0, &format!("{WEB}:443")), "ok", "TCP connects");
     let started = Instant::now();
     let (code, _) = env.curl(0, "https://v4.lab.example/");
     // curl's --connect-timeout covers the TLS handshake too.
@@ -462,7 +488,7 @@ fn reject_tls(c: &mut Central) -> NfwData {
 async fn t08_firewall_reject_rule_resets() {
     lab_test!(t08_firewall_reject_rule_resets);
     let env = setup(FirewallPlacement::InEgressVpc, reject_tls).await;
-    assert_eq!(env.tcp(0, &format!("{WEB}:443")), "ok", "TCP connects");
+    assert_eq!(env.tcp_ok(0, &format!("{WEB}:443")), "ok", "TCP connects");
     let started = Instant::now();
     let (code, _) = env.curl(0, "https://v4.lab.example/");
     assert!(
@@ -493,7 +519,7 @@ async fn t09_inspection_across_azs_without_appliance_mode() {
     let mut env = setup(FirewallPlacement::InspectionVpc, allow_lab).await;
     for az in 0..2 {
         assert_eq!(
-            env.tcp(az, &format!("{WEB}:443")),
+            env.tcp_ok(az, &format!("{WEB}:443")),
             "ok",
             "appliance mode on, AZ {az}"
         );
@@ -506,7 +532,7 @@ async fn t09_inspection_across_azs_without_appliance_mode() {
     // R44: from AZ b the SYN passes AZ b's endpoint, the SYN-ACK comes back from the NAT
     // in AZ a through AZ a's endpoint, which never saw the flow and drops it.
     assert_eq!(
-        env.tcp(0, &format!("{WEB}:443")),
+        env.tcp_ok(0, &format!("{WEB}:443")),
         "ok",
         "AZ a stays symmetric"
     );
@@ -521,7 +547,7 @@ async fn t09_inspection_across_azs_without_appliance_mode() {
         .unwrap();
     env.lab.sync().await.unwrap();
     assert_eq!(
-        env.tcp(1, &format!("{WEB}:443")),
+        env.tcp_ok(1, &format!("{WEB}:443")),
         "ok",
         "appliance mode on again"
     );
