@@ -24,6 +24,10 @@ What changes (each as the API reference says; listed in the README's "moto vs AW
 * DescribeTransitGatewayAttachments applies state, association.* and attachment-id filters;
 * ReplaceTransitGatewayRoute exists (moto has none): the route for the destination gets the
   new attachment or becomes a blackhole; InvalidRoute.NotFound when there is none.
+* every new VPC is associated with the Region's default DHCP options set (one `dopt-…` per
+  account and Region: `domain-name-servers = AmazonProvidedDNS`, `domain-name` the Region's
+  internal domain), as AWS does; moto leaves it with none and reports `default`, which on
+  AWS means *no* DHCP options (R25). Deleting a VPC keeps that shared set.
 * Lambda PutFunctionEventInvokeConfig overwrites the function's configuration (moto appends a
   second one and GetFunctionEventInvokeConfig keeps answering the first; issue 14's manager
   sets the probes' report destinations with it).
@@ -359,6 +363,52 @@ def _put_event_invoke_config(self, function_name, config):
 
 
 lambda_mod.LambdaBackend.put_function_event_invoke_config = _put_event_invoke_config
+
+
+from moto.ec2.models import vpcs as vpcs_mod
+
+_orig_create_vpc = vpcs_mod.VPCBackend.create_vpc
+_orig_delete_vpc = vpcs_mod.VPCBackend.delete_vpc
+
+
+def _region_default_dhcp_options(backend):
+    """The account and Region's default set, created once (AWS: the first VPC's)."""
+    found = getattr(backend, "_egress_probe_default_dopt", None)
+    if found is not None and found.id in backend.dhcp_options_sets:
+        return found
+    region = backend.region_name
+    domain = "ec2.internal" if region == "us-east-1" else f"{region}.compute.internal"
+    found = backend.create_dhcp_options(
+        domain_name_servers=["AmazonProvidedDNS"], domain_name=[domain]
+    )
+    backend._egress_probe_default_dopt = found
+    return found
+
+
+def _create_vpc(self, *args, **kwargs):
+    vpc = _orig_create_vpc(self, *args, **kwargs)
+    # Not `associate_dhcp_options`: moto's set keeps one `vpc`, and the shared set must not
+    # count as in use by the last VPC only.
+    vpc.dhcp_options = _region_default_dhcp_options(self)
+    return vpc
+
+
+def _delete_vpc(self, vpc_id):
+    vpc = self.vpcs.get(vpc_id)
+    shared = getattr(self, "_egress_probe_default_dopt", None)
+    if vpc is not None and shared is not None and vpc.dhcp_options is shared:
+        # moto deletes a deleted VPC's set; the Region's default outlives every VPC.
+        vpc.dhcp_options = None
+        try:
+            return _orig_delete_vpc(self, vpc_id)
+        except Exception:
+            vpc.dhcp_options = shared
+            raise
+    return _orig_delete_vpc(self, vpc_id)
+
+
+vpcs_mod.VPCBackend.create_vpc = _create_vpc
+vpcs_mod.VPCBackend.delete_vpc = _delete_vpc
 
 
 if __name__ == "__main__":

@@ -737,6 +737,20 @@ impl Topology {
         Ok(ids)
     }
 
+    /// R25: a healthy VPC that was then associated with *no* DHCP options
+    /// (`associate-dhcp-options --dhcp-options-id default`): no DNS server is handed out.
+    pub async fn no_dhcp_options(&self, az: &str) -> Result<Ids> {
+        let ids = self.healthy_private_with_nat(&[az]).await?;
+        self.ec2
+            .associate_dhcp_options()
+            .dhcp_options_id("default")
+            .vpc_id(&ids.vpc)
+            .send()
+            .await
+            .context("AssociateDhcpOptions default")?;
+        Ok(ids)
+    }
+
     /// R31: a dual-stack VPC with an egress-only IGW, but the function subnet's table has no
     /// `::/0` route.
     pub async fn dual_stack_no_ipv6_route(&self, az: &str) -> Result<Ids> {

@@ -45,10 +45,11 @@ pub struct DnsConfig {
     pub profile_associations: Vec<ProfileAssociation>,
     /// VPCs known to be associated with *no* DHCP options (R25): no DNS server is handed
     /// out, Amazon's or any other. Set by `associate-dhcp-options --dhcp-options-id
-    /// default` (the simulation and `--what-if`), and by a snapshot that knows it. A
-    /// `DhcpOptionsId` of `default` read from the API alone is not taken as proof: moto,
-    /// which the lab and the moto suites run on, reports `default` for every VPC it never
-    /// associated a set with, where AWS associates the Region's AmazonProvidedDNS set.
+    /// default` (the simulation and `--what-if`), and by the snapshot reader when
+    /// DescribeVpcs says `DhcpOptionsId: default` (AWS associates the Region's
+    /// AmazonProvidedDNS set, a `dopt-…`, with every new VPC; the tests' moto is patched to
+    /// do the same). A hand-written snapshot with `default` and no entry here is read as
+    /// AmazonProvidedDNS.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub no_dhcp_options: Vec<String>,
 }

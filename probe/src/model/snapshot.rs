@@ -239,7 +239,8 @@ pub struct Vpc {
     /// `enableDnsHostnames` (R24, R29).
     #[serde(default)]
     pub enable_dns_hostnames: Option<bool>,
-    /// DHCP options set ID; `default` or absent means AmazonProvidedDNS.
+    /// DHCP options set ID. Absent means AmazonProvidedDNS; `default` is no options at all
+    /// when the VPC is also in `dns.no_dhcp_options` (R25), else AmazonProvidedDNS.
     #[serde(default)]
     pub dhcp_options_id: Option<String>,
     /// Per-VPC BPA state (`BlockPublicAccessStates.InternetGatewayBlockMode`), R17.

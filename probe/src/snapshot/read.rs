@@ -579,12 +579,23 @@ pub fn merge_vpc(raw: VpcRaw, snap: &mut NetworkSnapshot) {
         security_groups: out_sgs,
         vpc_endpoints: out_endpoints,
         network_interfaces: out_enis,
+        dns: out_dns,
         gaps,
         notes,
         ..
     } = snap;
     let first_vpc = out_vpcs.len();
     put(vpcs, out_vpcs, gaps, |v| convert::vpc(v, notes));
+    // R25: DescribeVpcs says `default` for a VPC associated with *no* DHCP options (AWS
+    // gives every new VPC the Region's AmazonProvidedDNS set, `dopt-…`): no DNS server is
+    // handed out at all.
+    for v in &out_vpcs[first_vpc..] {
+        if v.dhcp_options_id.as_deref() == Some("default")
+            && !out_dns.no_dhcp_options.contains(&v.id)
+        {
+            out_dns.no_dhcp_options.push(v.id.clone());
+        }
+    }
     if let Some(vpc) = out_vpcs[first_vpc..].iter_mut().find(|v| v.id == vpc_id) {
         match dns_support {
             Ok(out) => {

@@ -24,7 +24,8 @@ pub struct VpcConfig {
     /// The VPC's IPv6 block as moto reports it (AmazonProvided, 2400:6500:…/56).
     pub cidr_v6: Option<Ipv6Net>,
     pub enable_dns_support: bool,
-    /// `domain-name-servers` of the VPC's DHCP options; `None` = AmazonProvidedDNS.
+    /// `domain-name-servers` of the VPC's DHCP options; `None` = AmazonProvidedDNS; empty
+    /// when the VPC has no DHCP options at all (`default`, R25): no server is handed out.
     pub dhcp_dns_servers: Option<Vec<IpAddr>>,
     pub subnets: Vec<SubnetCfg>,
     pub route_tables: Vec<RouteTableCfg>,
@@ -229,7 +230,9 @@ pub async fn read(ec2: &Client, vpc_id: &str) -> Result<VpcConfig> {
         .and_then(|v| v.value())
         .unwrap_or(true);
 
-    if let Some(dopt) = vpc.dhcp_options_id().filter(|d| *d != "default") {
+    if vpc.dhcp_options_id() == Some("default") {
+        cfg.dhcp_dns_servers = Some(Vec::new());
+    } else if let Some(dopt) = vpc.dhcp_options_id() {
         let out = ec2
             .describe_dhcp_options()
             .dhcp_options_ids(dopt)
