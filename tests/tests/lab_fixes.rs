@@ -591,9 +591,10 @@ async fn apply_printed_fixes(site: &mut impl Site, check: &Check) -> Vec<String>
         assert_eq!(
             after.verdict,
             Verdict::Healthy,
-            "{} fixed by {applied:#?}: probe in {subnet}: {:#?}",
+            "{} fixed by {applied:#?}: probe in {subnet}: {:#?}\n{}",
             check.code,
-            after.observations
+            after.observations,
+            site.lab().network_state(&subnet)
         );
     }
     eprintln!(

@@ -154,6 +154,19 @@ pub fn build_private_copy(name: &str, package: &str) -> Result<PathBuf> {
     Ok(copy)
 }
 
+/// A fixed, locally administered unicast MAC for the bridge of the lab's `index`th subnet
+/// (unique within the lab; the hosts' veths get random MACs from the kernel).
+fn bridge_mac(index: usize) -> String {
+    let i = index as u32;
+    format!(
+        "02:e9:{:02x}:{:02x}:{:02x}:{:02x}",
+        (i >> 24) & 0xff,
+        (i >> 16) & 0xff,
+        (i >> 8) & 0xff,
+        i & 0xff
+    )
+}
+
 /// The host side of the AWS API bridge: a unix socket whose connections are relayed to
 /// moto on loopback. The lab's namespaces reach it only through `lab-services tcp-unix`.
 struct ApiBridge {
@@ -554,6 +567,44 @@ impl Lab {
             .find(|h| h.subnet_id == subnet_id && matches!(h.kind, HostKind::Eni(_)))
     }
 
+    /// What the network of the probe namespace of `subnet_id` looks like (addresses, routes,
+    /// neighbours, and the router's side: its bridge, neighbours, forwarding database), for
+    /// a failure message: a path that must work and did not.
+    pub fn network_state(&self, subnet_id: &str) -> String {
+        let Some(host) = self.host_ns_for_subnet(subnet_id) else {
+            return format!("no probe namespace in {subnet_id}");
+        };
+        let mut out = String::new();
+        let mut show = |ns: &str, args: &[&str]| {
+            let mut full = vec!["-n", ns];
+            full.extend_from_slice(args);
+            let text = Command::new("ip")
+                .args(&full)
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_else(|e| e.to_string());
+            writeln!(out, "$ ip {}\n{}", full.join(" "), text.trim_end()).ok();
+        };
+        let ns = host.ns.name().to_string();
+        show(&ns, &["addr"]);
+        show(&ns, &["route"]);
+        show(&ns, &["neigh"]);
+        let router = self.vpcs[host.vpc].router.name().to_string();
+        let bridge = self.subnets.get(subnet_id).map(|p| p.bridge.clone());
+        if let Some(b) = &bridge {
+            show(&router, &["link", "show", "master", b]);
+            show(&router, &["addr", "show", "dev", b]);
+        }
+        show(&router, &["neigh"]);
+        let fdb = Command::new("bridge")
+            .args(["-n", &router, "fdb", "show"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_else(|e| e.to_string());
+        writeln!(out, "$ bridge -n {router} fdb show\n{}", fdb.trim_end()).ok();
+        out
+    }
+
     /// The host of a Lambda ENI.
     pub fn host_for_eni(&self, eni_id: &str) -> Option<&Host> {
         self.hosts
@@ -901,9 +952,16 @@ impl Lab {
                 v6: s.cidr_v6.filter(|_| v == 0).map(map_v6_net),
                 az: s.az.clone(),
             };
+            // The bridge (the subnet's router address) gets a fixed MAC. Left to the kernel,
+            // a bridge takes the lowest MAC of its ports, so adding or removing a host (a NAT
+            // gateway, an ENI, an endpoint) changed the router's MAC under every host of the
+            // subnet: their cached neighbour entry then pointed at a MAC nobody owned, and
+            // the next packets failed with EHOSTUNREACH after ARP's three probes (seen as
+            // intermittent lab_fixes failures after a re-sync).
             let mut cmds = format!(
-                "link add {b} type bridge\naddr add {gw}/{len} dev {b}\nlink set {b} up\nrule add iif {b} lookup {t} pref {p}\n",
+                "link add {b} address {mac} type bridge\naddr add {gw}/{len} dev {b}\nlink set {b} up\nrule add iif {b} lookup {t} pref {p}\n",
                 b = plane.bridge,
+                mac = bridge_mac(index),
                 gw = plane.gateway(),
                 len = plane.v4.prefix_len(),
                 t = plane.table,
