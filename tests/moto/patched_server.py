@@ -28,6 +28,12 @@ What changes (each as the API reference says; listed in the README's "moto vs AW
   account and Region: `domain-name-servers = AmazonProvidedDNS`, `domain-name` the Region's
   internal domain), as AWS does; moto leaves it with none and reports `default`, which on
   AWS means *no* DHCP options (R25). Deleting a VPC keeps that shared set.
+* a private IPv4 address moto picks for a network interface (a Lambda ENI, an endpoint's,
+  a NAT gateway's, an instance's) is never one AWS reserves in the subnet (the first four
+  and the last: the network address, the VPC router at +1, the DNS server at +2, +3, the
+  broadcast address) nor one it already handed out in that subnet; moto picked any address
+  of the CIDR at random, and the lab's Lambda ENI then sometimes sat on the router's or the
+  broadcast address (ARP to the router failed, and a healthy path failed with EHOSTUNREACH).
 * Lambda PutFunctionEventInvokeConfig overwrites the function's configuration (moto appends a
   second one and GetFunctionEventInvokeConfig keeps answering the first; issue 14's manager
   sets the probes' report destinations with it).
@@ -409,6 +415,43 @@ def _delete_vpc(self, vpc_id):
 
 vpcs_mod.VPCBackend.create_vpc = _create_vpc
 vpcs_mod.VPCBackend.delete_vpc = _delete_vpc
+
+
+import random
+
+from moto.ec2 import utils as ec2_utils
+from moto.ec2.models import elastic_network_interfaces as eni_mod
+from moto.ec2.models import instances as instances_mod
+from moto.ec2.models import nat_gateways as nat_mod
+
+_orig_random_private_ip = ec2_utils.random_private_ip
+# Addresses handed out per subnet CIDR for this server's life (never handed out twice).
+_handed_out = {}
+
+
+def _random_private_ip(cidr=None, ipv6=False):
+    if ipv6 or not cidr:
+        return _orig_random_private_ip(cidr, ipv6)
+    net = ipaddress.IPv4Network(cidr, strict=False)
+    first = int(net.network_address) + 4
+    last = int(net.broadcast_address) - 1
+    if last < first:
+        return _orig_random_private_ip(cidr, ipv6)
+    used = _handed_out.setdefault(str(net), set())
+    for _ in range(64):
+        pick = random.randint(first, last)
+        if pick not in used:
+            break
+    else:
+        free = [a for a in range(first, last + 1) if a not in used]
+        pick = random.choice(free) if free else random.randint(first, last)
+    used.add(pick)
+    return str(ipaddress.IPv4Address(pick))
+
+
+for _mod in (eni_mod, instances_mod, nat_mod, vpcs_mod):
+    if hasattr(_mod, "random_private_ip"):
+        _mod.random_private_ip = _random_private_ip
 
 
 if __name__ == "__main__":
