@@ -31,9 +31,10 @@ What changes (each as the API reference says; listed in the README's "moto vs AW
 * a private IPv4 address moto picks for a network interface (a Lambda ENI, an endpoint's,
   a NAT gateway's, an instance's) is never one AWS reserves in the subnet (the first four
   and the last: the network address, the VPC router at +1, the DNS server at +2, +3, the
-  broadcast address) nor one it already handed out in that subnet; moto picked any address
-  of the CIDR at random, and the lab's Lambda ENI then sometimes sat on the router's or the
-  broadcast address (ARP to the router failed, and a healthy path failed with EHOSTUNREACH).
+  broadcast address) nor one it already handed out in that subnet (the lowest free one);
+  moto picked any address of the CIDR at random, and the lab's Lambda ENI then sometimes
+  sat on the router's or the broadcast address (ARP to the router failed, and a healthy
+  path failed with EHOSTUNREACH).
 * Lambda PutFunctionEventInvokeConfig overwrites the function's configuration (moto appends a
   second one and GetFunctionEventInvokeConfig keeps answering the first; issue 14's manager
   sets the probes' report destinations with it).
@@ -437,14 +438,13 @@ def _random_private_ip(cidr=None, ipv6=False):
     last = int(net.broadcast_address) - 1
     if last < first:
         return _orig_random_private_ip(cidr, ipv6)
+    # The lowest address not handed out yet (AWS picks any free one): the lab chooses the
+    # addresses of its own hosts (NAT gateways, endpoints) from the top of the subnet down,
+    # so the two never meet in a subnet that is not nearly full.
     used = _handed_out.setdefault(str(net), set())
-    for _ in range(64):
+    pick = next((a for a in range(first, last + 1) if a not in used), None)
+    if pick is None:
         pick = random.randint(first, last)
-        if pick not in used:
-            break
-    else:
-        free = [a for a in range(first, last + 1) if a not in used]
-        pick = random.choice(free) if free else random.randint(first, last)
     used.add(pick)
     return str(ipaddress.IPv4Address(pick))
 
