@@ -149,6 +149,19 @@ impl Env {
         (report, d.findings)
     }
 
+    /// Runs the real probe in the function subnet with its own diagnosis on (it reads the
+    /// snapshot through whatever path the subnet has to the EC2 API).
+    fn probe_self_diagnosing(&self, targets: &str) -> Report {
+        let run = ProbeRun {
+            targets: targets.into(),
+            diagnose: Some("always".into()),
+            ..Default::default()
+        };
+        self.lab
+            .run_probe_once(self.fsub(), &serde_json::json!({}), &run)
+            .expect("probe report")
+    }
+
     fn tcp(&self, target: &str) -> String {
         self.lab
             .tcp_connect(self.fsub(), target, CHECK)
@@ -230,15 +243,9 @@ async fn s01_healthy_private_subnet_through_nat() {
     );
     assert_eq!(code, 0, "AWS API through NAT");
     // The probe: healthy, and its own diagnosis reaches the EC2 API through the NAT.
-    let run = ProbeRun {
-        targets: "dns:v4.lab.example tcp://v4.lab.example:80 https://v4.lab.example/".into(),
-        diagnose: Some("always".into()),
-        ..Default::default()
-    };
-    let report = env
-        .lab
-        .run_probe_once(env.fsub(), &serde_json::json!({}), &run)
-        .expect("probe report");
+    let report = env.probe_self_diagnosing(
+        "dns:v4.lab.example tcp://v4.lab.example:80 https://v4.lab.example/",
+    );
     assert_eq!(
         report.verdict,
         Verdict::Healthy,
@@ -804,15 +811,7 @@ async fn ec2_interface_endpoint_reaches_the_api_when_egress_is_broken() {
     assert_tcp_silent_drop(&env, "203.0.113.10:80");
     // Issue 11: the probe's own diagnosis (through the endpoint) prints the fix only after
     // simulating it on its snapshot: the report carries the proof, and it is proven.
-    let run = ProbeRun {
-        targets: "tcp://203.0.113.10:80".into(),
-        diagnose: Some("always".into()),
-        ..Default::default()
-    };
-    let report = env
-        .lab
-        .run_probe_once(env.fsub(), &serde_json::json!({}), &run)
-        .expect("probe report");
+    let report = env.probe_self_diagnosing("tcp://203.0.113.10:80");
     assert_ne!(
         report.verdict,
         Verdict::Healthy,
